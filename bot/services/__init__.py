@@ -1,0 +1,1 @@
+"""Domain services: every function takes the acting user and persists through storage."""

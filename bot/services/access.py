@@ -1,0 +1,104 @@
+"""Who may do what where: roles × actions, and scope by the organisation tree.
+
+A user's scope is their organisation unit and everything below it (``OrgUnit.path`` prefix);
+an admin without a unit covers the whole installation. Every service function checks here
+before it reads or writes, and raises ``AccessDenied`` with a translatable message.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from bot.i18n import N_
+from bot.storage.models import Asset, OrgUnit, User
+
+# What each role may do (within its scope).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "village_cadre": frozenset({"asset.view", "report.fill", "report.view", "problem.view"}),
+    "village_supervisor": frozenset({"asset.view", "report.view", "report.sign_off", "problem.view"}),
+    "township_leader": frozenset({
+        "asset.view", "report.view", "report.review", "problem.view", "problem.handle", "asset.classify",
+        "inspection.fill", "export.ledger",
+    }),
+    "department_officer": frozenset({"asset.view", "report.view", "problem.view", "targets.set", "export.ledger"}),
+    "county_officer": frozenset({
+        "asset.view", "asset.edit", "asset.import", "report.view", "problem.view", "problem.handle",
+        "problem.decide", "export.ledger", "user.invite", "policy.choose", "grade.set", "org.import",
+    }),
+    "admin": frozenset({
+        "asset.view", "asset.edit", "asset.import", "report.view", "report.review", "problem.view",
+        "problem.handle", "problem.decide", "export.ledger", "user.invite", "policy.choose", "grade.set",
+        "org.import", "audit.verify",
+    }),
+}
+ACTIONS = frozenset().union(*PERMISSIONS.values())
+# The lowest level of the tree each role may be scoped to.
+ROLE_LEVELS = {
+    "village_cadre": {"village"},
+    "village_supervisor": {"village"},
+    "township_leader": {"township"},
+    "department_officer": {"county"},
+    "county_officer": {"county"},
+    "admin": {"county", "township", "village"},
+}
+
+
+class AccessDenied(PermissionError):
+    """The acting user may not do this here; ``msgid`` is translatable."""
+
+    def __init__(self, msgid: str = N_("You do not have access to this."), **params: object) -> None:
+        super().__init__(msgid.format(**params) if params else msgid)
+        self.msgid = msgid
+        self.params = params
+
+
+def unit_path(session: Session, unit_id: int | None) -> str | None:
+    if unit_id is None:
+        return None
+    unit = session.get(OrgUnit, unit_id)
+    return unit.path if unit else None
+
+
+def covers(session: Session, user: User, unit: OrgUnit) -> bool:
+    """Return whether ``unit`` lies within the user's scope."""
+    if user.org_unit_id is None:
+        return user.role == "admin"
+    scope_path = unit_path(session, user.org_unit_id)
+    return bool(scope_path) and unit.path.startswith(scope_path)
+
+
+def require(session: Session, user: User | None, action: str, unit: OrgUnit | None = None) -> None:
+    """Raise AccessDenied unless ``user`` may do ``action`` on ``unit`` (or anywhere, if None)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if user is None or not user.active:
+        raise AccessDenied(N_("Please sign in first."))
+    if action not in PERMISSIONS.get(user.role, frozenset()):
+        raise AccessDenied(N_("Your role cannot do this."))
+    if unit is not None and not covers(session, user, unit):
+        raise AccessDenied(N_("This is outside your area."))
+
+
+def require_asset(session: Session, user: User | None, action: str, asset_id: int) -> Asset:
+    """Return the asset if ``user`` may do ``action`` on it; refuse unknown and foreign ids alike."""
+    asset = session.get(Asset, asset_id) if isinstance(asset_id, int) else None
+    if asset is None:
+        # Same answer as a foreign asset: do not reveal which ids exist.
+        raise AccessDenied(N_("This is outside your area."))
+    village = session.get(OrgUnit, asset.village_id)
+    require(session, user, action, village)
+    return asset
+
+
+def scope_filter(session: Session, user: User):
+    """Return a SQL condition on OrgUnit.path restricting a query to the user's scope."""
+    if user.org_unit_id is None and user.role == "admin":
+        return OrgUnit.path.like("/%")
+    scope_path = unit_path(session, user.org_unit_id) or "/nothing/"
+    return OrgUnit.path.like(scope_path + "%")
+
+
+def visible_assets(session: Session, user: User, action: str = "asset.view"):
+    """Return a select() of the assets the user may see, joined to their village."""
+    require(session, user, action)
+    return select(Asset).join(OrgUnit, Asset.village_id == OrgUnit.id).where(scope_filter(session, user))

@@ -1,0 +1,1 @@
+"""Persistence: sqlmodel tables, engines and Alembic migrations."""

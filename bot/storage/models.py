@@ -1,0 +1,290 @@
+"""Tables of the asset registry, reports, problems, evidence, access and audit.
+
+Times are stored as naive UTC datetimes (``bot.clock.utcnow``); conversion to the
+county's time zone happens at the edges. Money is in 万元 as Decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bot.clock import utcnow
+
+ROLES = (
+    "village_cadre",
+    "village_supervisor",
+    "township_leader",
+    "department_officer",
+    "county_officer",
+    "admin",
+)
+LEVELS = ("county", "township", "village")
+ASSET_TYPES = ("公益性", "经营性", "到户类")
+INDUSTRY_CATEGORIES = ("种植业", "养殖业", "加工业", "旅游业", "电子商务", "光伏扶贫", "其他")
+FUND_SOURCES = ("central", "province", "city", "county", "other")
+
+
+def _money() -> Any:
+    return Field(default=Decimal("0"), sa_type=Numeric(14, 4))
+
+
+class OrgUnit(SQLModel, table=True):
+    """A county, township or village; ``path`` is the materialised ancestry '/1/4/9/'."""
+
+    __tablename__ = "org_unit"
+    __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_org_unit_parent_name"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    level: str = Field(max_length=16, index=True)
+    name: str = Field(max_length=100)
+    code: Optional[str] = Field(default=None, max_length=12, unique=True)
+    parent_id: Optional[int] = Field(default=None, foreign_key="org_unit.id", index=True)
+    path: str = Field(default="", max_length=255, index=True)
+    policy_profile: Optional[str] = Field(default=None, max_length=64)
+    supervision_phone: Optional[str] = Field(default=None, max_length=32)
+
+
+class User(SQLModel, table=True):
+    """A person with one role over one organisation unit (None: the whole installation, admins only)."""
+
+    __tablename__ = "app_user"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=32, index=True)
+    org_unit_id: Optional[int] = Field(default=None, foreign_key="org_unit.id", index=True)
+    phone: Optional[str] = Field(default=None, max_length=32)
+    locale: str = Field(default="zh_CN", max_length=8)
+    active: bool = Field(default=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class TelegramIdentity(SQLModel, table=True):
+    """A Telegram account bound to a user by an invite."""
+
+    __tablename__ = "telegram_identity"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=BigInteger, unique=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    username: Optional[str] = Field(default=None, max_length=64)
+    active_report_id: Optional[int] = Field(default=None)
+    reachable: bool = Field(default=True)
+    bound_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Invite(SQLModel, table=True):
+    """A one-time code that binds a Telegram account to a user; only its hash is stored."""
+
+    __tablename__ = "invite"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    expires_at: dt.datetime
+    used_at: Optional[dt.datetime] = None
+    used_by_telegram_id: Optional[int] = Field(default=None, sa_type=BigInteger)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Asset(SQLModel, table=True):
+    """One project asset with every field of the ledger (seed 000 附件1) and the policy."""
+
+    __tablename__ = "asset"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    project_code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    village_id: int = Field(foreign_key="org_unit.id", index=True)
+    asset_type: str = Field(max_length=8, index=True)
+    industry_category: Optional[str] = Field(default=None, max_length=16, index=True)
+    funds_total: Decimal = _money()
+    funds_central: Decimal = _money()
+    funds_province: Decimal = _money()
+    funds_city: Decimal = _money()
+    funds_county: Decimal = _money()
+    funds_other: Decimal = _money()
+    construction_type: Optional[str] = Field(default=None, max_length=32)
+    year_completed: Optional[int] = None
+    year_in_production: Optional[int] = None
+    responsible_unit: Optional[str] = Field(default=None, max_length=200)
+    construction_content: Optional[str] = None
+    beneficiaries: Optional[str] = None
+    performance_targets: Optional[str] = None
+    owner: Optional[str] = Field(default=None, max_length=200)
+    ownership_shares: Optional[str] = Field(default=None, max_length=500)
+    custodian: Optional[str] = Field(default=None, max_length=200)
+    operator: Optional[str] = Field(default=None, max_length=200)
+    contract_start: Optional[dt.date] = None
+    contract_end: Optional[dt.date] = None
+    income_terms: Optional[str] = None
+    latitude: Optional[float] = None
+    longitude: Optional[float] = None
+    status: str = Field(default="active", max_length=16)
+    public_token: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Report(SQLModel, table=True):
+    """One answered form (a draft until submitted) for one asset and period.
+
+    A send-back creates a new version of the same (asset, form, period); older
+    versions stay as history with ``current = False``.
+    """
+
+    __tablename__ = "report"
+    __table_args__ = (
+        UniqueConstraint("asset_id", "form_id", "period", "version", name="uq_report_version"),
+        Index("ix_report_period_status", "period", "status"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    form_id: str = Field(max_length=64)
+    form_version: int = 1
+    period: str = Field(max_length=16)
+    version: int = 1
+    current: bool = True
+    status: str = Field(default="draft", max_length=16)
+    answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    position: Optional[str] = Field(default=None, max_length=64)
+    flags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channel: Optional[str] = Field(default=None, max_length=16)
+    created_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    submitted_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    submitted_at: Optional[dt.datetime] = None
+    review_note: Optional[str] = None
+
+
+class Problem(SQLModel, table=True):
+    """An item of the problem list (问题清单), from a report, a villager or an inspection."""
+
+    __tablename__ = "problem"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    report_id: Optional[int] = Field(default=None, foreign_key="report.id", index=True)
+    source: str = Field(max_length=16)
+    kind: str = Field(max_length=64)
+    severity: str = Field(max_length=16, index=True)
+    status: str = Field(default="open", max_length=16, index=True)
+    owner_level: str = Field(default="township", max_length=16)
+    description: Optional[str] = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    due_at: Optional[dt.datetime] = None
+    acknowledged_at: Optional[dt.datetime] = None
+    acknowledged_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    resolved_at: Optional[dt.datetime] = None
+    resolved_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    resolution_note: Optional[str] = None
+
+
+class ProblemEvent(SQLModel, table=True):
+    """One step in a problem's history (created, acknowledged, escalated, resolved, note)."""
+
+    __tablename__ = "problem_event"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    problem_id: int = Field(foreign_key="problem.id", index=True)
+    at: dt.datetime = Field(default_factory=utcnow)
+    actor_user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    action: str = Field(max_length=32)
+    note: Optional[str] = None
+
+
+class Photo(SQLModel, table=True):
+    """A stored image, addressed by the SHA-256 of its original bytes."""
+
+    __tablename__ = "photo"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    mime: str = Field(max_length=32)
+    width: int
+    height: int
+    size_bytes: int
+    phash: str = Field(max_length=32, index=True)
+    taken_at: Optional[dt.datetime] = None
+    gps_lat: Optional[float] = None
+    gps_lon: Optional[float] = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class PhotoUse(SQLModel, table=True):
+    """A photo attached to a report's question; flags say why it looks doubtful."""
+
+    __tablename__ = "photo_use"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    photo_id: int = Field(foreign_key="photo.id", index=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    question_key: str = Field(max_length=64)
+    flags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """A Telegram update_id already handled (webhook and polling deduplication)."""
+
+    __tablename__ = "processed_update"
+
+    update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    processed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class LinkToken(SQLModel, table=True):
+    """A signed, expiring, single-use sign-in link for the web form; only its hash is stored."""
+
+    __tablename__ = "link_token"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    purpose: str = Field(default="signin", max_length=32)
+    report_id: Optional[int] = Field(default=None, foreign_key="report.id")
+    expires_at: dt.datetime
+    used_at: Optional[dt.datetime] = None
+
+
+class AssetClass(SQLModel, table=True):
+    """The township's four-way class (四个一批) of an asset, suggested and confirmed."""
+
+    __tablename__ = "asset_class"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    period: str = Field(max_length=16)
+    suggested: Optional[str] = Field(default=None, max_length=8)
+    reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    confirmed: Optional[str] = Field(default=None, max_length=8)
+    note: Optional[str] = None
+    confirmed_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    confirmed_at: Optional[dt.datetime] = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """An append-only audit record, chained to the previous one by SHA-256."""
+
+    __tablename__ = "audit_log"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow)
+    actor_user_id: Optional[int] = None
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=64, index=True)
+    entity: str = Field(max_length=32)
+    entity_id: Optional[str] = Field(default=None, max_length=64)
+    before: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    after: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)

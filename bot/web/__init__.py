@@ -1,0 +1,1 @@
+"""The mobile web: checklist forms, public disclosure pages, dashboards, JSON API."""
