@@ -1,0 +1,16 @@
+"""Every msgid of bot/scoring has a non-empty translation in both scoring.po catalogues."""
+
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from bot.i18n import LOCALES_DIR, SOURCE_DIR, extract_messages
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_it_translates_every_scoring_msgid(locale):
+    with (LOCALES_DIR / locale / "LC_MESSAGES" / "scoring.po").open("rb") as fh:
+        known = {m.id: m.string for m in read_po(fh) if m.id}
+    wanted = extract_messages(Path(SOURCE_DIR) / "scoring")
+    assert wanted and not [m for m in wanted if not known.get(m)]
