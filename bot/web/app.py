@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from contextlib import asynccontextmanager
 
@@ -26,7 +27,7 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
             log.warning("VILLAGEBOT_TELEGRAM_TOKEN is not set: running the web app and scheduler without the "
                         "Telegram bot")
         for start in _background_starters():
-            runner = await start(app, settings, engine)
+            runner = await _start(start, app, settings, engine)
             if runner is not None:
                 runners.append(runner)
         try:
@@ -53,7 +54,7 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
 def _include_routes(app: FastAPI, settings: Settings, engine) -> None:
     import importlib
 
-    for module in ("bot.web.routes",):
+    for module in ("bot.web.routes", "bot.adapters.telegram_webhook"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -61,6 +62,13 @@ def _include_routes(app: FastAPI, settings: Settings, engine) -> None:
                 continue
             raise
         mod.include(app, settings, engine)
+
+
+async def _start(start, app: FastAPI, settings: Settings, engine):
+    """Call a starter as ``start(app, settings, engine)`` or ``start(settings, engine)``, sync or async."""
+    params = inspect.signature(start).parameters
+    result = start(app, settings, engine) if len(params) >= 3 else start(settings, engine)
+    return await result if inspect.isawaitable(result) else result
 
 
 def _background_starters():

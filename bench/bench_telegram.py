@@ -1,0 +1,141 @@
+"""Answers per second through the real Telegram adapter, beside a bare echo handler, on one Bot API double.
+
+Both run in this process against the same double with its flood limit off (we measure our cost per
+answer, not Telegram's limit). The adapter's figure includes everything a real answer costs: the
+dedup gate, the access check, saving the answer (one SQLite transaction), and the next question.
+Target (issue 3): at least half the echo handler's rate.
+
+    python -m bench.bench_telegram            # BENCH_TELEGRAM_N=600 answers by default
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from sqlmodel import Session
+from telegram import Update
+from telegram.ext import MessageHandler, filters
+
+from bot.adapters.telegram import build_application
+from bot.config import Settings
+from bot.services import reports, users
+from bot.storage.db import make_engine, upgrade
+from tests.factories import make_asset, make_tree
+from tests.fakes.botapi import BotApiDouble
+
+CADRES = 4
+
+
+async def _run_app(application, work):
+    async with application:
+        await application.start()
+        await application.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            return await work()
+        finally:
+            await application.updater.stop()
+            await application.stop()
+
+
+async def echo_rate(double: BotApiDouble, n: int) -> float:
+    """Replies per second of a bare python-telegram-bot echo handler."""
+    people = [double.user(9000 + i, f"echo{i}") for i in range(CADRES)]
+
+    async def echo(update: Update, context) -> None:
+        await update.message.reply_text(update.message.text)
+
+    application = double.application_builder().build()
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+
+    async def work() -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            double.send_text(people[i % CADRES], f"消息 {i}")
+        for person in people:
+            await double.wait_reply(person.id, count=n // CADRES, timeout=120)
+        return n / (time.perf_counter() - start)
+
+    return await _run_app(application, work)
+
+
+def _prepare(db_url: str, data_dir: Path) -> tuple[list[tuple[int, int, str, str]], list[str]]:
+    """One village per cadre with an asset whose checklist is open; return (report, asset, key, option)."""
+    engine = make_engine(db_url)
+    plan, codes = [], []
+    with Session(engine) as session:
+        tree = make_tree(session)
+        villages = [tree.village_a1, tree.village_a2, tree.village_b1, tree.village_x]
+        for village in villages[:CADRES]:
+            asset = make_asset(session, village)
+            created = users.create_invite(session, None, scope=village, role="village_cadre")
+            session.commit()
+            report = reports.start_or_resume(session, created.user, asset.id, channel="telegram")
+            first = reports.walker_for(report).current()
+            plan.append((report.id, asset.id, first.key, first.options[0].key))
+            codes.append(created.code)
+        session.commit()
+    engine.dispose()
+    return plan, codes
+
+
+async def adapter_rate(double: BotApiDouble, n: int, workdir: Path) -> float:
+    """Answers per second through our adapter (each answer re-answers the first question of a checklist)."""
+    db_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    upgrade(db_url)
+    plan, codes = _prepare(db_url, workdir)
+    settings = Settings(data_dir=workdir, database_url=db_url, telegram_token=double.token,
+                        telegram_api_url=double.url)
+    engine = make_engine(db_url)
+    people = [double.user(9100 + i, f"cadre{i}") for i in range(CADRES)]
+    application = build_application(settings, engine, rate_limit=False)
+
+    async def work() -> float:
+        for person, code in zip(people, codes):
+            double.send_command(person, "start", code)
+        for person in people:
+            await double.wait_reply(person.id, timeout=30)
+        # Each cadre opens their checklist (the report is already a draft: this resumes it).
+        for person, (rid, asset_id, key, option) in zip(people, plan):
+            double.send_command(person, "report")
+            (listing,) = await double.wait_reply(person.id, timeout=30)
+            double.press(person, listing.message_id, f"a:{asset_id}")
+            await double.wait_reply(person.id, timeout=30)
+        start = time.perf_counter()
+        for i in range(n):
+            person = people[i % CADRES]
+            rid, _, key, option = plan[i % CADRES]
+            double.press(person, double._latest_bot_message_id(person.id), f"v:{rid}:{key}:{option}")
+        for person in people:
+            await double.wait_reply(person.id, count=n // CADRES, timeout=300)
+        return n / (time.perf_counter() - start)
+
+    try:
+        return await _run_app(application, work)
+    finally:
+        engine.dispose()
+
+
+def run() -> list[dict]:
+    """Measure both rates in one run; return rows {name, value, unit, note}."""
+    n = int(os.environ.get("BENCH_TELEGRAM_N", "600"))
+    n -= n % CADRES
+    with tempfile.TemporaryDirectory() as tmp, BotApiDouble() as double:
+        echo = asyncio.run(echo_rate(double, n))
+        ours = asyncio.run(adapter_rate(double, n, Path(tmp)))
+    return [
+        {"name": "telegram: bare echo handler", "value": round(echo, 1), "unit": "replies/s",
+         "note": f"{n} text messages, {CADRES} chats"},
+        {"name": "telegram: checklist answers via adapter", "value": round(ours, 1), "unit": "answers/s",
+         "note": "SQLite, dedup + access check + save + next question"},
+        {"name": "telegram: adapter / echo", "value": round(ours / echo, 2), "unit": "ratio",
+         "note": "target >= 0.5"},
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(f"{row['name']:<45} {row['value']:>10} {row['unit']:<10} {row['note']}")

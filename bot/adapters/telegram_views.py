@@ -1,0 +1,186 @@
+"""What the bot shows: texts and inline keyboards for the checklist, built from the form definitions.
+
+Callback data carries stable keys only (never label text) and always fits Telegram's 64 bytes:
+
+====================  =========================================================
+``a:<asset>``         start or resume this asset's checklist
+``v:<report>:<q>:<o>``  answer question ``q`` with option ``o``
+``t:<report>:<q>:<o>``  toggle option ``o`` of multiple-choice question ``q``
+``n:<report>:<act>[:<q>]``  navigate: back, skip, done, review, edit, pick, submit, confirm, later
+``l:<locale>``        switch the interface language
+``go:report``         open the village's list of assets (from reminders)
+``pb:ack:<id>`` / ``pb:res:<id>``  a township leader acknowledges / resolves a problem
+====================  =========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.flows import Question, Walker, format_answer
+from bot.i18n import N_, translate
+
+STATE_ICONS = {"done": "✅", "draft": "📝", "todo": "⬜"}
+MAX_LABEL = 40
+
+
+def t(locale: str, msgid: str, **params: Any) -> str:
+    """Translate ``msgid`` into ``locale``."""
+    return translate(locale, msgid, **params)
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    if len(data.encode()) > 64:
+        raise ValueError(f"callback data too long: {data!r}")
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def _short(text: str, limit: int = MAX_LABEL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def overview(locale: str, period: str, items: Iterable[Any]) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The village's assets this month, one big button each, marked done / draft / to do."""
+    items = list(items)
+    if not items:
+        return t(locale, N_("There are no assets to check in your area.")), None
+    counts = {state: sum(1 for i in items if i.state == state) for state in STATE_ICONS}
+    lines = [t(locale, N_("Monthly check for {period}: {done} done, {draft} started, {todo} to do."),
+               period=period, done=counts["done"], draft=counts["draft"], todo=counts["todo"]),
+             t(locale, N_("Choose an asset:"))]
+    rows = [[_button(f"{STATE_ICONS[i.state]} {_short(i.asset.name)}", f"a:{i.asset.id}")] for i in items]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def _hint(locale: str, q: Question, walker: Walker) -> str | None:
+    if q.type == "number":
+        unit = t(locale, q.unit) if q.unit else ""
+        if q.min is not None and q.max is not None:
+            return t(locale, N_("Type a number from {min} to {max} {unit}."), min=_num(q.min), max=_num(q.max),
+                     unit=unit).replace(" .", ".")
+        return t(locale, N_("Type a number {unit}."), unit=unit).replace(" .", ".")
+    if q.type == "text":
+        return t(locale, N_("Type your answer."))
+    if q.type == "date":
+        return t(locale, N_("Type a date, for example 2026-03-05."))
+    if q.type == "photo":
+        have = len(walker.answers.get(q.key) or [])
+        return t(locale, N_("Send a photo (camera or gallery). Received so far: {count}."), count=have)
+    if q.type == "location":
+        return t(locale, N_("Send your location: tap 📎 and choose Location."))
+    if q.type == "multi":
+        return t(locale, N_("Tap every option that applies, then Done."))
+    return None
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def question(locale: str, report_id: int, asset_name: str, walker: Walker,
+             note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """The current question of a checklist with its buttons (or the review, when all are answered)."""
+    q = walker.current()
+    if q is None:
+        return review(locale, report_id, asset_name, walker, note)
+    visible = walker.visible()
+    index = next((i for i, v in enumerate(visible) if v.key == q.key), 0) + 1
+    parts = [f"{_escape(asset_name)} · {index}/{len(visible)}"]
+    if note:
+        parts.append(note)
+    parts.append(f"<b>{_escape(t(locale, q.prompt))}</b>")
+    if q.help:
+        parts.append(_escape(t(locale, q.help)))
+    hint = _hint(locale, q, walker)
+    if hint:
+        parts.append(f"<i>{_escape(hint)}</i>")
+    current = walker.answers.get(q.key)
+    if current not in (None, [], "") and q.type not in ("photo", "multi"):
+        parts.append(_escape(t(locale, N_("Current answer: {answer}"), answer=format_answer(q, current, locale))))
+
+    rows: list[list[InlineKeyboardButton]] = []
+    if q.type in ("yesno", "choice"):
+        for option in q.options:
+            rows.append([_button(t(locale, option.label), f"v:{report_id}:{q.key}:{option.key}")])
+    elif q.type == "multi":
+        chosen = set(current or [])
+        for option in q.options:
+            mark = "☑️ " if option.key in chosen else "▫️ "
+            rows.append([_button(mark + t(locale, option.label), f"t:{report_id}:{q.key}:{option.key}")])
+        rows.append([_button(t(locale, N_("Done")), f"n:{report_id}:done:{q.key}")])
+    elif q.type == "photo":
+        have = len(current or [])
+        if have >= (q.min_count or 0) and have:
+            rows.append([_button(t(locale, N_("Done with photos")), f"n:{report_id}:done:{q.key}")])
+    nav = []
+    if index > 1:
+        nav.append(_button(t(locale, N_("⬅ Back")), f"n:{report_id}:back"))
+    if not q.required:
+        nav.append(_button(t(locale, N_("Skip")), f"n:{report_id}:skip:{q.key}"))
+    nav.append(_button(t(locale, N_("Later")), f"n:{report_id}:later"))
+    rows.append(nav)
+    return "\n\n".join(parts), InlineKeyboardMarkup(rows)
+
+
+def review(locale: str, report_id: int, asset_name: str, walker: Walker,
+           note: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """All answers for a last look, with Submit and Change buttons."""
+    lines = []
+    if note:
+        lines.append(note)
+    title = t(locale, N_("Please check your answers for {asset}:"), asset=asset_name)
+    lines.append(f"<b>{_escape(title)}</b>")
+    for number, (q, value) in enumerate(walker.review(), start=1):
+        lines.append(f"{number}. {_escape(t(locale, q.prompt))}\n    → {_escape(format_answer(q, value, locale))}")
+    missing = walker.missing()
+    rows = []
+    if missing:
+        lines.append(_escape(t(locale, N_("Still to answer: {count} question(s)."), count=len(missing))))
+        rows.append([_button(t(locale, N_("Continue")), f"n:{report_id}:resume")])
+    else:
+        rows.append([_button(t(locale, N_("✅ Submit")), f"n:{report_id}:submit")])
+    rows.append([_button(t(locale, N_("✏️ Change an answer")), f"n:{report_id}:pick")])
+    rows.append([_button(t(locale, N_("Later")), f"n:{report_id}:later")])
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def pick(locale: str, report_id: int, walker: Walker) -> tuple[str, InlineKeyboardMarkup]:
+    """One button per visible question, to change its answer."""
+    rows = [[_button(f"{n}. {_short(t(locale, q.prompt))}", f"n:{report_id}:edit:{q.key}")]
+            for n, q in enumerate(walker.visible(), start=1)]
+    rows.append([_button(t(locale, N_("⬅ Back to review")), f"n:{report_id}:review")])
+    return t(locale, N_("Which answer do you want to change?")), InlineKeyboardMarkup(rows)
+
+
+def confirm(locale: str, report_id: int, asset_name: str, period: str) -> tuple[str, InlineKeyboardMarkup]:
+    """Ask once more before anything is submitted."""
+    text = t(locale, N_("Submit the {period} check of {asset}? After submitting, only your township can send it "
+                        "back for changes."), period=period, asset=asset_name)
+    rows = [[_button(t(locale, N_("Yes, submit")), f"n:{report_id}:confirm")],
+            [_button(t(locale, N_("⬅ Back to review")), f"n:{report_id}:review")]]
+    return _escape(text), InlineKeyboardMarkup(rows)
+
+
+def languages() -> InlineKeyboardMarkup:
+    """The language switch: each language named in itself."""
+    return InlineKeyboardMarkup([[_button("中文", "l:zh_CN"), _button("English", "l:en")]])
+
+
+def problem_buttons(locale: str, problem_id: int) -> InlineKeyboardMarkup:
+    """Acknowledge / Resolve, for a township leader's alert."""
+    return InlineKeyboardMarkup([[_button(t(locale, N_("Acknowledge")), f"pb:ack:{problem_id}"),
+                                  _button(t(locale, N_("Resolve")), f"pb:res:{problem_id}")]])
+
+
+def report_button(locale: str) -> InlineKeyboardMarkup:
+    """A button that opens the list of assets to check."""
+    return InlineKeyboardMarkup([[_button(t(locale, N_("Open my checklist")), "go:report")]])
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+escape = _escape
