@@ -12,6 +12,7 @@ unknown id.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -52,6 +54,46 @@ COMMANDS = (("report", N_("Monthly check of my village's assets")), ("help", N_(
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)
 SERIOUS = "serious"
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Process updates of different chats concurrently, and each chat's updates one at a time, in order.
+
+    A cadre's answers must apply in the order given (and a redelivered update must meet the dedup
+    gate after the first copy), while thirty cadres answering at once should not wait for each
+    other's network round trips.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 32):
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, list] = {}
+
+    async def do_process_update(self, update: object, coroutine) -> None:
+        key = _chat_key(update)
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                await coroutine
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(key, None)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+def _chat_key(update: object) -> object:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return ("user", update.effective_user.id)
+    return None
 
 
 @dataclass
@@ -82,7 +124,7 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True, bu
     builder = builder or ApplicationBuilder()
     builder = (builder.token(settings.telegram_token).base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
                .connect_timeout(10).read_timeout(30).write_timeout(60).pool_timeout(10)
-               .get_updates_read_timeout(40))
+               .get_updates_read_timeout(40).concurrent_updates(PerChatUpdateProcessor()))
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1,
                                                       group_max_rate=20, group_time_period=60, max_retries=5))
