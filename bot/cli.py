@@ -258,7 +258,7 @@ def audit_verify(ctx: Context) -> None:
         click.echo(ctx.t("Audit log intact: {n} entries verified.", n=result.checked))
         return
     click.echo(ctx.t("Audit log broken at entry {id} after {n} good entries: {reason}",
-                     id=result.broken_at, n=result.checked, reason=result.reason), err=True)
+                     id=result.broken_at, n=result.checked, reason=ctx.t(result.reason)), err=True)
     sys.exit(1)
 
 
@@ -312,7 +312,7 @@ def _register_optional() -> None:
     import importlib
 
     for module, name in (("bot.scoring.cli", "score"), ("bot.policy.cli", "policy"),
-                         ("bot.policy.cli", "schedule"), ("bot.web.cli", "qr")):
+                         ("bot.policy.cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

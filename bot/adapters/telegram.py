@@ -43,14 +43,15 @@ from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import AnswerError
 from bot.i18n import N_, normalise_locale, translate
-from bot.services import reports, users
+from bot.services import reports, review, users
 from bot.services.access import AccessDenied, require_asset
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, ProcessedUpdate, Report, TelegramIdentity, User
 
 log = logging.getLogger(__name__)
 
-COMMANDS = (("report", N_("Monthly check of my village's assets")), ("help", N_("How to use this bot")),
+COMMANDS = (("report", N_("Monthly check of my village's assets")),
+            ("review", N_("Township: review this month's reports")), ("help", N_("How to use this bot")),
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)
 SERIOUS = "serious"
@@ -142,6 +143,7 @@ def install_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("help", on_help))
     application.add_handler(CommandHandler("cancel", on_cancel))
     application.add_handler(CommandHandler("lang", on_lang))
+    application.add_handler(CommandHandler("review", on_review))
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, on_photo))
     application.add_handler(MessageHandler(filters.LOCATION, on_location))
@@ -310,6 +312,7 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         session.add(identity)
         session.commit()
     context.user_data.pop("resolving", None)
+    context.user_data.pop("returning", None)
     await _say(update, views.escape(translate(_locale(user, update), N_(
         "Paused. Your answers are saved; send /report to continue."))))
 
@@ -383,9 +386,11 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                 await _show_overview(update, context)
             elif head == "pb":
                 await _problem_button(update, context, query, deps, session, user, rest)
+            elif head == "rv":
+                await _review_button(update, context, query, deps, session, user, rest)
             else:
                 await query.answer(translate(locale, N_("This button is no longer valid.")), show_alert=True)
-        except (AccessDenied, AnswerError, reports.ReportError, ValueError) as exc:
+        except (AccessDenied, AnswerError, reports.ReportError, review.ReviewError, ValueError) as exc:
             session.rollback()
             if isinstance(exc, ValueError) and not hasattr(exc, "msgid"):
                 exc = AccessDenied(N_("This is outside your area."))  # malformed or forged callback data
@@ -557,6 +562,10 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if resolving:
             await _resolve(update, context, session, user, resolving)
             return
+        returning = context.user_data.get("returning")
+        if returning:
+            await _send_back(update, context, session, user, returning)
+            return
         report = _active_report(session, user, identity)
         if report is None:
             await _say(update, views.escape(translate(locale, N_("Send /report to choose an asset to check."))))
@@ -700,3 +709,92 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
                 "Something went wrong. Your saved answers are safe; please try again."))))
         except TelegramError:
             pass
+
+
+# ---------------------------------------------------------------------------------------------- review
+
+async def on_review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A township leader's list of this month's submitted reports awaiting review."""
+    deps = _deps(context)
+    with deps.session() as session:
+        user, _ = _identity(session, update)
+        if user is None:
+            await _need_account(update)
+            return
+        locale = _locale(user, update)
+        period = period_of(utcnow(), deps.settings.tz)
+        try:
+            items = review.to_review(session, user, period)
+        except AccessDenied as exc:
+            await _say(update, views.escape(_error_text(locale, exc)))
+            return
+    text, markup = views.review_list(locale, period, items)
+    await _say(update, views.escape(text), markup)
+
+
+async def _review_button(update: Update, context, query, deps: Deps, session: Session, user: User,
+                         rest: str) -> None:
+    locale = normalise_locale(user.locale)
+    action, _, rid = rest.rpartition(":")
+    report_id = int(rid)
+    if action == "":  # show one report
+        report = session.get(Report, report_id)
+        require_asset(session, user, "report.review", report.asset_id if report else -1)
+        await query.answer()
+        asset = session.get(Asset, report.asset_id)
+        village = session.get(OrgUnit, asset.village_id)
+        text, markup = views.report_detail(locale, report, asset, village, reports.walker_for(report),
+                                           [flag_label(locale, f) if f.get("question_key") else None
+                                            for f in report.flags or []])
+        await _say(update, text, markup)
+        for ref in _photo_refs(report):
+            path = deps.store.display_path(ref["sha256"])
+            if path.exists():
+                await update.effective_chat.send_photo(path.read_bytes())
+    elif action == "ok":
+        report = review.approve(session, user, report_id)
+        await query.answer(translate(locale, N_("Approved.")))
+        asset = session.get(Asset, report.asset_id)
+        await _say(update, views.escape(translate(locale, N_("Approved: {asset}, {period}."), asset=asset.name,
+                                                  period=report.period)))
+    elif action == "back":
+        report = session.get(Report, report_id)
+        require_asset(session, user, "report.review", report.asset_id if report else -1)
+        context.user_data["returning"] = report_id
+        await query.answer()
+        await _say(update, views.escape(translate(locale, N_(
+            "Reply with the reason: what should the village correct?"))))
+    else:
+        raise AccessDenied()
+
+
+def _photo_refs(report: Report) -> list[dict]:
+    return [ref for value in (report.answers or {}).values() if isinstance(value, list)
+            for ref in value if isinstance(ref, dict) and ref.get("sha256")]
+
+
+async def _send_back(update: Update, context, session: Session, user: User, report_id: int) -> None:
+    locale = normalise_locale(user.locale)
+    reason = (update.message.text or "").strip()
+    try:
+        new = review.send_back(session, user, report_id, reason)
+    except (review.ReviewError, AccessDenied) as exc:
+        session.rollback()
+        await _say(update, views.escape(_error_text(locale, exc)))
+        return
+    context.user_data.pop("returning", None)
+    asset = session.get(Asset, new.asset_id)
+    await _say(update, views.escape(translate(locale, N_("Sent back to the village: {asset}."), asset=asset.name)))
+    cadre = review.submitter(session, new)
+    chat = users.telegram_chats(session, [cadre.id]).get(cadre.id) if cadre else None
+    if chat is None:
+        return
+    cadre_locale = normalise_locale(cadre.locale)
+    text = translate(cadre_locale, N_("Your township sent back the {period} check of {asset}: {reason}\n"
+                                      "Your answers are kept; correct them and submit again."),
+                     period=new.period, asset=asset.name, reason=reason)
+    try:
+        await update.get_bot().send_message(chat, text, reply_markup=views.reopen_button(cadre_locale, asset.id))
+    except Forbidden:
+        _mark_unreachable(session, chat)
+        session.commit()

@@ -184,3 +184,35 @@ def _escape(text: str) -> str:
 
 
 escape = _escape
+
+
+def review_list(locale: str, period: str, items: list) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A township leader's reports to review: one button each, village and asset."""
+    if not items:
+        return t(locale, N_("No reports are waiting for review for {period}."), period=period), None
+    rows = [[_button(_short(f"{i.village.name} · {i.asset.name}"), f"rv:{i.report.id}")] for i in items]
+    return t(locale, N_("{count} report(s) for {period} are waiting for your review:"), count=len(items),
+             period=period), InlineKeyboardMarkup(rows)
+
+
+def report_detail(locale: str, report, asset, village, walker: Walker,
+                  flag_texts: list[str | None]) -> tuple[str, InlineKeyboardMarkup]:
+    """One submitted report for review: answers, flags, and Approve / Send back."""
+    lines = [f"<b>{_escape(village.name)} · {_escape(asset.name)}</b> ({_escape(report.period)}, "
+             f"v{report.version})"]
+    for number, (q, value) in enumerate(walker.review(), start=1):
+        lines.append(f"{number}. {_escape(t(locale, q.prompt))}\n    → {_escape(format_answer(q, value, locale))}")
+    risks = [f for f in report.flags or [] if not f.get("question_key")]
+    for flag in risks:
+        params = {k: "" if v is None else v for k, v in (flag.get("params") or {}).items()}
+        text = t(locale, flag["msgid"], **params) if flag.get("msgid") else str(flag.get("kind", ""))
+        lines.append("⚠ " + _escape(text))
+    lines += ["⚠ " + _escape(text) for text in flag_texts if text]
+    rows = [[_button(t(locale, N_("✅ Approve")), f"rv:ok:{report.id}"),
+             _button(t(locale, N_("↩ Send back")), f"rv:back:{report.id}")]]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def reopen_button(locale: str, asset_id: int) -> InlineKeyboardMarkup:
+    """The cadre's button to reopen exactly the report that was sent back."""
+    return InlineKeyboardMarkup([[_button(t(locale, N_("Open the report to correct it")), f"a:{asset_id}")]])

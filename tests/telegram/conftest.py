@@ -165,14 +165,21 @@ def _number_for(q) -> str:
 
 
 def safe_option(world: World, asset_id: int, q) -> str:
-    """The option of a yes/no or choice question that triggers no risk rule on its own."""
+    """The option of a yes/no or choice question a cadre gives for an asset in good order.
+
+    Read from the form, not assumed: the option that raises no risk and opens the fewest follow-ups.
+    """
     from bot.flows import evaluate_risks
 
     form = form_for_asset_type(_asset_type(world, asset_id))
-    for option in q.options:
-        if not [h for h in evaluate_risks(form, {q.key: option.key}) if h]:
-            return option.key
-    return q.options[0].key
+
+    def cost(option) -> tuple[int, int]:
+        answers = {q.key: option.key}
+        opened = sum(1 for other in form.questions if other.show_if and q.key in other.show_if.keys()
+                     and other.show_if.holds(answers))
+        return (len(evaluate_risks(form, answers)), opened)
+
+    return min(q.options, key=cost).key
 
 
 def today() -> dt.date:

@@ -1,0 +1,144 @@
+"""The township's review of monthly reports: approve, or send back with a reason.
+
+A report sent back is never edited in place: its row is kept (status ``returned``, the reason in
+``review_note``, ``current`` cleared) and a new version of the same report (same asset, form and
+period, ``version + 1``) is opened as a draft prefilled with the old answers and photos. The cadre
+corrects it through the usual draft functions (``bot.services.reports``) and submits it again;
+``history`` shows every version. Both steps are in the audit log with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.clock import utcnow
+from bot.flows import REVIEW
+from bot.i18n import N_, translate
+from bot.services import audit
+from bot.services.access import AccessDenied, require, require_asset, scope_filter
+from bot.storage.models import Asset, OrgUnit, PhotoUse, Report, User
+
+SUBMITTED, APPROVED, RETURNED, DRAFT = "submitted", "approved", "returned", "draft"
+MAX_REASON = 500
+
+MSG_NOT_REVIEWABLE = N_("Only a submitted report can be reviewed; this one is {status}.")
+MSG_REASON = N_("Please give a reason (up to {max} characters) so the village knows what to correct.")
+
+
+class ReviewError(Exception):
+    """A review action refused for a reason the user can understand; ``msgid`` is translatable."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def message(self, locale: str | None) -> str:
+        return translate(locale, self.msgid, **self.params)
+
+
+@dataclass
+class ReviewItem:
+    """A report to review, with its asset and village."""
+
+    report: Report
+    asset: Asset
+    village: OrgUnit
+
+
+def _actor(user: User) -> audit.Actor:
+    return audit.Actor(user.id, f"user:{user.id}:{user.name}")
+
+
+def to_review(session: Session, user: User, period: str, *, include_reviewed: bool = False) -> list[ReviewItem]:
+    """Return the period's current reports in the user's area awaiting review (or all, if asked)."""
+    require(session, user, "report.review")
+    statuses = [SUBMITTED, APPROVED] if include_reviewed else [SUBMITTED]
+    rows = session.exec(
+        select(Report, Asset, OrgUnit).join(Asset, Asset.id == Report.asset_id)
+        .join(OrgUnit, OrgUnit.id == Asset.village_id)
+        .where(scope_filter(session, user), Report.period == period, col(Report.current).is_(True),
+               col(Report.status).in_(statuses))
+        .order_by(OrgUnit.name, Asset.name)).all()
+    return [ReviewItem(r, a, v) for r, a, v in rows]
+
+
+def _reviewable(session: Session, user: User, report_id: int) -> Report:
+    report = session.exec(select(Report).where(Report.id == report_id).with_for_update()).first() \
+        if isinstance(report_id, int) else None
+    # Unknown and foreign reports get the same refusal.
+    require_asset(session, user, "report.review", report.asset_id if report else -1)
+    if report.status != SUBMITTED or not report.current:
+        raise ReviewError(MSG_NOT_REVIEWABLE, status=report.status)
+    return report
+
+
+def approve(session: Session, user: User, report_id: int, note: str | None = None, *,
+            now: dt.datetime | None = None) -> Report:
+    """Approve a submitted report (audited) and commit."""
+    report = _reviewable(session, user, report_id)
+    now = now or utcnow()
+    claimed = session.execute(update(Report).where(Report.id == report.id, Report.status == SUBMITTED)
+                              .values(status=APPROVED, review_note=note, updated_at=now)).rowcount
+    if claimed != 1:
+        session.rollback()
+        raise ReviewError(MSG_NOT_REVIEWABLE, status=session.get(Report, report_id).status)
+    audit.record(session, _actor(user), "report.approve", "report", report.id, {"status": SUBMITTED},
+                 {"status": APPROVED, "note": note})
+    session.commit()
+    session.refresh(report)
+    return report
+
+
+def send_back(session: Session, user: User, report_id: int, reason: str, *,
+              now: dt.datetime | None = None) -> Report:
+    """Return a submitted report with a reason; open and return its next version, prefilled (committed)."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise ReviewError(MSG_REASON, max=MAX_REASON)
+    old = _reviewable(session, user, report_id)
+    now = now or utcnow()
+    claimed = session.execute(update(Report).where(Report.id == old.id, Report.status == SUBMITTED)
+                              .values(status=RETURNED, current=False, review_note=reason, updated_at=now)).rowcount
+    if claimed != 1:
+        session.rollback()
+        raise ReviewError(MSG_NOT_REVIEWABLE, status=session.get(Report, report_id).status)
+    session.refresh(old)
+    new = Report(asset_id=old.asset_id, form_id=old.form_id, form_version=old.form_version, period=old.period,
+                 version=old.version + 1, current=True, status=DRAFT, answers=dict(old.answers), position=REVIEW,
+                 flags=[], channel=old.channel, created_by=old.submitted_by or old.created_by, created_at=now,
+                 updated_at=now, review_note=reason)
+    session.add(new)
+    session.flush()
+    # The photos come along with their flags, so the evidence of the corrected version is complete.
+    for use in session.exec(select(PhotoUse).where(PhotoUse.report_id == old.id)).all():
+        session.add(PhotoUse(photo_id=use.photo_id, report_id=new.id, asset_id=use.asset_id,
+                             question_key=use.question_key, flags=list(use.flags), created_at=now))
+    audit.record_many(session, _actor(user), [
+        ("report.send_back", "report", old.id, {"status": SUBMITTED}, {"status": RETURNED, "reason": reason}),
+        ("report.reopen", "report", new.id, None,
+         {"version": new.version, "previous": old.id, "answers": new.answers, "reason": reason}),
+    ])
+    session.commit()
+    return new
+
+
+def history(session: Session, user: User, asset_id: int, period: str) -> list[Report]:
+    """Return every version of an asset's report for a period, oldest first."""
+    require_asset(session, user, "report.view", asset_id)
+    return list(session.exec(select(Report).where(Report.asset_id == asset_id, Report.period == period)
+                             .order_by(col(Report.form_id), col(Report.version))).all())
+
+
+def submitter(session: Session, report: Report) -> User | None:
+    """Return who submitted (or started) a report, to tell them of the review."""
+    user_id = report.submitted_by or report.created_by
+    return session.get(User, user_id) if user_id else None
+
+
+__all__ = ["AccessDenied", "ReviewError", "ReviewItem", "approve", "history", "send_back", "submitter",
+           "to_review"]
