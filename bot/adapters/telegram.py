@@ -51,7 +51,8 @@ from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, ProcessedU
 log = logging.getLogger(__name__)
 
 COMMANDS = (("report", N_("Monthly check of my village's assets")),
-            ("review", N_("Township: review this month's reports")), ("help", N_("How to use this bot")),
+            ("review", N_("Township: review this month's reports")),
+            ("form", N_("Open the checklist as a web page")), ("help", N_("How to use this bot")),
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)
 SERIOUS = "serious"
@@ -144,6 +145,7 @@ def install_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("cancel", on_cancel))
     application.add_handler(CommandHandler("lang", on_lang))
     application.add_handler(CommandHandler("review", on_review))
+    application.add_handler(CommandHandler("form", on_form))
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, on_photo))
     application.add_handler(MessageHandler(filters.LOCATION, on_location))
@@ -798,3 +800,25 @@ async def _send_back(update: Update, context, session: Session, user: User, repo
     except Forbidden:
         _mark_unreachable(session, chat)
         session.commit()
+
+
+# ---------------------------------------------------------------------------------------------- web form
+
+async def on_form(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send a signed, single-use link to the web form (and the Mini App button where Telegram allows it)."""
+    from bot.services import weblinks
+
+    deps = _deps(context)
+    with deps.session() as session:
+        user, _ = _identity(session, update)
+        if user is None:
+            await _need_account(update)
+            return
+        locale = _locale(user, update)
+        link = weblinks.create_link(session, user, secret=deps.settings.secret_key,
+                                    public_url=deps.settings.public_url)
+        session.commit()
+    hours = int(weblinks.LINK_TTL.total_seconds() // 3600)
+    text = translate(locale, N_("Open the checklist in your browser with this personal link. It works once and "
+                                "expires in {hours} hours; do not forward it."), hours=hours)
+    await _say(update, views.escape(text), views.form_buttons(locale, link, deps.settings.public_url))

@@ -6,6 +6,7 @@ import logging
 import secrets
 
 from fastapi import FastAPI
+from telegram import MenuButtonWebApp, WebAppInfo
 from telegram.ext import Application
 
 from bot.adapters.telegram import build_application, set_commands
@@ -38,6 +39,9 @@ async def start(app: FastAPI, settings: Settings, engine) -> TelegramRunner | No
     await application.initialize()
     try:
         await set_commands(application)
+        if settings.public_url.startswith("https://"):  # Telegram opens Mini Apps over https only
+            await application.bot.set_chat_menu_button(menu_button=MenuButtonWebApp(
+                text="巡查表", web_app=WebAppInfo(url=f"{settings.public_url}/app")))
     except Exception:  # a menu is a nicety: never keep the bot from starting
         log.warning("could not publish the command menu", exc_info=True)
     await application.start()

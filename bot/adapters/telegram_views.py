@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.flows import Question, Walker, format_answer
 from bot.i18n import N_, translate
@@ -216,3 +216,12 @@ def report_detail(locale: str, report, asset, village, walker: Walker,
 def reopen_button(locale: str, asset_id: int) -> InlineKeyboardMarkup:
     """The cadre's button to reopen exactly the report that was sent back."""
     return InlineKeyboardMarkup([[_button(t(locale, N_("Open the report to correct it")), f"a:{asset_id}")]])
+
+
+def form_buttons(locale: str, link: str, public_url: str) -> InlineKeyboardMarkup:
+    """A button with the signed link, and one opening the Mini App (Telegram accepts only https for that)."""
+    rows = [[InlineKeyboardButton(t(locale, N_("Open the web form")), url=link)]]
+    if public_url.startswith("https://"):
+        rows.append([InlineKeyboardButton(t(locale, N_("Open inside Telegram")),
+                                          web_app=WebAppInfo(url=f"{public_url.rstrip('/')}/app"))])
+    return InlineKeyboardMarkup(rows)

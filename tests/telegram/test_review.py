@@ -100,3 +100,23 @@ async def test_a_leader_of_another_township_cannot_review(world):
         refusal = await reply(double, cadre)
         assert zh("Your role cannot do this.") in refusal.text
     assert current_report(world, asset).status == "submitted"
+
+
+async def test_form_sends_a_single_use_link_that_signs_in_on_the_web(world):
+    from fastapi.testclient import TestClient
+
+    from bot.web.app import create_app
+
+    double = world.double
+    async with running_bot(world):
+        cadre = await sign_in(world, "cadre_a", 5001)
+        double.send_command(cadre, "form")
+        message = await reply(double, cadre)
+    (button,) = [b for row in message.reply_markup["inline_keyboard"] for b in row]
+    link = button["url"]
+    assert link.startswith("http://testserver/auth/link/")
+    client = TestClient(create_app(world.settings, world.engine))  # no lifespan: the bot is not started again
+    first = client.get(link.removeprefix("http://testserver"), follow_redirects=True)
+    assert first.status_code == 200 and "新桥村蔬菜大棚" in first.text
+    again = TestClient(create_app(world.settings, world.engine)).get(link.removeprefix("http://testserver"))
+    assert again.status_code in (400, 403, 410)
