@@ -45,6 +45,8 @@ from bot.flows import AnswerError
 from bot.i18n import N_, normalise_locale, translate
 from bot.services import reports, review, users
 from bot.services.access import AccessDenied, require_asset
+from bot.services.assessment import classes as four_way
+from bot.services.assessment.common import AssessmentError
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, ProcessedUpdate, Report, TelegramIdentity, User
 
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 
 COMMANDS = (("report", N_("Monthly check of my village's assets")),
             ("review", N_("Township: review this month's reports")),
+            ("classes", N_("Township: four-way classification of assets")),
             ("form", N_("Open the checklist as a web page")), ("help", N_("How to use this bot")),
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)
@@ -146,6 +149,7 @@ def install_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("lang", on_lang))
     application.add_handler(CommandHandler("review", on_review))
     application.add_handler(CommandHandler("form", on_form))
+    application.add_handler(CommandHandler("classes", on_classes))
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, on_photo))
     application.add_handler(MessageHandler(filters.LOCATION, on_location))
@@ -315,6 +319,7 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         session.commit()
     context.user_data.pop("resolving", None)
     context.user_data.pop("returning", None)
+    context.user_data.pop("classing", None)
     await _say(update, views.escape(translate(_locale(user, update), N_(
         "Paused. Your answers are saved; send /report to continue."))))
 
@@ -390,9 +395,12 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                 await _problem_button(update, context, query, deps, session, user, rest)
             elif head == "rv":
                 await _review_button(update, context, query, deps, session, user, rest)
+            elif head == "cl":
+                await _class_button(update, context, query, deps, session, user, rest)
             else:
                 await query.answer(translate(locale, N_("This button is no longer valid.")), show_alert=True)
-        except (AccessDenied, AnswerError, reports.ReportError, review.ReviewError, ValueError) as exc:
+        except (AccessDenied, AnswerError, reports.ReportError, review.ReviewError, AssessmentError,
+                ValueError) as exc:
             session.rollback()
             if isinstance(exc, ValueError) and not hasattr(exc, "msgid"):
                 exc = AccessDenied(N_("This is outside your area."))  # malformed or forged callback data
@@ -567,6 +575,10 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         returning = context.user_data.get("returning")
         if returning:
             await _send_back(update, context, session, user, returning)
+            return
+        classing = context.user_data.get("classing")
+        if classing:
+            await _confirm_class(update, context, session, user, *classing)
             return
         report = _active_report(session, user, identity)
         if report is None:
@@ -822,3 +834,79 @@ async def on_form(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     text = translate(locale, N_("Open the checklist in your browser with this personal link. It works once and "
                                 "expires in {hours} hours; do not forward it."), hours=hours)
     await _say(update, views.escape(text), views.form_buttons(locale, link, deps.settings.public_url))
+
+
+# ---------------------------------------------------------------------------------------------- 四个一批
+
+async def on_classes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A township leader's operating assets with their suggested class (巩固/提升/盘活/处置)."""
+    deps = _deps(context)
+    with deps.session() as session:
+        user, _ = _identity(session, update)
+        if user is None:
+            await _need_account(update)
+            return
+        locale = _locale(user, update)
+        township = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
+        period = period_of(utcnow(), deps.settings.tz)
+        try:
+            if township is None or township.level != "township":
+                raise AccessDenied(N_("Your role cannot do this."))
+            suggestions = four_way.suggest_classes(session, township, period, user=user)
+            session.commit()
+        except (AccessDenied, AssessmentError) as exc:
+            session.rollback()
+            await _say(update, views.escape(_error_text(locale, exc)))
+            return
+        text, markup = views.class_list(locale, period, suggestions, four_way.class_label)
+    await _say(update, views.escape(text), markup)
+
+
+async def _class_button(update: Update, context, query, deps: Deps, session: Session, user: User,
+                        rest: str) -> None:
+    locale = normalise_locale(user.locale)
+    period = period_of(utcnow(), deps.settings.tz)
+    parts = rest.split(":")
+    if len(parts) == 1:  # show one asset's suggestion and the four choices
+        asset = require_asset(session, user, "asset.classify", int(parts[0]))
+        row = four_way.class_row(session, asset.id, period)
+        if row is None:
+            raise AssessmentError(N_("There is no suggested class for this asset and month yet."))
+        await query.answer()
+        reasons = [translate(locale, step.msgid, **step.params) for step in four_way.reason_steps(row)]
+        text, markup = views.class_detail(locale, asset, row, reasons, four_way.class_label)
+        await _say(update, text, markup)
+    elif len(parts) == 3 and parts[0] == "set":
+        asset = require_asset(session, user, "asset.classify", int(parts[1]))
+        chosen = four_way.STORED.get(parts[2])
+        row = four_way.class_row(session, asset.id, period)
+        if chosen is None or row is None:
+            raise AccessDenied()
+        await query.answer()
+        if chosen == row.suggested:
+            await _confirm_class(update, context, session, user, asset.id, chosen, note="")
+        else:
+            context.user_data["classing"] = (asset.id, chosen)
+            await _say(update, views.escape(translate(locale, N_(
+                "You change the suggested class. Reply with a short note saying why."))))
+    else:
+        raise AccessDenied()
+
+
+async def _confirm_class(update: Update, context, session: Session, user: User, asset_id: int, chosen: str,
+                         note: str | None = None) -> None:
+    locale = normalise_locale(user.locale)
+    period = period_of(utcnow(), _deps(context).settings.tz)
+    if note is None:
+        note = (update.message.text or "").strip()
+    try:
+        row = four_way.confirm_class(session, user, asset_id, period, chosen, note)
+        session.commit()
+    except (AssessmentError, AccessDenied) as exc:
+        session.rollback()
+        await _say(update, views.escape(_error_text(locale, exc)))
+        return
+    context.user_data.pop("classing", None)
+    asset = session.get(Asset, asset_id)
+    await _say(update, views.escape(translate(locale, N_("Recorded: {asset} — {label}."), asset=asset.name,
+                                              label=translate(locale, four_way.class_label(row.confirmed)))))

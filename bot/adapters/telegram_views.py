@@ -225,3 +225,34 @@ def form_buttons(locale: str, link: str, public_url: str) -> InlineKeyboardMarku
         rows.append([InlineKeyboardButton(t(locale, N_("Open inside Telegram")),
                                           web_app=WebAppInfo(url=f"{public_url.rstrip('/')}/app"))])
     return InlineKeyboardMarkup(rows)
+
+
+CLASS_KEYS = ("consolidate", "upgrade", "revitalise", "dispose")
+
+
+def class_list(locale: str, period: str, suggestions: list, label) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Operating assets with their suggested (✓ confirmed) class, one button each."""
+    rows = []
+    for s in suggestions:
+        if s.row is None:
+            continue
+        shown = s.row.confirmed or s.row.suggested
+        mark = "✓ " if s.row.confirmed else ""
+        rows.append([_button(_short(f"{mark}{s.asset.name} · {shown}"), f"cl:{s.asset.id}")])
+    if not rows:
+        return t(locale, N_("No operating asset has monthly reports to classify yet.")), None
+    return t(locale, N_("Four-way classification for {period} (✓ confirmed). Choose an asset:"), period=period), \
+        InlineKeyboardMarkup(rows)
+
+
+def class_detail(locale: str, asset, row, reasons: list[str], label) -> tuple[str, InlineKeyboardMarkup]:
+    """One asset's suggested class with its reasons, and the four classes to confirm or change to."""
+    lines = [f"<b>{_escape(asset.name)}</b>",
+             _escape(t(locale, N_("Suggested: {label}"), label=t(locale, label(row.suggested))))]
+    lines += ["• " + _escape(r) for r in reasons]
+    if row.confirmed:
+        lines.append(_escape(t(locale, N_("Confirmed: {label}"), label=t(locale, label(row.confirmed)))))
+    from bot.services.assessment.classes import STORED
+
+    rows = [[_button(t(locale, label(STORED[key])), f"cl:set:{asset.id}:{key}")] for key in CLASS_KEYS]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)

@@ -120,3 +120,44 @@ async def test_form_sends_a_single_use_link_that_signs_in_on_the_web(world):
     assert first.status_code == 200 and "新桥村蔬菜大棚" in first.text
     again = TestClient(create_app(world.settings, world.engine)).get(link.removeprefix("http://testserver"))
     assert again.status_code in (400, 403, 410)
+
+
+async def test_the_township_leader_confirms_or_changes_the_four_way_class(world):
+    from bot.storage.models import AssetClass
+
+    double = world.double
+    asset = world.assets["greenhouse"]
+    async with running_bot(world):
+        leader = await sign_in(world, "leader", 6001)
+        cadre = await sign_in(world, "cadre_a", 5001)
+        await open_checklist(world, cadre, asset)
+        await walk_to_review(world, cadre, asset)
+        await submit(world, cadre, current_report(world, asset).id)
+
+        double.send_command(leader, "classes")
+        listing = await reply(double, leader)
+        assert f"cl:{asset}" in data_of(listing)
+        double.press(leader, listing.message_id, f"cl:{asset}")
+        detail = await reply(double, leader)
+        assert {f"cl:set:{asset}:{k}" for k in ("consolidate", "upgrade", "revitalise", "dispose")} \
+            <= set(data_of(detail))
+        with Session(world.engine) as session:
+            suggested = session.exec(select(AssetClass).where(AssetClass.asset_id == asset)).one().suggested
+        other = "dispose" if suggested != "处置" else "upgrade"
+        double.press(leader, detail.message_id, f"cl:set:{asset}:{other}")
+        asked = await reply(double, leader)
+        assert zh("You change the suggested class. Reply with a short note saying why.") in asked.text
+        double.send_text(leader, "经营主体已撤场，村两委决议处置")
+        recorded = await reply(double, leader)
+        assert "新桥村蔬菜大棚" in recorded.text
+
+        # A cadre cannot classify.
+        double.press(cadre, double._latest_bot_message_id(cadre.id), f"cl:set:{asset}:upgrade")
+        refusal = await reply(double, cadre)
+        assert zh("Your role cannot do this.") in refusal.text
+    with Session(world.engine) as session:
+        row = session.exec(select(AssetClass).where(AssetClass.asset_id == asset)).one()
+        assert row.confirmed == {"dispose": "处置", "upgrade": "提升"}[other]
+        assert row.note == "经营主体已撤场，村两委决议处置"
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "asset.classify")).one()
+        assert entry.after["note"] == row.note and entry.actor_user_id == world.invites["leader"][0]
