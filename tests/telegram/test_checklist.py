@@ -338,3 +338,28 @@ async def test_unknown_people_are_told_how_to_get_in(world):
         double.send_command(stranger, "report")
         answer = await reply(double, stranger)
         assert "invite" in answer.text
+
+
+async def test_cancel_pauses_and_the_waiting_draft_is_mentioned(world):
+    double = world.double
+    async with running_bot(world):
+        tg = await sign_in(world, "cadre_a", 5001)
+        await open_checklist(world, tg, world.assets["greenhouse"])
+        report, q = current_question(world, world.assets["greenhouse"])
+        double.press(tg, double._latest_bot_message_id(tg.id), f"v:{report.id}:{q.key}:yes")
+        await reply(double, tg)
+        double.send_command(tg, "cancel")
+        paused = await reply(double, tg)
+        assert zh("Paused. Your answers are saved; send /report to continue.") in paused.text
+        double.send_text(tg, "123")
+        hint = await reply(double, tg)
+        assert zh("Send /report to choose an asset to check.") in hint.text
+        double.send_command(tg, "start")
+        greeting = await reply(double, tg)
+        assert zh("{count} unfinished check(s) are waiting for you.", count=1) in greeting.text
+        double.send_command(tg, "report")
+        listing = await reply(double, tg)
+        labels = {b.callback_data: b.text for b in listing.buttons}
+        assert labels[f"a:{world.assets['greenhouse']}"].startswith("📝")
+        assert labels[f"a:{world.assets['workshop']}"].startswith("⬜")
+    assert current_report(world, world.assets["greenhouse"]).answers == {q.key: "yes"}
