@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 from sqlmodel import Session
-from telegram import Update
-from telegram.ext import MessageHandler, filters
 
 from bot.adapters.telegram import build_application
 from bot.config import Settings
 from bot.services import reports, users
 from bot.storage.db import make_engine, upgrade
+from bench.bench_telegram_echo import echo_rate
 from tests.factories import make_asset, make_tree
 from tests.fakes.botapi import BotApiDouble
 
@@ -39,27 +38,6 @@ async def _run_app(application, work):
         finally:
             await application.updater.stop()
             await application.stop()
-
-
-async def echo_rate(double: BotApiDouble, n: int) -> float:
-    """Replies per second of a bare python-telegram-bot echo handler."""
-    people = [double.user(9000 + i, f"echo{i}") for i in range(CADRES)]
-
-    async def echo(update: Update, context) -> None:
-        await update.message.reply_text(update.message.text)
-
-    application = double.application_builder().build()
-    application.add_handler(MessageHandler(filters.TEXT, echo))
-
-    async def work() -> float:
-        start = time.perf_counter()
-        for i in range(n):
-            double.send_text(people[i % CADRES], f"消息 {i}")
-        for person in people:
-            await double.wait_reply(person.id, count=n // CADRES, timeout=120)
-        return n / (time.perf_counter() - start)
-
-    return await _run_app(application, work)
 
 
 def _prepare(db_url: str, data_dir: Path) -> tuple[list[tuple[int, int, str, str]], list[str]]:
@@ -90,7 +68,7 @@ async def adapter_rate(double: BotApiDouble, n: int, workdir: Path) -> float:
     settings = Settings(data_dir=workdir, database_url=db_url, telegram_token=double.token,
                         telegram_api_url=double.url)
     engine = make_engine(db_url)
-    people = [double.user(9100 + i, f"cadre{i}") for i in range(CADRES)]
+    people = [double.user(9200 + i, f"cadre{i}") for i in range(CADRES)]
     application = build_application(settings, engine, rate_limit=False)
 
     async def work() -> float:
