@@ -12,6 +12,7 @@ from typing import Any, Iterable
 from sqlalchemy import insert, text
 from sqlmodel import Session, select
 
+from bot.i18n import N_
 from bot.clock import as_utc, utcnow
 from bot.storage.models import AuditEntry
 
@@ -116,11 +117,11 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
             return VerifyResult(checked)
         for row in rows:
             if row.prev_hash != prev:
-                return VerifyResult(checked, row.id, "link to the previous entry is broken (an entry was removed or reordered)")
+                return VerifyResult(checked, row.id, N_("link to the previous entry is broken (an entry was removed or reordered)"))
             expected = entry_hash(row.prev_hash, row.at, row.actor, row.action, row.entity, row.entity_id,
                                   jsonable(row.before), jsonable(row.after))
             if expected != row.hash:
-                return VerifyResult(checked, row.id, "content does not match its hash (the entry was edited)")
+                return VerifyResult(checked, row.id, N_("content does not match its hash (the entry was edited)"))
             prev = row.hash
             checked += 1
             last_id = row.id

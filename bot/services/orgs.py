@@ -141,7 +141,10 @@ def import_org(session: Session, actor: audit.Actor, path, *, dry_run: bool = Fa
         parsed.append(OrgRow(line, county, township, village, code or None))
     if result.rows == 0:
         result.errors.append(Issue(None, None, N_("The file has a header but no rows."), {}))
-    if result.errors or dry_run:
+    if result.errors:
+        return result
+    if dry_run:
+        result.created = _count_new(session, parsed)
         return result
     for row in parsed:
         county, c1 = ensure_unit(session, actor, None, "county", row.county)
@@ -149,3 +152,17 @@ def import_org(session: Session, actor: audit.Actor, path, *, dry_run: bool = Fa
         _, c3 = ensure_unit(session, actor, township, "village", row.village, row.code)
         result.created += c1 + c2 + c3
     return result
+
+
+def _count_new(session: Session, parsed: list[OrgRow]) -> int:
+    """Return how many units importing ``parsed`` would create, writing nothing."""
+    new: set[tuple[str, ...]] = set()
+    for row in parsed:
+        county = child(session, None, row.county)
+        township = child(session, county, row.township) if county else None
+        village = child(session, township, row.village) if township else None
+        for key, unit in (((row.county,), county), ((row.county, row.township), township),
+                          ((row.county, row.township, row.village), village)):
+            if unit is None:
+                new.add(key)
+    return len(new)
