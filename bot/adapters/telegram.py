@@ -43,8 +43,8 @@ from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import AnswerError
 from bot.i18n import N_, normalise_locale, translate
-from bot.services import reports, review, users
-from bot.services.access import AccessDenied, require_asset
+from bot.services import problem_list, reports, review, users
+from bot.services.access import PERMISSIONS, AccessDenied, require_asset
 from bot.services.assessment import classes as four_way
 from bot.services.assessment.common import AssessmentError
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 COMMANDS = (("report", N_("Monthly check of my village's assets")),
             ("review", N_("Township: review this month's reports")),
             ("classes", N_("Township: four-way classification of assets")),
+            ("problems", N_("Township and county: the open problem list")),
             ("form", N_("Open the checklist as a web page")), ("help", N_("How to use this bot")),
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)
@@ -150,6 +151,7 @@ def install_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("review", on_review))
     application.add_handler(CommandHandler("form", on_form))
     application.add_handler(CommandHandler("classes", on_classes))
+    application.add_handler(CommandHandler("problems", on_problems))
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, on_photo))
     application.add_handler(MessageHandler(filters.LOCATION, on_location))
@@ -320,6 +322,7 @@ async def on_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     context.user_data.pop("resolving", None)
     context.user_data.pop("returning", None)
     context.user_data.pop("classing", None)
+    context.user_data.pop("problem_step", None)
     await _say(update, views.escape(translate(_locale(user, update), N_(
         "Paused. Your answers are saved; send /report to continue."))))
 
@@ -395,6 +398,8 @@ async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                 await _problem_button(update, context, query, deps, session, user, rest)
             elif head == "rv":
                 await _review_button(update, context, query, deps, session, user, rest)
+            elif head == "pl":
+                await _problem_list_button(update, context, query, deps, session, user, rest)
             elif head == "cl":
                 await _class_button(update, context, query, deps, session, user, rest)
             else:
@@ -575,6 +580,10 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         returning = context.user_data.get("returning")
         if returning:
             await _send_back(update, context, session, user, returning)
+            return
+        pending = context.user_data.get("problem_step")
+        if pending:
+            await _problem_step(update, context, session, user, *pending)
             return
         classing = context.user_data.get("classing")
         if classing:
@@ -910,3 +919,74 @@ async def _confirm_class(update: Update, context, session: Session, user: User, 
     asset = session.get(Asset, asset_id)
     await _say(update, views.escape(translate(locale, N_("Recorded: {asset} — {label}."), asset=asset.name,
                                               label=translate(locale, four_way.class_label(row.confirmed)))))
+
+
+# ---------------------------------------------------------------------------------------------- problem list
+
+async def on_problems(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The open problems of the user's area (the county sees what was escalated to it first)."""
+    deps = _deps(context)
+    with deps.session() as session:
+        user, _ = _identity(session, update)
+        if user is None:
+            await _need_account(update)
+            return
+        locale = _locale(user, update)
+        try:
+            rows = problem_list.list_problems(session, user, open_only=True)
+        except AccessDenied as exc:
+            await _say(update, views.escape(_error_text(locale, exc)))
+            return
+        if user.role in ("county_officer", "admin"):
+            rows.sort(key=lambda r: r.problem.status != "escalated")
+        text, markup = views.problem_list(locale, rows[:30], len(rows), utcnow())
+    await _say(update, views.escape(text), markup)
+
+
+async def _problem_list_button(update: Update, context, query, deps: Deps, session: Session, user: User,
+                               rest: str) -> None:
+    locale = normalise_locale(user.locale)
+    action, _, pid = rest.rpartition(":")
+    problem_id = int(pid)
+    if action == "":
+        events = problem_list.history(session, user, problem_id)
+        (row,) = problem_list.list_problems(session, user, problem_id=problem_id)
+        await query.answer()
+        can_handle = "problem.handle" in PERMISSIONS.get(user.role, ())
+        can_decide = "problem.decide" in PERMISSIONS.get(user.role, ())
+        text, markup = views.problem_detail(locale, row, events, can_handle=can_handle, can_decide=can_decide)
+        await _say(update, text, markup)
+    elif action == "hand":
+        problem_list.take_in_hand(session, user, problem_id)
+        session.commit()
+        await query.answer(translate(locale, N_("Marked as in hand.")))
+        await _say(update, views.escape(translate(locale, N_("Marked as in hand."))))
+    elif action in ("esc", "dec"):
+        problem = session.get(Problem, problem_id)
+        require_asset(session, user, "problem.handle" if action == "esc" else "problem.decide",
+                      problem.asset_id if problem else -1)
+        context.user_data["problem_step"] = (action, problem_id)
+        await query.answer()
+        prompt = N_("Reply with the proposed disposal for the county.") if action == "esc" else \
+            N_("Reply with the county's decision.")
+        await _say(update, views.escape(translate(locale, prompt)))
+    else:
+        raise AccessDenied()
+
+
+async def _problem_step(update: Update, context, session: Session, user: User, action: str, problem_id: int) -> None:
+    locale = normalise_locale(user.locale)
+    text = update.message.text or ""
+    try:
+        if action == "esc":
+            problem_list.escalate(session, user, problem_id, text)
+        else:
+            problem_list.decide(session, user, problem_id, text)
+        session.commit()
+    except (problem_list.ProblemListError, AccessDenied) as exc:
+        session.rollback()
+        await _say(update, views.escape(_error_text(locale, exc)))
+        return
+    context.user_data.pop("problem_step", None)
+    done = N_("Escalated to the county.") if action == "esc" else N_("Decision recorded; the township is told.")
+    await _say(update, views.escape(translate(locale, done)))

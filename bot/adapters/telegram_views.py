@@ -256,3 +256,44 @@ def class_detail(locale: str, asset, row, reasons: list[str], label) -> tuple[st
 
     rows = [[_button(t(locale, label(STORED[key])), f"cl:set:{asset.id}:{key}")] for key in CLASS_KEYS]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+SEVERITY_ICONS = {"serious": "🔴", "major": "🟠", "minor": "🟡"}
+STATUS_LABELS = {"open": N_("open"), "acknowledged": N_("acknowledged"), "in_hand": N_("in hand"),
+                 "resolved": N_("resolved"), "escalated": N_("escalated to the county")}
+
+
+def problem_list(locale: str, rows: list, total: int, now) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Open problems, most urgent first, one button each."""
+    if not rows:
+        return t(locale, N_("There are no open problems in your area.")), None
+    buttons = []
+    for row in rows:
+        late = "⏰ " if row.overdue(now) else ""
+        label = f"{SEVERITY_ICONS.get(row.problem.severity, '')} {late}{row.village.name} · {row.asset.name}"
+        buttons.append([_button(_short(label), f"pl:{row.problem.id}")])
+    return t(locale, N_("{total} open problem(s); showing {shown}:"), total=total, shown=len(rows)), \
+        InlineKeyboardMarkup(buttons)
+
+
+def problem_detail(locale: str, row, events: list, *, can_handle: bool,
+                   can_decide: bool) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One problem: what, where, status, due date and its history, with the steps the user may take."""
+    p = row.problem
+    lines = [f"<b>{SEVERITY_ICONS.get(p.severity, '')} {_escape(row.village.name)} · {_escape(row.asset.name)}</b>",
+             _escape(t(locale, p.description) if p.description else p.kind),
+             _escape(t(locale, N_("Status: {status}; due {due}; {age} day(s) old."),
+                       status=t(locale, STATUS_LABELS.get(p.status, p.status)),
+                       due=row.due_at.date().isoformat(), age=row.age_days))]
+    for event in events:
+        note = f": {event.note}" if event.note else ""
+        lines.append(f"· {event.at.date().isoformat()} {_escape(event.action)}{_escape(note)}")
+    rows = []
+    if can_handle and p.status in ("open", "acknowledged", "in_hand"):
+        rows.append([_button(t(locale, N_("Acknowledge")), f"pb:ack:{p.id}"),
+                     _button(t(locale, N_("In hand")), f"pl:hand:{p.id}")])
+        rows.append([_button(t(locale, N_("Escalate to county")), f"pl:esc:{p.id}"),
+                     _button(t(locale, N_("Resolve")), f"pb:res:{p.id}")])
+    if can_decide and p.status == "escalated":
+        rows.append([_button(t(locale, N_("Record the county's decision")), f"pl:dec:{p.id}")])
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None

@@ -90,12 +90,16 @@ def require_asset(session: Session, user: User | None, action: str, asset_id: in
     return asset
 
 
-def scope_filter(session: Session, user: User):
-    """Return a SQL condition on OrgUnit.path restricting a query to the user's scope."""
+def scope_filter(session: Session, user: User, path=None):
+    """Return a SQL condition restricting a query to the user's scope.
+
+    ``path`` is the organisation-path column to test (``OrgUnit.path`` unless an aliased unit is used).
+    """
+    path = OrgUnit.path if path is None else path
     if user.org_unit_id is None and user.role == "admin":
-        return OrgUnit.path.like("/%")
+        return path.like("/%")
     scope_path = unit_path(session, user.org_unit_id) or "/nothing/"
-    return OrgUnit.path.like(scope_path + "%")
+    return path.like(scope_path + "%")
 
 
 def visible_assets(session: Session, user: User, action: str = "asset.view"):

@@ -1,0 +1,175 @@
+"""The problem list (问题清单): filter, take in hand, escalate to the county with a proposal, county decision.
+
+Every problem — from a report's risk rules, a villager's QR report or an inspection — has a status
+(``open``, ``acknowledged``, ``in_hand``, ``resolved``, ``escalated``), an owner level (village,
+township, county), a due date and a history of ``ProblemEvent`` rows. Acknowledging and resolving
+live in ``bot.services.problems`` (the scheduler reads them); this module adds the rest of the
+township's and county's handling. Every step is audited and checked against the acting user's scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from bot.clock import as_utc, utcnow
+from bot.i18n import N_, translate
+from bot.services import audit
+from bot.services.access import AccessDenied, require, scope_filter
+from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
+
+STATUSES = ("open", "acknowledged", "in_hand", "resolved", "escalated")
+SEVERITIES = ("serious", "major", "minor")
+OPEN_STATUSES = ("open", "acknowledged", "in_hand", "escalated")
+TEXT_MAX = 500
+# Days a township has to deal with a problem, by severity, when nothing else set a due date.
+DEFAULT_DUE_DAYS = {"serious": 7, "major": 15, "minor": 30}
+
+
+class ProblemListError(ValueError):
+    """A refused step, with a translatable message."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def message(self, locale: str | None) -> str:
+        return translate(locale, self.msgid, **self.params)
+
+
+@dataclass
+class ProblemRow:
+    """A problem with where it is and how old it is."""
+
+    problem: Problem
+    asset: Asset
+    village: OrgUnit
+    township: OrgUnit | None
+    age_days: int
+
+    @property
+    def due_at(self) -> dt.datetime:
+        """The problem's due date, or the default by severity counted from its creation."""
+        if self.problem.due_at is not None:
+            return as_utc(self.problem.due_at)
+        return as_utc(self.problem.created_at) + dt.timedelta(days=DEFAULT_DUE_DAYS.get(self.problem.severity, 30))
+
+    def overdue(self, now: dt.datetime) -> bool:
+        return self.problem.status in OPEN_STATUSES and self.due_at < now
+
+
+def list_problems(session: Session, user: User, *, unit_id: int | None = None, asset_id: int | None = None,
+                  problem_id: int | None = None,
+                  severity: str | None = None, status: str | None = None, min_age_days: int | None = None,
+                  open_only: bool = False, now: dt.datetime | None = None) -> list[ProblemRow]:
+    """Return the problems in the user's area, filtered; newest first.
+
+    ``unit_id`` narrows to a township or village (which must lie in the user's area).
+    """
+    require(session, user, "problem.view")
+    now = now or utcnow()
+    village = aliased(OrgUnit)
+    township = aliased(OrgUnit)
+    query = (select(Problem, Asset, village, township)
+             .join(Asset, Asset.id == Problem.asset_id)
+             .join(village, village.id == Asset.village_id)
+             .outerjoin(township, township.id == village.parent_id)
+             .where(scope_filter(session, user, village.path)))
+    if unit_id is not None:
+        unit = session.get(OrgUnit, unit_id)
+        if unit is None:
+            raise AccessDenied(N_("This is outside your area."))
+        require(session, user, "problem.view", unit)
+        query = query.where(col(village.path).startswith(unit.path))
+    if asset_id is not None:
+        query = query.where(Problem.asset_id == asset_id)
+    if problem_id is not None:
+        query = query.where(Problem.id == problem_id)
+    if severity is not None:
+        if severity not in SEVERITIES:
+            raise ProblemListError(N_("Unknown severity {value}."), value=severity)
+        query = query.where(Problem.severity == severity)
+    if status is not None:
+        if status not in STATUSES:
+            raise ProblemListError(N_("Unknown status {value}."), value=status)
+        query = query.where(Problem.status == status)
+    if open_only:
+        query = query.where(col(Problem.status).in_(OPEN_STATUSES))
+    if min_age_days is not None:
+        query = query.where(Problem.created_at <= now - dt.timedelta(days=min_age_days))
+    rows = session.exec(query.order_by(col(Problem.created_at).desc(), col(Problem.id).desc())).all()
+    return [ProblemRow(p, a, v, t, max(0, (now - as_utc(p.created_at)).days)) for p, a, v, t in rows]
+
+
+def history(session: Session, user: User, problem_id: int) -> list[ProblemEvent]:
+    """Return a problem's events, oldest first."""
+    _load(session, user, problem_id, "problem.view")
+    return list(session.exec(select(ProblemEvent).where(ProblemEvent.problem_id == problem_id)
+                             .order_by(col(ProblemEvent.at), col(ProblemEvent.id))).all())
+
+
+def _load(session: Session, user: User, problem_id: int, action: str) -> Problem:
+    problem = session.get(Problem, problem_id) if isinstance(problem_id, int) else None
+    if problem is None:
+        raise AccessDenied(N_("This is outside your area."))
+    asset = session.get(Asset, problem.asset_id)
+    require(session, user, action, session.get(OrgUnit, asset.village_id))
+    return problem
+
+
+def _text(value: str | None, msgid: str) -> str:
+    text = (value or "").strip()
+    if not text or len(text) > TEXT_MAX:
+        raise ProblemListError(msgid, max=TEXT_MAX)
+    return text
+
+
+def _step(session: Session, user: User, problem: Problem, action: str, note: str | None,
+          changes: dict, now: dt.datetime) -> Problem:
+    before = {k: getattr(problem, k) for k in changes}
+    for key, value in changes.items():
+        setattr(problem, key, value)
+    session.add(problem)
+    session.add(ProblemEvent(problem_id=problem.id, at=now, actor_user_id=user.id, action=action, note=note))
+    audit.record(session, audit.Actor(user.id, f"user:{user.id}"), f"problem.{action}", "problem", problem.id,
+                 before, {**changes, "note": note})
+    return problem
+
+
+def take_in_hand(session: Session, user: User, problem_id: int, note: str | None = None, *,
+                 now: dt.datetime | None = None) -> Problem:
+    """The township is dealing with it (status ``in_hand``)."""
+    problem = _load(session, user, problem_id, "problem.handle")
+    if problem.status == "resolved":
+        raise ProblemListError(N_("This problem is already resolved."))
+    now = now or utcnow()
+    changes = {"status": "in_hand"}
+    if problem.acknowledged_at is None:
+        changes.update(acknowledged_at=now, acknowledged_by=user.id)
+    return _step(session, user, problem, "in_hand", (note or "").strip() or None, changes, now)
+
+
+def escalate(session: Session, user: User, problem_id: int, proposal: str, *,
+             now: dt.datetime | None = None) -> Problem:
+    """Hand a problem up to the county with a proposed disposal (status ``escalated``, owner county)."""
+    problem = _load(session, user, problem_id, "problem.handle")
+    text = _text(proposal, N_("Please write the proposed disposal (up to {max} characters)."))
+    if problem.status in ("resolved", "escalated"):
+        raise ProblemListError(N_("This problem cannot be escalated now (it is {status})."), status=problem.status)
+    return _step(session, user, problem, "escalated", text, {"status": "escalated", "owner_level": "county"},
+                 now or utcnow())
+
+
+def decide(session: Session, user: User, problem_id: int, decision: str, *,
+           now: dt.datetime | None = None) -> Problem:
+    """The county records its decision on an escalated problem; the township carries it out (``in_hand``)."""
+    problem = _load(session, user, problem_id, "problem.decide")
+    text = _text(decision, N_("Please write the county's decision (up to {max} characters)."))
+    if problem.status != "escalated":
+        raise ProblemListError(N_("Only an escalated problem awaits the county's decision."))
+    return _step(session, user, problem, "decided", text, {"status": "in_hand", "owner_level": "township"},
+                 now or utcnow())

@@ -1,0 +1,62 @@
+"""The problem list on Telegram: the township escalates with a proposal, the county records its decision."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from bot.i18n import translate
+from bot.services import users
+from bot.storage.models import OrgUnit, Problem
+from tests.telegram.conftest import data_of, reply, running_bot, sign_in
+
+
+def zh(msgid: str, **params) -> str:
+    return translate("zh_CN", msgid, **params)
+
+
+async def test_escalation_to_the_county_and_its_decision(world):
+    double = world.double
+    with Session(world.engine) as session:
+        county = session.exec(select(OrgUnit).where(OrgUnit.name == "桃源县")).one()
+        created = users.create_invite(session, None, scope=county, role="county_officer", name="县乡村振兴局")
+        problem = Problem(asset_id=world.assets["greenhouse"], source="villager", kind="villager_report",
+                          severity="major", description="大棚被人转租养鸡")
+        other = Problem(asset_id=world.assets["far"], source="report", kind="idle", severity="major")
+        session.add_all([problem, other])
+        session.commit()
+        world.invites["county"] = (created.user.id, created.code)
+        pid, other_id = problem.id, other.id
+    async with running_bot(world):
+        leader = await sign_in(world, "leader", 6001)
+        officer = await sign_in(world, "county", 7001)
+
+        double.send_command(leader, "problems")
+        listing = await reply(double, leader)
+        assert f"pl:{pid}" in data_of(listing) and f"pl:{other_id}" not in data_of(listing)  # another township's
+        double.press(leader, listing.message_id, f"pl:{pid}")
+        detail = await reply(double, leader)
+        assert "大棚被人转租养鸡" in detail.text and f"pl:esc:{pid}" in data_of(detail)
+        double.press(leader, detail.message_id, f"pl:esc:{pid}")
+        await reply(double, leader)
+        double.send_text(leader, "建议终止转租，恢复原用途")
+        done = await reply(double, leader)
+        assert zh("Escalated to the county.") in done.text
+
+        double.send_command(officer, "problems")
+        listing = await reply(double, officer)
+        assert data_of(listing)[0] == f"pl:{pid}"  # the escalated one first
+        double.press(officer, listing.message_id, f"pl:{pid}")
+        detail = await reply(double, officer)
+        assert "建议终止转租，恢复原用途" in detail.text and data_of(detail) == [f"pl:dec:{pid}"]
+        double.press(officer, detail.message_id, f"pl:dec:{pid}")
+        await reply(double, officer)
+        double.send_text(officer, "同意，限期一个月整改")
+        done = await reply(double, officer)
+        assert zh("Decision recorded; the township is told.") in done.text
+
+        # The leader cannot take the county's decision.
+        double.press(leader, double._latest_bot_message_id(leader.id), f"pl:dec:{pid}")
+        refusal = await reply(double, leader)
+        assert zh("Your role cannot do this.") in refusal.text
+    with Session(world.engine) as session:
+        assert (session.get(Problem, pid).status, session.get(Problem, pid).owner_level) == ("in_hand", "township")
