@@ -1,0 +1,391 @@
+"""Monthly reports: drafts saved after every answer, submission, and the problems answers raise.
+
+Every transport (Telegram, web form) goes through these functions: each checks access, applies
+one step of the form engine (``bot.flows.Walker``) and commits, so a crash loses nothing and a
+cadre continues where they stopped. A report records the form version it was answered with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.clock import period_of, utcnow
+from bot.flows import AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
+from bot.i18n import DEFAULT_LOCALE, N_, translate
+from bot.services import audit, evidence
+from bot.services.access import AccessDenied, require_asset, visible_assets
+from bot.services.evidence import EvidenceStore
+from bot.storage.models import Asset, PhotoUse, Problem, ProblemEvent, Report, User
+
+STATES = ("done", "draft", "todo")
+# Assets a village checks every month; household assets (到户类) belong to the households (seed 004 三).
+CHECKED_TYPES = ("经营性", "公益性")
+CLOSED_PROBLEM_STATUSES = ("resolved", "closed")
+DRAFT, SUBMITTED, DISCARDED = "draft", "submitted", "discarded"
+
+MSG_SUBMITTED = N_("This report has already been submitted and can no longer be changed.")
+MSG_ALREADY_DONE = N_("This month's check of {asset} has already been submitted.")
+MSG_INCOMPLETE = N_("Some questions are still unanswered: {questions}.")
+MSG_UNKNOWN_REPORT = N_("This is outside your area.")
+MSG_PHOTOS_FULL = N_("This question takes at most {max} photo(s).")
+
+
+class ReportError(Exception):
+    """A report action refused for a reason the user can understand; ``msgid`` is translatable."""
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def message(self, locale: str | None) -> str:
+        """Return the reason in the user's language."""
+        return translate(locale, self.msgid, **self.params)
+
+
+@dataclass
+class AssetMonth:
+    """One asset with the state of its report for the period: 'done', 'draft' or 'todo'."""
+
+    asset: Asset
+    state: str
+    report: Report | None
+
+
+@dataclass
+class SubmitResult:
+    """What this submission produced: new problems, the serious ones among them (to be told at once),
+    and problems still open from an earlier month that this report saw again.
+
+    ``already_submitted`` is True when the report had been submitted before: this call created
+    nothing, the lists are empty and nobody needs to be told again.
+    """
+
+    report: Report
+    problems: list[Problem]
+    serious: list[Problem]
+    recurring: list[Problem]
+    already_submitted: bool = False
+
+
+def _tz():
+    from bot.config import get_settings
+
+    return get_settings().tz
+
+
+def current_period(now: dt.datetime | None = None, tz: dt.tzinfo | None = None) -> str:
+    """Return the reporting month 'YYYY-MM' of ``now`` in the county's time zone."""
+    return period_of(now or utcnow(), tz or _tz())
+
+
+def _actor(user: User) -> audit.Actor:
+    return audit.Actor(user.id, f"user:{user.id}:{user.name}")
+
+
+def _lookup(session: Session, asset_id: int, form_id: str, period: str) -> tuple[Report | None, int]:
+    """Return the current report of an asset, form and period (if any) and the next free version."""
+    rows = session.exec(select(Report).where(
+        Report.asset_id == asset_id, Report.form_id == form_id, Report.period == period)).all()
+    current = next((r for r in rows if r.current and r.status != DISCARDED), None)
+    return current, max((r.version for r in rows), default=0) + 1
+
+
+def month_overview(session: Session, user: User, period: str | None = None, *,
+                   now: dt.datetime | None = None) -> list[AssetMonth]:
+    """Return the assets ``user`` may see with this period's report state, sorted by name."""
+    period = period or current_period(now)
+    assets = session.exec(visible_assets(session, user).where(
+        Asset.status == "active", col(Asset.asset_type).in_(CHECKED_TYPES)).order_by(Asset.name, Asset.id)).all()
+    if not assets:
+        return []
+    reports = session.exec(select(Report).where(
+        col(Report.asset_id).in_([a.id for a in assets]), Report.period == period,
+        col(Report.current).is_(True), Report.status != DISCARDED)).all()
+    by_asset = {r.asset_id: r for r in reports}
+    overview = []
+    for asset in assets:
+        report = by_asset.get(asset.id)
+        state = "todo" if report is None else ("draft" if report.status == DRAFT else "done")
+        overview.append(AssetMonth(asset, state, report))
+    return overview
+
+
+def start_or_resume(session: Session, user: User, asset_id: int, *, channel: str, period: str | None = None,
+                    now: dt.datetime | None = None) -> Report:
+    """Return this period's draft for the asset, creating it (committed) if there is none.
+
+    Raises AccessDenied for an asset outside the user's area (or an unknown id) and ReportError
+    when this period's report has already been submitted.
+    """
+    asset = require_asset(session, user, "report.fill", asset_id)
+    now = now or utcnow()
+    period = period or current_period(now)
+    form = form_for_asset_type(asset.asset_type)
+    for _attempt in range(2):
+        report, version = _lookup(session, asset.id, form.id, period)
+        if report is not None:
+            if report.status != DRAFT:
+                raise ReportError(MSG_ALREADY_DONE, asset=asset.name)
+            return report
+        # Two devices starting at once pick the same version: the unique constraint lets one win.
+        report = Report(asset_id=asset.id, form_id=form.id, form_version=form.version, period=period,
+                        version=version, status=DRAFT, answers={}, position=None, flags=[],
+                        channel=channel, created_by=user.id, created_at=now, updated_at=now)
+        try:
+            session.add(report)
+            session.flush()
+            audit.record(session, _actor(user), "report.start", "report", report.id, None,
+                         {"asset_id": asset.id, "form": f"{form.id}@{form.version}", "period": period,
+                          "channel": channel})
+            session.commit()
+            return report
+        except IntegrityError:
+            session.rollback()  # another device created the draft at the same moment: use theirs
+    raise RuntimeError("could not create or find the draft")  # the unique row exists after one retry
+
+
+def walker_for(report: Report) -> Walker:
+    """Return the engine over a report's stored answers, with the form version it was started with."""
+    return Walker(load_form(report.form_id, report.form_version), report.answers, report.position)
+
+
+def _report(session: Session, user: User, report_id: int, *, lock: bool) -> Report:
+    """Return a report of an asset the user may fill; foreign and unknown ids are refused alike.
+
+    With ``lock`` the row is locked until the transaction ends (a no-op write: a row lock on
+    PostgreSQL, the write lock on SQLite) and re-read even if this session holds it, so two
+    devices never overwrite each other's answers.
+    """
+    report = None
+    if isinstance(report_id, int) and not lock:
+        report = session.get(Report, report_id)
+    elif isinstance(report_id, int):
+        session.execute(update(Report).where(Report.id == report_id).values(updated_at=Report.updated_at))
+        query = select(Report).where(Report.id == report_id).execution_options(populate_existing=True)
+        report = session.exec(query).first()
+    try:
+        if report is None:
+            raise AccessDenied(MSG_UNKNOWN_REPORT)
+        require_asset(session, user, "report.fill", report.asset_id)
+    except AccessDenied:
+        session.rollback()  # release the lock at once
+        raise
+    return report
+
+
+def _draft(session: Session, user: User, report_id: int, *, lock: bool = True) -> Report:
+    """Return a draft the user may fill (locked unless ``lock`` is False); ReportError if it is not one."""
+    report = _report(session, user, report_id, lock=lock)
+    if report.status != DRAFT or not report.current:
+        session.rollback()
+        raise ReportError(MSG_SUBMITTED)
+    return report
+
+
+def _save(session: Session, report: Report, walker: Walker, now: dt.datetime | None) -> None:
+    report.answers = walker.answers
+    report.position = walker.position
+    report.updated_at = now or utcnow()
+    session.add(report)
+    session.commit()
+
+
+def _step(session: Session, user: User, report_id: int, action: Callable[[Walker], Any],
+          now: dt.datetime | None) -> tuple[Report, Walker]:
+    """Apply one engine step to a draft and commit; on AnswerError roll back and re-raise."""
+    report = _draft(session, user, report_id)
+    walker = walker_for(report)
+    try:
+        action(walker)
+    except AnswerError:
+        session.rollback()
+        raise
+    _save(session, report, walker, now)
+    return report, walker
+
+
+def answer(session: Session, user: User, report_id: int, key: str, raw: Any, *,
+           now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Answer one question of a draft (AnswerError says what to fix); saved and committed."""
+    return _step(session, user, report_id, lambda w: w.answer(key, raw), now)
+
+
+def toggle(session: Session, user: User, report_id: int, key: str, option_key: str, *,
+           now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Add or remove one option of a multi-choice answer; saved and committed."""
+    return _step(session, user, report_id, lambda w: w.toggle(key, option_key), now)
+
+
+def done(session: Session, user: User, report_id: int, key: str, *,
+         now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Finish a multi-choice or photo question; saved and committed."""
+    return _step(session, user, report_id, lambda w: w.done(key), now)
+
+
+def skip(session: Session, user: User, report_id: int, key: str, *,
+         now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Skip an optional question; saved and committed."""
+    return _step(session, user, report_id, lambda w: w.skip(key), now)
+
+
+def clear(session: Session, user: User, report_id: int, key: str, *,
+          now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Remove an answer (e.g. to send the photos of a question again); saved and committed."""
+    return _step(session, user, report_id, lambda w: w.clear(key), now)
+
+
+def back(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Move to the previous visible question; saved and committed."""
+    return _step(session, user, report_id, lambda w: w.back(), now)
+
+
+def goto(session: Session, user: User, report_id: int, key: str, *,
+         now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Jump to an earlier question to change it; saved and committed."""
+    return _step(session, user, report_id, lambda w: w.goto(key), now)
+
+
+def set_location(session: Session, user: User, report_id: int, key: str, lat: float, lon: float, *,
+                 now: dt.datetime | None = None) -> tuple[Report, Walker]:
+    """Answer a location question; saved and committed."""
+    return answer(session, user, report_id, key, {"lat": lat, "lon": lon}, now=now)
+
+
+def _period_start(period: str) -> dt.date:
+    year, month = period.split("-")
+    return dt.date(int(year), int(month), 1)
+
+
+def add_photo(session: Session, user: User, report_id: int, key: str, data: bytes, store: EvidenceStore, *,
+              now: dt.datetime | None = None) -> tuple[Report, Walker, list[dict]]:
+    """Check and store a photo, attach it to a photo question, and return its doubt flags.
+
+    EvidenceError (not a photo, too large…) and AnswerError (wrong question, too many photos,
+    the same photo twice) propagate with nothing saved.
+    """
+    walker = walker_for(_draft(session, user, report_id, lock=False))
+    question = walker.form.question(key)
+    if question is None or question.type != "photo" or question not in walker.visible():
+        raise AnswerError(N_("This question does not take a photo."), key=key)
+    if len(walker.answers.get(key) or []) >= question.max_count:
+        raise AnswerError(question.error or MSG_PHOTOS_FULL, {"max": question.max_count}, key=key)
+    ingested = store.ingest(data)  # the slow part, before the draft is locked
+    report = _draft(session, user, report_id)
+    walker = walker_for(report)
+    try:
+        use = evidence.record_use(session, photo=ingested, report=report, question_key=key,
+                                  period_start=_period_start(report.period), tz=store.local_tz)
+        walker.answer(key, {"sha256": ingested.sha256, "photo_id": use.photo_id})
+    except AnswerError:
+        session.rollback()
+        raise
+    flags = list(use.flags)
+    _save(session, report, walker, now)
+    return report, walker, flags
+
+
+def _photo_flags(session: Session, report: Report) -> list[dict]:
+    """Return the flags of the photos the answers still hold (a replaced photo's flags are left out)."""
+    kept = {(ref["photo_id"], key) for key, value in report.answers.items() if isinstance(value, list)
+            for ref in value if isinstance(ref, dict) and "photo_id" in ref}
+    uses = session.exec(select(PhotoUse).where(PhotoUse.report_id == report.id).order_by(col(PhotoUse.id)))
+    return [{**flag, "question_key": use.question_key} for use in uses
+            if (use.photo_id, use.question_key) in kept for flag in use.flags]
+
+
+def _describe(hit) -> str:
+    """Return a problem's description for the problem list (in the default language), with the cadre's note."""
+    text = translate(DEFAULT_LOCALE, hit.msgid, **{k: "" if v is None else v for k, v in hit.params.items()})
+    return f"{text} {hit.note}" if hit.note else text
+
+
+def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> SubmitResult:
+    """Submit a complete draft: flags, problems (with events) and audit entries, in one transaction.
+
+    Submitting again changes nothing and returns ``already_submitted=True``. A problem of a
+    kind still open for the asset (from an earlier month) is not duplicated: it gets a
+    'reported_again' event and is returned in ``recurring``.
+    """
+    report = _report(session, user, report_id, lock=True)
+    if report.status != DRAFT and report.submitted_at is not None:
+        session.rollback()
+        return _earlier_result(report)
+    if report.status != DRAFT or not report.current:
+        session.rollback()
+        raise ReportError(MSG_SUBMITTED)
+    walker = walker_for(report)
+    missing = walker.missing()
+    if missing:
+        session.rollback()
+        shown = [q.key for q in walker.visible()]
+        names = ", ".join(str(shown.index(k) + 1) for k in missing)
+        raise ReportError(MSG_INCOMPLETE, questions=names, keys=missing)
+    now = now or utcnow()
+    report.status, report.submitted_at, report.submitted_by, report.updated_at = SUBMITTED, now, user.id, now
+    hits = evaluate_risks(walker.form, report.answers)
+    report.flags = [hit.as_flag() for hit in hits] + _photo_flags(session, report)
+    report.position = walker.position
+    session.add(report)
+    created, recurring = _raise_problems(session, user, report, hits, now)
+    audit.record_many(session, _actor(user), [
+        ("report.submit", "report", report.id, {"status": DRAFT},
+         {"status": SUBMITTED, "asset_id": report.asset_id, "period": report.period,
+          "form": f"{report.form_id}@{report.form_version}", "answers": report.answers, "flags": report.flags}),
+        *[("problem.create", "problem", p.id, None,
+           {"asset_id": p.asset_id, "report_id": report.id, "kind": p.kind, "severity": p.severity,
+            "owner_level": p.owner_level}) for p in created],
+        *[("problem.reported_again", "problem", p.id, None, {"report_id": report.id}) for p in recurring],
+    ])
+    session.commit()
+    return SubmitResult(report, created, [p for p in created if p.severity == "serious"], recurring)
+
+
+def _raise_problems(session: Session, user: User, report: Report, hits, now: dt.datetime
+                    ) -> tuple[list[Problem], list[Problem]]:
+    """Create a Problem (+ 'created' event) per hit, or note a still-open one of the same kind again."""
+    open_by_kind = {p.kind: p for p in session.exec(select(Problem).where(
+        Problem.asset_id == report.asset_id, Problem.source == "report",
+        col(Problem.status).not_in(CLOSED_PROBLEM_STATUSES))).all()}
+    created, recurring = [], []
+    for hit in hits:
+        existing = open_by_kind.get(hit.kind)
+        if existing is not None:
+            session.add(ProblemEvent(problem_id=existing.id, at=now, actor_user_id=user.id,
+                                     action="reported_again", note=f"report {report.id} ({report.period})"))
+            recurring.append(existing)
+            continue
+        problem = Problem(asset_id=report.asset_id, report_id=report.id, source="report", kind=hit.kind,
+                          severity=hit.severity, owner_level="village" if hit.severity == "minor" else "township",
+                          description=_describe(hit), created_at=now)
+        session.add(problem)
+        session.flush()
+        session.add(ProblemEvent(problem_id=problem.id, at=now, actor_user_id=user.id, action="created",
+                                 note=f"report {report.id} ({report.period})"))
+        open_by_kind[hit.kind] = problem
+        created.append(problem)
+    session.flush()
+    return created, recurring
+
+
+def _earlier_result(report: Report) -> SubmitResult:
+    return SubmitResult(report, [], [], [], already_submitted=True)
+
+
+def discard(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> Report:
+    """Drop a draft (kept as history with status 'discarded'); audited and committed."""
+    report = _draft(session, user, report_id)
+    before = {"status": report.status, "answers": report.answers}
+    report.status = DISCARDED
+    report.current = False
+    report.updated_at = now or utcnow()
+    session.add(report)
+    audit.record(session, _actor(user), "report.discard", "report", report.id, before, {"status": DISCARDED})
+    session.commit()
+    return report
