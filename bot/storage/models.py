@@ -288,3 +288,4 @@ class AuditEntry(SQLModel, table=True):
     after: Optional[dict] = Field(default=None, sa_column=Column(JSON))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+from bot.storage import models_schedule  # noqa: F401,E402

@@ -1,0 +1,183 @@
+"""Policy profiles: a county's calendar, reminders, escalation chain, quiet hours and thresholds.
+
+A profile is a YAML file under ``bot/policy/profiles/`` (or any path an admin points at). It is
+validated on load: every error names the file and the field (``items[2].due.day``) so that a
+county can edit its profile without reading code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from bot.i18n import N_
+from bot.policy.validate import ProfileError, Reader
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+
+FREQUENCIES = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "yearly": 12}
+LEVELS = ("village", "township", "department", "county")
+ROLE_LEVEL = {
+    "village_cadre": "village",
+    "village_supervisor": "village",
+    "township_leader": "township",
+    "department_officer": "department",
+    "county_officer": "county",
+}
+
+
+@dataclass(frozen=True)
+class DueRule:
+    """When an item of one period is due: day ``day`` (None: the last day) of month ``month`` of
+    the period, or of the following period when ``next_period`` (reports on the previous quarter)."""
+
+    month: int
+    day: int | None
+    time: dt.time
+    next_period: bool = False
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One recurring duty: what, who (role at a level), how often and by when."""
+
+    kind: str
+    label: str
+    role: str
+    level: str
+    frequency: str
+    due: DueRule
+    signed_by: tuple[str, ...] = ()
+    posting_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Reminders:
+    """Remind ``offsets_days`` days before the due date, at ``at`` local time."""
+
+    offsets_days: tuple[int, ...]
+    at: dt.time
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One rung of the escalation ladder: who is told, and at which level they sit."""
+
+    role: str
+    level: str
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Late items climb ``chain``: the first rung ``first_after`` the due time, each next rung
+    ``wait`` later; the top rung is repeated every ``wait`` at most ``max_repeats`` times."""
+
+    chain: tuple[ChainStep, ...]
+    first_after: dt.timedelta
+    wait: dt.timedelta
+    max_repeats: int
+
+
+@dataclass(frozen=True)
+class SeriousAlerts:
+    """A serious problem alerts ``first_role`` at once and ``then_role`` when not acknowledged in
+    ``ack_timeout``; once acknowledged, ``first_role`` is reminded to act every ``act_after``."""
+
+    first_role: str
+    then_role: str
+    ack_timeout: dt.timedelta
+    act_after: dt.timedelta
+    act_reminders: int
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours in which non-urgent messages wait; the window may cross midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    def contains(self, moment: dt.time) -> bool:
+        """Return True when the local time of day falls inside the quiet window."""
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """Which local dates are working days: weekends quiet or not, holidays, make-up days (调休)."""
+
+    weekends_quiet: bool
+    holidays: frozenset[dt.date] = frozenset()
+    extra_workdays: frozenset[dt.date] = frozenset()
+
+    def is_working(self, day: dt.date) -> bool:
+        """Return True when non-urgent messages may go out on this local date."""
+        if day in self.extra_workdays:
+            return True
+        if day in self.holidays:
+            return False
+        return not (self.weekends_quiet and day.weekday() >= 5)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A whole policy profile, as loaded and validated."""
+
+    id: str
+    title: str
+    source: str
+    timezone: str
+    items: tuple[DueItem, ...]
+    reminders: Reminders
+    escalation: Escalation
+    serious: SeriousAlerts
+    quiet_hours: QuietHours | None
+    working_days: WorkingDays
+    thresholds: Mapping[str, float]
+
+    def item(self, kind: str) -> DueItem:
+        """Return the due item of this kind (KeyError when the profile has none)."""
+        for item in self.items:
+            if item.kind == kind:
+                return item
+        raise KeyError(kind)
+
+
+def available() -> list[str]:
+    """Return the ids of the shipped profiles, sorted."""
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def load(name_or_path: str | Path) -> Profile:
+    """Load and validate a shipped profile by id, or any profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PROFILES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ProfileError(str(path), "", N_("Profile file not found."))
+    return _load_file(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _load_file(name: str, mtime_ns: int) -> Profile:
+    """Parse one profile file; cached per modification time, so an edited file is read again."""
+    path = Path(name)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProfileError(str(path), "", N_("Not valid YAML: {detail}"), detail=str(exc)) from exc
+    return parse(data, source=str(path))
+
+
+def parse(data: object, source: str = "<profile>") -> Profile:
+    """Validate already-parsed YAML data and return the profile; errors name ``source`` and the field."""
+    from bot.policy.schema import read_profile
+
+    return read_profile(Reader(data, source))

@@ -1,0 +1,224 @@
+"""Delivery channels: Telegram Bot API, WeCom (企业微信) and DingTalk (钉钉) group robots.
+
+Each channel sends one text with optional buttons to one target and either returns or raises
+``DeliveryError``: ``unreachable`` when the route is dead (bot blocked, chat gone, webhook
+revoked), ``permanent`` when this message can never be sent, otherwise transient (429, 5xx,
+timeouts: retry later, not before ``retry_after`` seconds when given).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+import httpx
+
+from bot.config import Settings
+
+TELEGRAM_PER_SECOND = 30.0
+TELEGRAM_MAX_TEXT = 4096
+# WeCom: 93000 invalid webhook URL, 93004 robot removed; 45009 / -1: too frequent / busy.
+WECOM_DEAD = frozenset({93000, 93004, 93008})
+WECOM_BUSY = frozenset({45009, -1})
+# DingTalk: 300001 token missing, 310000 signature or security check failed, 400101 robot disabled;
+# 130101 sending too fast.
+DINGTALK_DEAD = frozenset({300001, 310000, 400101})
+DINGTALK_BUSY = frozenset({130101, -1})
+
+
+class DeliveryError(Exception):
+    """A send failed; see the flags for what to do next."""
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, unreachable: bool = False,
+                 permanent: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+        self.unreachable = unreachable
+        self.permanent = permanent or unreachable
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes: a Telegram chat, or a group robot's webhook (with its signing secret)."""
+
+    chat_id: int | None = None
+    url: str | None = None
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: a label and the callback data the Telegram adapter handles."""
+
+    label: str
+    data: str
+
+
+class TelegramChannel:
+    """sendMessage over httpx, paced to ``per_second`` messages a second (Telegram's broadcast limit)."""
+
+    name = "telegram"
+
+    def __init__(self, token: str, api_url: str = "https://api.telegram.org", *, timeout: float = 10.0,
+                 per_second: float = TELEGRAM_PER_SECOND, client: httpx.Client | None = None) -> None:
+        self.url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
+        self.client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=16))
+        self.per_second = per_second
+        self._tokens = per_second  # a token bucket as large as one second's allowance
+        self._refilled = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _pace(self) -> None:
+        """Wait for a token of the bucket (``per_second`` 0: no pacing)."""
+        if not self.per_second:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.per_second, self._tokens + (now - self._refilled) * self.per_second)
+            self._refilled = now
+            self._tokens -= 1
+            wait = -self._tokens / self.per_second if self._tokens < 0 else 0.0
+        if wait:
+            time.sleep(wait)
+
+    def send(self, target: Target, text: str, buttons: list[Button] | None = None) -> None:
+        """Send ``text`` to the chat; raise DeliveryError on failure."""
+        if len(text) > TELEGRAM_MAX_TEXT:
+            text = text[:TELEGRAM_MAX_TEXT - 1] + "…"
+        body: dict = {"chat_id": target.chat_id, "text": text}
+        if buttons:
+            body["reply_markup"] = {"inline_keyboard": [[{"text": b.label, "callback_data": b.data}
+                                                         for b in buttons]]}
+        self._pace()
+        try:
+            response = self.client.post(self.url, json=body)
+        except httpx.TransportError as exc:
+            raise DeliveryError(f"telegram: {type(exc).__name__}") from exc
+        if response.status_code == 200:
+            return
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        description = str(answer.get("description") or response.reason_phrase)
+        status = response.status_code
+        if status == 429:
+            retry = (answer.get("parameters") or {}).get("retry_after", 1)
+            raise DeliveryError(f"telegram 429: {description}", retry_after=float(retry))
+        if status >= 500:
+            raise DeliveryError(f"telegram {status}: {description}")
+        lowered = description.lower()
+        dead = status == 403 or "chat not found" in lowered or "user is deactivated" in lowered
+        raise DeliveryError(f"telegram {status}: {description}", unreachable=dead, permanent=True)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _markdown(text: str) -> str:
+    """Return the text as group-robot markdown: the first line bold, the rest quoted."""
+    lines = text.split("\n")
+    head = f"**{lines[0]}**" if lines else ""
+    return "\n".join([head, *(f"> {line}" for line in lines[1:])])
+
+
+class _Robot:
+    """Shared HTTP handling of the group robots: errcode 0 is success."""
+
+    name = ""
+    dead: frozenset[int] = frozenset()
+    busy: frozenset[int] = frozenset()
+
+    def __init__(self, *, timeout: float = 10.0, client: httpx.Client | None = None) -> None:
+        self.client = client or httpx.Client(timeout=timeout)
+
+    def _post(self, url: str, body: dict) -> None:
+        try:
+            response = self.client.post(url, json=body)
+        except httpx.TransportError as exc:
+            raise DeliveryError(f"{self.name}: {type(exc).__name__}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise DeliveryError(f"{self.name} HTTP {response.status_code}")
+        if response.status_code == 404:
+            raise DeliveryError(f"{self.name} HTTP 404", unreachable=True)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise DeliveryError(f"{self.name}: unreadable answer (HTTP {response.status_code})") from None
+        code = int(answer.get("errcode", -1))
+        if code == 0:
+            return
+        detail = f"{self.name} errcode {code}: {answer.get('errmsg', '')}"
+        if code in self.busy:
+            raise DeliveryError(detail, retry_after=60.0 if code != -1 else None)
+        raise DeliveryError(detail, unreachable=code in self.dead, permanent=True)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class WeComChannel(_Robot):
+    """A WeCom group robot: POST {"msgtype": "markdown"} to its webhook URL."""
+
+    name = "wecom"
+    dead, busy = WECOM_DEAD, WECOM_BUSY
+
+    def send(self, target: Target, text: str, buttons: list[Button] | None = None) -> None:
+        """Post the text as markdown to the group."""
+        self._post(target.url, {"msgtype": "markdown", "markdown": {"content": _markdown(text)}})
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """Return DingTalk's signature: base64(HMAC-SHA256(secret, "timestamp\\nsecret")), url-encoded."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    return urllib.parse.quote_plus(base64.b64encode(digest))
+
+
+class DingTalkChannel(_Robot):
+    """A DingTalk group robot; with a secret, the URL carries ``timestamp`` and ``sign``."""
+
+    name = "dingtalk"
+    dead, busy = DINGTALK_DEAD, DINGTALK_BUSY
+
+    def send(self, target: Target, text: str, buttons: list[Button] | None = None) -> None:
+        """Post the text as markdown to the group, signing the URL when the route has a secret."""
+        url = target.url
+        if target.secret:
+            stamp = int(time.time() * 1000)
+            url += ("&" if "?" in url else "?") + f"timestamp={stamp}&sign={dingtalk_sign(target.secret, stamp)}"
+        title = text.split("\n", 1)[0][:60]
+        self._post(url, {"msgtype": "markdown", "markdown": {"title": title, "text": _markdown(text)}})
+
+
+def build_channels(settings: Settings, *, timeout: float = 10.0) -> dict[str, object]:
+    """Return the channels this installation can use (Telegram only with a token)."""
+    channels: dict[str, object] = {"wecom": WeComChannel(timeout=timeout), "dingtalk": DingTalkChannel(timeout=timeout)}
+    if settings.telegram_token:
+        channels["telegram"] = TelegramChannel(settings.telegram_token, settings.telegram_api_url or
+                                               "https://api.telegram.org", timeout=timeout)
+    return channels
+
+
+def register_route(session, actor, township, kind: str, url: str, name: str, secret: str | None = None):
+    """Register a township's WeCom or DingTalk group robot (audited); return the ChannelRoute."""
+    from bot.services import audit
+    from bot.storage.models_schedule import ROUTE_KINDS, ChannelRoute
+
+    if kind not in ROUTE_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(ROUTE_KINDS)}")
+    if township.level != "township":
+        raise ValueError("group robots are registered for a township")
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("the webhook must be an http(s) URL")
+    route = ChannelRoute(org_unit_id=township.id, kind=kind, name=name, url=url, secret=secret or None)
+    session.add(route)
+    session.flush()
+    audit.record(session, actor, "channel.register", "channel_route", route.id, None,
+                 {"org_unit_id": township.id, "kind": kind, "name": name, "signed": bool(secret)})
+    return route

@@ -1,0 +1,56 @@
+"""Run the scheduler inside the web app: APScheduler calls ``outbox.tick`` every minute.
+
+APScheduler keeps no state here (its in-memory job store is per process); everything the tick
+needs is in the database, so any number of processes may run this side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import Engine
+
+from bot.clock import UTC, utcnow
+from bot.config import Settings
+from bot.services import outbox
+from bot.services.channels import build_channels
+
+log = logging.getLogger(__name__)
+
+
+class SchedulerRunner:
+    """The running scheduler and its channels; ``await stop()`` shuts both down."""
+
+    def __init__(self, engine: Engine, channels: dict) -> None:
+        self.engine = engine
+        self.channels = channels
+        self.worker = outbox.worker_id()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def run_tick(self) -> None:
+        """Run one tick now; errors are logged, the next minute tries again."""
+        try:
+            result = outbox.tick(self.engine, self.channels, worker=self.worker)
+        except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
+            log.exception("schedule: tick failed")
+            return
+        if result.inserted or result.sent or result.failed or result.recovered:
+            log.info("schedule: %s", result)
+
+    async def stop(self) -> None:
+        """Stop ticking and close the channels' HTTP clients."""
+        self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down through the event loop: let it run
+        for channel in self.channels.values():
+            channel.close()
+
+
+async def start(app, settings: Settings, engine: Engine) -> SchedulerRunner:
+    """Start ticking every minute (the first tick at once); return the runner to stop later."""
+    runner = SchedulerRunner(engine, build_channels(settings))
+    runner.scheduler.add_job(runner.run_tick, "interval", minutes=1, next_run_time=utcnow(),
+                             max_instances=1, coalesce=True, id="villagebot-tick")
+    runner.scheduler.start()
+    return runner

@@ -1,0 +1,202 @@
+"""The outbox: each message once, claimed by compare-and-set; catch-up after downtime; several
+processes on one PostgreSQL; a process killed between sending and marking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing
+import os
+from collections import Counter
+
+from sqlmodel import Session, select
+
+from bot.services.outbox import compose, deliver, plan_county, tick
+from bot.storage.db import make_engine, session_scope
+from bot.storage.models_schedule import OutboxMessage
+from tests.policy.world import Recorder, build
+
+UTC = dt.timezone.utc
+NOV = dt.datetime(2026, 11, 10, tzinfo=UTC)  # the first tick: nothing of October left to say
+
+
+def _rows(engine) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+
+
+def _expected_sends(engine) -> Counter:
+    found = Counter()
+    with Session(engine) as session:
+        from bot.services.outbox import _targets
+
+        rows = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
+        targets = _targets(session, rows)
+        for row in rows:
+            found[(targets[row.id].chat_id, compose(row)[0])] += 1
+    return found
+
+
+def test_it_plans_each_message_once_and_sends_it_once(engine):
+    with session_scope(engine) as session:
+        world = build(session)
+    recorder = Recorder()
+    tick(engine, {"telegram": recorder}, now=NOV)
+    at = dt.datetime(2026, 11, 20, 2, tzinfo=UTC)  # 10:00 local, after the D-5 reminders
+    first = tick(engine, {"telegram": recorder}, now=at)
+    assert (first.inserted, first.sent) == (3, 3)
+    with session_scope(engine) as session:  # the same window again: nothing new
+        from bot.storage.models import OrgUnit
+
+        assert plan_county(session, session.get(OrgUnit, world.tree.county.id), at).inserted == 0
+    with session_scope(engine) as session:  # even with the watermark moved back, the keys stay unique
+        session.exec(select(OutboxMessage)).all()
+        from bot.storage.models_schedule import ScheduleState
+
+        state = session.get(ScheduleState, world.tree.county.id)
+        state.watermark = NOV
+        session.add(state)
+    again = tick(engine, {"telegram": recorder}, now=at)
+    assert (again.inserted, again.sent) == (0, 0)
+    assert len(recorder.sent) == 3 and {t for t, _, _ in recorder.sent} == {
+        world.chats["cadre_a1"], world.chats["cadre_a2"], world.chats["cadre_b1"]}
+    assert all(b == ("go:report",) for _, _, b in recorder.sent)
+
+
+def test_it_collapses_stale_reminders_after_downtime(sqlite_engine):
+    with session_scope(sqlite_engine) as session:
+        world = build(session, locales={"cadre_a2": "en"})
+    recorder = Recorder()
+    tick(sqlite_engine, {"telegram": recorder}, now=NOV)
+    # Down from Nov 10 to Nov 26 10:00 local: D-5, D-1 and the first digest were all missed.
+    result = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 26, 2, tzinfo=UTC))
+    to_a2 = [t for chat, t, _ in recorder.sent if chat == world.chats["cadre_a2"]]
+    assert len(to_a2) == 1 and "1 earlier reminders" in to_a2[0] and "2026-11-25 23:59" in to_a2[0]
+    rows = {r.recipient: r for r in _rows(sqlite_engine) if r.kind == "reminder"}
+    assert {r.step for r in rows.values()} == {"remind-d1"} and {r.collapsed for r in rows.values()} == {1}
+    leader = [t for chat, t, _ in recorder.sent if chat == world.chats["leader_a"]]
+    assert len(leader) == 1 and result.sent == len(recorder.sent)
+
+
+def test_it_keeps_non_urgent_messages_out_of_quiet_hours(sqlite_engine):
+    with session_scope(sqlite_engine) as session:
+        build(session)
+    recorder = Recorder()
+    tick(sqlite_engine, {"telegram": recorder}, now=NOV)
+    night = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 19, 23, tzinfo=UTC))  # 07:00
+    assert night.sent == 0
+    morning = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 20, 1, 0, tzinfo=UTC))  # 09:00
+    assert morning.sent == 3
+
+
+def _race(url: str, seed: int) -> list[tuple[int, str]]:
+    """One scheduler process: tick through November and December; return what it sent."""
+    engine = make_engine(url)
+    recorder = Recorder()
+    moment = NOV
+    while moment < dt.datetime(2027, 1, 1, tzinfo=UTC):
+        tick(engine, {"telegram": recorder}, now=moment, worker=f"proc-{seed}")
+        moment += dt.timedelta(hours=6)
+    engine.dispose()
+    return [(chat, text) for chat, text, _ in recorder.sent]
+
+
+def test_two_processes_on_postgres_send_each_message_once(pg_url):
+    engine = make_engine(pg_url)
+    with session_scope(engine) as session:
+        build(session)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        sent = pool.starmap(_race, [(pg_url, 1), (pg_url, 2)])
+    combined = Counter(sent[0]) + Counter(sent[1])
+    rows = _rows(engine)
+    assert rows and all(r.status == "sent" for r in rows)
+    assert combined == _expected_sends(engine)  # no message twice, none missing
+    assert sent[0] and sent[1]  # both processes did part of the work
+    engine.dispose()
+
+
+class _DieAfterSend:
+    """A channel that records the send to a file and kills the process before it can mark it sent."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def send(self, target, text, buttons=None) -> None:
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(f"{target.chat_id}\n")
+        os._exit(9)
+
+
+def _die(url: str, path: str, at: dt.datetime) -> None:
+    deliver(make_engine(url), {"telegram": _DieAfterSend(path)}, now=at, worker="doomed")
+
+
+def test_a_message_sent_by_a_killed_process_is_repeated_at_most_once_and_logged(engine, tmp_path, caplog):
+    with session_scope(engine) as session:
+        world = build(session)
+    recorder = Recorder()
+    tick(engine, {"telegram": recorder}, now=NOV)
+    at = dt.datetime(2026, 11, 20, 2, tzinfo=UTC)
+    with session_scope(engine) as session:
+        from bot.storage.models import OrgUnit
+
+        assert plan_county(session, session.get(OrgUnit, world.tree.county.id), at).inserted == 3
+    log = tmp_path / "sent.txt"
+    process = multiprocessing.get_context("spawn").Process(target=_die, args=(engine.url.render_as_string(False),
+                                                                              str(log), at))
+    process.start()
+    process.join(60)
+    assert process.exitcode == 9 and len(log.read_text().split()) == 1
+    stuck = [r for r in _rows(engine) if r.status == "sending"]
+    assert len(stuck) == 1 and stuck[0].claimed_by == "doomed"
+    assert {r.status for r in _rows(engine)} == {"sending", "claimed"}  # the rest of the batch never went out
+    # Within the lease (wall clock) nobody touches them; after it, the claims are given back, and the
+    # one that may have been delivered is re-sent once, with a warning.
+    assert deliver(engine, {"telegram": recorder}, now=at).recovered == 0 and recorder.sent == []
+    with caplog.at_level(logging.WARNING, logger="bot.services.outbox"):
+        result = deliver(engine, {"telegram": recorder}, now=at, lease=dt.timedelta(0))
+    assert result.recovered == 1 and "may receive it twice" in caplog.text and stuck[0].key in caplog.text
+    chats = [chat for chat, _, _ in recorder.sent]
+    assert sorted(chats) == sorted(world.chats[k] for k in ("cadre_a1", "cadre_a2", "cadre_b1"))
+    assert [r.recovered for r in _rows(engine) if r.id == stuck[0].id] == [1]
+    assert all(r.status == "sent" for r in _rows(engine))
+
+
+def test_a_second_lost_claim_is_given_up_not_sent_a_third_time(sqlite_engine, caplog):
+    with session_scope(sqlite_engine) as session:
+        build(session)
+    tick(sqlite_engine, {}, now=NOV)
+    at = dt.datetime(2026, 11, 20, 2, tzinfo=UTC)
+    tick(sqlite_engine, {}, now=at)  # no Telegram channel configured: the reminders wait as pending
+    with session_scope(sqlite_engine) as session:
+        row = session.exec(select(OutboxMessage)).first()
+        row.status, row.claimed_at, row.claimed_by, row.recovered = "sending", at, "dead", 1
+        session.add(row)
+    with caplog.at_level(logging.ERROR, logger="bot.services.outbox"):
+        result = deliver(sqlite_engine, {"telegram": Recorder()}, now=at + dt.timedelta(hours=1))
+    assert result.failed == 1 and "giving up" in caplog.text
+    assert [r.status for r in _rows(sqlite_engine) if r.id == row.id] == ["failed"]
+
+
+async def test_the_runner_ticks_at_once_and_every_minute_then_stops(sqlite_engine, settings):
+    import asyncio
+
+    from bot.services import scheduler_runner
+
+    with session_scope(sqlite_engine) as session:
+        build(session)
+    runner = await scheduler_runner.start(None, settings, sqlite_engine)
+    try:
+        job = runner.scheduler.get_job("villagebot-tick")
+        assert job.trigger.interval == dt.timedelta(minutes=1) and job.max_instances == 1
+        assert "telegram" not in runner.channels  # no token in these settings: groups only
+        done = asyncio.Event()
+        runner.scheduler.add_listener(lambda event: done.set(), 1 << 12)  # EVENT_JOB_EXECUTED
+        await asyncio.wait_for(done.wait(), 30)
+        with Session(sqlite_engine) as session:
+            from bot.storage.models_schedule import ScheduleState
+
+            assert session.exec(select(ScheduleState)).one().watermark is not None
+    finally:
+        await runner.stop()
+    assert not runner.scheduler.running
