@@ -23,7 +23,7 @@ def alerts(ctx: Context, problem: SeriousProblem) -> Iterator[PlannedMessage]:
     rules = ctx.profile.serious
     params = _params(ctx, problem)
     start = problem.created_at
-    if start <= ctx.until:
+    if start <= ctx.until and not problem.alerted:  # the adapter's own alert is never repeated
         yield from _send(ctx, problem, rules.first_role, _draft(problem, "alert", "alert", start, True,
                                                                  Line(ALERT, params)))
     timeout = start + rules.ack_timeout

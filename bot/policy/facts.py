@@ -57,6 +57,8 @@ class SeriousProblem:
     created_at: dt.datetime
     acknowledged_at: dt.datetime | None = None
     resolved_at: dt.datetime | None = None
+    # Set when the Telegram adapter already told the township at submission (ProblemEvent 'alerted').
+    alerted: bool = False
 
 
 @dataclass(frozen=True)

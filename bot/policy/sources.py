@@ -26,7 +26,7 @@ from bot.policy.facts import Facts, Recipient, Scope, SeriousProblem, Submission
 from bot.policy.messages import PlannedMessage
 from bot.policy.planner import plan
 from bot.policy.profile import ROLE_LEVEL, Profile, load
-from bot.storage.models import Asset, OrgUnit, Problem, Report, TelegramIdentity, User
+from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute, DutyRecord
 
 MONTHLY_REPORT = "village_monthly_report"
@@ -190,8 +190,10 @@ def _problems(session: Session, view: CountyView, by_id: dict[int, Unit],
     rows = session.exec(select(Problem, Asset.village_id).join(Asset, Asset.id == Problem.asset_id).where(
         Problem.severity == "serious", Asset.village_id.in_(_in_county(view, "village")),
         (Problem.resolved_at.is_(None)) | (Problem.resolved_at > since))).all()
+    alerted = set(session.exec(select(ProblemEvent.problem_id).where(
+        ProblemEvent.action == "alerted", ProblemEvent.problem_id.in_([p.id for p, _ in rows])))) if rows else set()
     return [SeriousProblem(str(p.id), scope_code(by_id[vid]), p.description or p.kind, p.created_at,
-                           p.acknowledged_at, p.resolved_at) for p, vid in rows]
+                           p.acknowledged_at, p.resolved_at, p.id in alerted) for p, vid in rows]
 
 
 def planned(session: Session, view: CountyView, until: dt.datetime,

@@ -129,7 +129,6 @@ def plan_county(session: Session, county: OrgUnit, now: dt.datetime) -> TickResu
         return result
     view = county_view(session, county)
     messages, facts = planned(session, view, now, since)
-    messages = [m for m in messages if m.step != "alert"]  # the Telegram adapter sends the first alert itself
     names = {(r.person, r.channel, r.scope): r.name for r in facts.recipients}
     rows = [_row(county.id, m, names.get((m.recipient, m.channel, m.scope), ""), now) for m in messages]
     result.planned = len(rows)

@@ -363,3 +363,43 @@ async def test_cancel_pauses_and_the_waiting_draft_is_mentioned(world):
         assert labels[f"a:{world.assets['greenhouse']}"].startswith("📝")
         assert labels[f"a:{world.assets['workshop']}"].startswith("⬜")
     assert current_report(world, world.assets["greenhouse"]).answers == {q.key: "yes"}
+
+
+async def test_the_scheduler_does_not_repeat_the_adapters_alert_but_sends_what_nobody_was_told(world):
+    """The adapter alerts the township at submission; the next scheduler tick must not alert again.
+
+    A serious problem nobody was told of (raised without the adapter) is alerted by the tick: the
+    control that shows the tick would have sent one.
+    """
+    import asyncio as aio
+    import datetime as dt
+
+    from bot.clock import utcnow
+    from bot.services import outbox
+    from bot.services.channels import build_channels
+    from bot.storage.models import OrgUnit
+
+    double = world.double
+    with Session(world.engine) as session:
+        county = session.exec(select(OrgUnit).where(OrgUnit.name == "桃源县")).one()
+        county.policy_profile = "yanshan-2024"
+        session.add(county)
+        session.commit()
+    async with running_bot(world):
+        leader = await sign_in(world, "leader", 6001)
+        tg = await sign_in(world, "cadre_a", 5001)
+        await open_checklist(world, tg, world.assets["greenhouse"])
+        await walk_to_review(world, tg, world.assets["greenhouse"], choices=_serious_choice("经营性"))
+        await submit(world, tg, current_report(world, world.assets["greenhouse"]).id)
+        alert = await reply(double, leader)
+        assert "新桥村蔬菜大棚" in alert.text
+    with Session(world.engine) as session:
+        untold = Problem(asset_id=world.assets["workshop"], source="inspection", kind="asset_lost_or_damaged",
+                         severity="serious", description="车间设备被盗")
+        session.add(untold)
+        session.commit()
+    await aio.to_thread(outbox.tick, world.engine, build_channels(world.settings),
+                        now=utcnow() + dt.timedelta(minutes=1))
+    texts = [s.text for s in double.messages_to(leader.id)][1:]  # after the greeting
+    # The adapter's alert, then the scheduler's alert of the problem nobody was told of: nothing else.
+    assert len(texts) == 2 and "新桥村蔬菜大棚" in texts[0] and "车间设备被盗" in texts[1]
