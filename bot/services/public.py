@@ -1,0 +1,316 @@
+"""What the public QR page of an asset discloses, and villagers' problem reports from it.
+
+Disclosure whitelist (issue 4; seed 004 二(三)): only these facts leave the database —
+
+- from ``Asset``: name, asset_type, industry_category, funds_total and funds by source
+  (central/province/city/county/other), year_completed, owner, custodian, operator,
+  contract_start, contract_end;
+- the village, township and county names;
+- this year's income distributed, and households / poor households benefited, as answered in
+  the submitted monthly reports (``INCOME_KEYS``);
+- the last monthly check: its date, and whether problems are being handled (any unresolved problem);
+- the township's confirmed four-way class (四个一批), when one is set;
+- the board and signboard photos (``PHOTO_KEYS``) of the latest submitted report that has them,
+  served from the evidence store's display copies (EXIF removed);
+- the published supervision number (the nearest ``OrgUnit.supervision_phone`` up the tree, else
+  ``settings.supervision_phone``).
+
+Never disclosed: beneficiaries, ownership_shares, performance_targets, income_terms,
+construction_content, responsible_unit, coordinates, any user's name or phone, report answers
+other than the ones above, photos of other questions, villagers' reports.
+
+Villager reports create a ``Problem`` (source ``villager``, owner_level ``township``; severity
+``major`` for the categories in ``MAJOR_CATEGORIES``, which speak of losing the asset, else
+``minor``), a ``ProblemEvent`` and an audit entry whose actor is the reporting device's
+pseudonym (``device:<hash>``). Rate limits count those audit entries (per device) and villager
+problems (per asset) within ``RATE_WINDOW``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.clock import as_utc, utcnow
+from bot.i18n import N_
+from bot.services import audit
+from bot.services.evidence import EvidenceStore
+from bot.storage.models import FUND_SOURCES, Asset, AssetClass, AuditEntry, OrgUnit, Photo, PhotoUse, \
+    Problem, ProblemEvent, Report
+
+PHOTO_KEYS = ("board_photo", "sign_photo")
+# Report answers summed (income) or taken from the latest report (households) for the year.
+INCOME_KEYS = ("income_amount",)
+HOUSEHOLD_KEYS = ("households_benefited",)
+POOR_HOUSEHOLD_KEYS = ("poor_households",)
+
+CATEGORIES = {
+    "damaged": N_("Damaged, broken or missing"),
+    "idle": N_("Idle or not used"),
+    "misuse": N_("Occupied, leased out or sold without approval"),
+    "income": N_("Income not distributed or not disclosed"),
+    "other": N_("Something else"),
+}
+MAJOR_CATEGORIES = frozenset({"damaged", "misuse"})
+MAX_TEXT = 1000
+RATE_WINDOW = dt.timedelta(hours=24)
+PER_DEVICE_LIMIT = 5
+PER_ASSET_LIMIT = 20
+REPORT_ACTION = "problem.villager_report"
+
+
+class PublicReportError(ValueError):
+    """A villager report is refused for a reason the villager can understand; ``msgid`` is translatable."""
+
+    def __init__(self, msgid: str, *, rate_limited: bool = False, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+        self.rate_limited = rate_limited
+
+
+@dataclass(frozen=True)
+class LastCheck:
+    """The latest submitted monthly check: local date and whether problems are being handled."""
+
+    date: dt.date
+    period: str
+    problems_open: int
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """Everything the public page shows of one asset, and nothing else."""
+
+    token: str
+    name: str
+    asset_type: str
+    industry_category: str | None
+    village: str
+    township: str | None
+    county: str | None
+    funds_total: Decimal
+    funds: list[tuple[str, Decimal]]
+    year_completed: int | None
+    owner: str | None
+    custodian: str | None
+    operator: str | None
+    contract_start: dt.date | None
+    contract_end: dt.date | None
+    year: int
+    income_distributed: Decimal | None
+    households_benefited: int | None
+    poor_households_benefited: int | None
+    last_check: LastCheck | None
+    four_way_class: str | None
+    photos: list[tuple[str, str]] = field(default_factory=list)  # (question key, sha256)
+    supervision_phone: str | None = None
+
+    def as_dict(self) -> dict:
+        """Return the disclosure as JSON-friendly data (the public API's body)."""
+        return audit.jsonable({
+            "token": self.token, "name": self.name, "asset_type": self.asset_type,
+            "industry_category": self.industry_category, "village": self.village, "township": self.township,
+            "county": self.county, "funds_total": format_money(self.funds_total),
+            "funds": {source: format_money(amount) for source, amount in self.funds},
+            "year_completed": self.year_completed,
+            "owner": self.owner, "custodian": self.custodian, "operator": self.operator,
+            "contract_start": self.contract_start, "contract_end": self.contract_end, "year": self.year,
+            "income_distributed": format_money(self.income_distributed) or None,
+            "households_benefited": self.households_benefited,
+            "poor_households_benefited": self.poor_households_benefited,
+            "last_check": None if self.last_check is None else {
+                "date": self.last_check.date, "period": self.last_check.period,
+                "problems_open": self.last_check.problems_open},
+            "four_way_class": self.four_way_class,
+            "photos": [{"question": key, "sha256": sha} for key, sha in self.photos],
+            "supervision_phone": self.supervision_phone,
+        })
+
+
+def format_money(value: Decimal | None) -> str:
+    """Return an amount in 万元 without trailing zeros: 100, 12.5 ('' for None)."""
+    return "" if value is None else format(Decimal(value).normalize(), "f")
+
+
+def find_asset(session: Session, token: str) -> Asset | None:
+    """Return the asset with this public token (only active assets are shown)."""
+    if not token or len(token) > 64:
+        return None
+    asset = session.exec(select(Asset).where(Asset.public_token == token)).first()
+    return asset if asset is not None and asset.status != "deleted" else None
+
+
+def _ancestors(session: Session, village: OrgUnit) -> list[OrgUnit]:
+    """Return the units from the village up to the county (village first)."""
+    ids = [int(p) for p in village.path.strip("/").split("/") if p]
+    units = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids)))} if ids else {}
+    chain = [units[i] for i in reversed(ids) if i in units]
+    return chain or [village]
+
+
+def _number(value: object) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _first(answers: dict, keys: tuple[str, ...]) -> Decimal | None:
+    for key in keys:
+        number = _number(answers.get(key))
+        if number is not None:
+            return number
+    return None
+
+
+def _submitted(asset_id: int):
+    return (select(Report).where(Report.asset_id == asset_id, Report.current.is_(True),
+                                 Report.status != "draft", col(Report.submitted_at).is_not(None))
+            .order_by(col(Report.submitted_at).desc(), col(Report.id).desc()))
+
+
+def latest_photos(session: Session, asset_id: int) -> list[tuple[str, str]]:
+    """Return (question key, sha256) of each disclosure photo from the latest submitted report having it.
+
+    Only photos the report's answers still hold count (a photo replaced in the draft is not shown).
+    """
+    rows = session.exec(
+        select(PhotoUse.question_key, Photo.sha256, Report.answers)
+        .join(Photo, col(Photo.id) == PhotoUse.photo_id)
+        .join(Report, col(Report.id) == PhotoUse.report_id)
+        .where(PhotoUse.asset_id == asset_id, col(PhotoUse.question_key).in_(PHOTO_KEYS),
+               Report.current.is_(True), Report.status != "draft", col(Report.submitted_at).is_not(None))
+        .order_by(col(Report.submitted_at).desc(), col(PhotoUse.id).desc())
+    ).all()
+    found: dict[str, str] = {}
+    for key, sha, answers in rows:
+        kept = {ref.get("sha256") for ref in (answers or {}).get(key) or [] if isinstance(ref, dict)}
+        if sha in kept:
+            found.setdefault(key, sha)
+    return [(key, found[key]) for key in PHOTO_KEYS if key in found]
+
+
+def public_photo_path(session: Session, store: EvidenceStore, asset: Asset, sha256: str) -> Path | None:
+    """Return the display copy of a photo only if it is one of the asset's disclosed photos."""
+    if sha256 not in {sha for _key, sha in latest_photos(session, asset.id)}:
+        return None
+    path = store.display_path(sha256)
+    return path if path.is_file() else None
+
+
+def _four_way(session: Session, asset_id: int) -> str | None:
+    return session.exec(
+        select(AssetClass.confirmed)
+        .where(AssetClass.asset_id == asset_id, col(AssetClass.confirmed).is_not(None))
+        .order_by(col(AssetClass.period).desc(), col(AssetClass.id).desc())
+    ).first()
+
+
+def disclosure(session: Session, asset: Asset, *, tz: dt.tzinfo, supervision_phone: str = "",
+               now: dt.datetime | None = None) -> Disclosure:
+    """Return the public facts of ``asset`` (see the module docstring for the whitelist)."""
+    now = now or utcnow()
+    year = as_utc(now).astimezone(tz).year
+    chain = _ancestors(session, session.get(OrgUnit, asset.village_id))
+    by_level = {unit.level: unit.name for unit in chain}
+    published = next((u.supervision_phone for u in chain if u.supervision_phone), None)
+    phone = published or supervision_phone or None
+
+    reports = session.exec(_submitted(asset.id)).all()
+    this_year = [r for r in reports if r.period.startswith(f"{year:04d}-")]
+    income = None
+    for report in this_year:
+        amount = _first(report.answers or {}, INCOME_KEYS)
+        if amount is not None:
+            income = (income or Decimal("0")) + amount
+    latest_answers = this_year[0].answers if this_year else {}
+    households = _first(latest_answers or {}, HOUSEHOLD_KEYS)
+    poor = _first(latest_answers or {}, POOR_HOUSEHOLD_KEYS)
+
+    last_check = None
+    if reports:
+        open_count = session.exec(select(func.count()).select_from(Problem).where(
+            Problem.asset_id == asset.id, col(Problem.resolved_at).is_(None))).one()
+        latest = reports[0]
+        local_day = as_utc(latest.submitted_at).astimezone(tz).date()
+        last_check = LastCheck(local_day, latest.period, int(open_count))
+
+    return Disclosure(
+        token=asset.public_token, name=asset.name, asset_type=asset.asset_type,
+        industry_category=asset.industry_category, village=by_level.get("village", ""),
+        township=by_level.get("township"), county=by_level.get("county"),
+        funds_total=asset.funds_total,
+        funds=[(s, getattr(asset, f"funds_{s}")) for s in FUND_SOURCES if getattr(asset, f"funds_{s}")],
+        year_completed=asset.year_completed, owner=asset.owner, custodian=asset.custodian,
+        operator=asset.operator, contract_start=asset.contract_start, contract_end=asset.contract_end,
+        year=year, income_distributed=income,
+        households_benefited=int(households) if households is not None else None,
+        poor_households_benefited=int(poor) if poor is not None else None,
+        last_check=last_check, four_way_class=_four_way(session, asset.id),
+        photos=latest_photos(session, asset.id), supervision_phone=phone,
+    )
+
+
+def device_pseudonym(device_id: str) -> str:
+    """Return the audit actor label of a reporting device (a hash: the cookie itself is never stored)."""
+    return "device:" + hashlib.sha256(device_id.encode("utf-8")).hexdigest()[:24]
+
+
+def check_rate(session: Session, asset: Asset, device_id: str, *, now: dt.datetime | None = None) -> None:
+    """Raise PublicReportError when this device or this asset has reported too often lately."""
+    since = (now or utcnow()) - RATE_WINDOW
+    by_device = session.exec(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == REPORT_ACTION, AuditEntry.actor == device_pseudonym(device_id),
+        AuditEntry.at >= since)).one()
+    if by_device >= PER_DEVICE_LIMIT:
+        raise PublicReportError(N_("You have sent {n} reports today. Please try again tomorrow, or call the "
+                                   "supervision number."), rate_limited=True, n=PER_DEVICE_LIMIT)
+    by_asset = session.exec(select(func.count()).select_from(Problem).where(
+        Problem.asset_id == asset.id, Problem.source == "villager", Problem.created_at >= since)).one()
+    if by_asset >= PER_ASSET_LIMIT:
+        raise PublicReportError(N_("This asset has received many reports today and the township is looking "
+                                   "into them. Please try again tomorrow."), rate_limited=True)
+
+
+def report_problem(session: Session, asset: Asset, *, text: str, category: str, device_id: str,
+                   photo: bytes | None = None, store: EvidenceStore | None = None,
+                   now: dt.datetime | None = None) -> Problem:
+    """Record a villager's report as a township problem (flushes; the caller commits).
+
+    Raises PublicReportError (empty or too long text, unknown category, rate limit) and
+    EvidenceError (a photo that is not a usable picture) before anything is written.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise PublicReportError(N_("Please describe the problem."))
+    if len(text) > MAX_TEXT:
+        raise PublicReportError(N_("Please keep the description under {n} characters."), n=MAX_TEXT)
+    if category not in CATEGORIES:
+        raise PublicReportError(N_("Please choose what kind of problem it is."))
+    now = now or utcnow()
+    check_rate(session, asset, device_id, now=now)
+    sha = None
+    if photo:
+        if store is None:
+            raise ValueError("a photo needs an evidence store")
+        sha = store.ingest(photo).sha256
+    problem = Problem(asset_id=asset.id, source="villager", kind=f"villager.{category}",
+                      severity="major" if category in MAJOR_CATEGORIES else "minor", owner_level="township",
+                      description=text, created_at=now)
+    session.add(problem)
+    session.flush()
+    session.add(ProblemEvent(problem_id=problem.id, at=now, action="created",
+                             note=f"photo sha256:{sha}" if sha else None))
+    actor = audit.Actor(None, device_pseudonym(device_id))
+    audit.record(session, actor, REPORT_ACTION, "problem", problem.id, None, {
+        "asset_id": asset.id, "kind": problem.kind, "severity": problem.severity, "photo_sha256": sha})
+    return problem

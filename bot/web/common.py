@@ -1,0 +1,177 @@
+"""Shared parts of the web pages: rendering, language, device cookie, CSRF, sign-in state, errors.
+
+- Every browser gets a signed random device cookie (``vb_device``) the first time a page is
+  rendered; the CSRF token of a form is an HMAC of that device id, so a post without the
+  cookie, or with a token made for another device, is refused (403).
+- The language is ``?lang=`` (zh_CN default, en), remembered in a ``vb_lang`` cookie.
+- Templates are rendered by Jinja2 with autoescape on; ``t(msgid, **params)`` translates.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.i18n import N_, catalogue, normalise_locale, translate
+from bot.services import weblinks
+from bot.services.evidence import EvidenceStore
+from bot.services.public import format_money
+from bot.storage.models import User
+
+TEMPLATES = FilePath(__file__).with_name("templates")
+STATIC = FilePath(__file__).with_name("static")
+DEVICE_COOKIE = "vb_device"
+SESSION_COOKIE = "vb_session"
+LANG_COOKIE = "vb_lang"
+YEAR = 365 * 24 * 3600
+# A database row id in a URL: positive and within PostgreSQL's INTEGER.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+MSG_FORBIDDEN = N_("You do not have access to this.")
+MSG_NOT_FOUND = N_("This page does not exist. Check the address or scan the code again.")
+MSG_CSRF = N_("This form has expired. Go back, reload the page and try again.")
+MSG_SIGN_IN = N_("Please sign in first: send /form to the bot and open the link it gives you.")
+
+
+class WebError(Exception):
+    """An error page (or JSON error under /api) with a status and a translatable message."""
+
+    def __init__(self, status: int, msgid: str, **params: object) -> None:
+        super().__init__(msgid)
+        self.status = status
+        self.msgid = msgid
+        self.params = params
+
+
+@dataclass
+class Web:
+    """What the routes share: settings, engine, templates and the evidence store."""
+
+    settings: Settings
+    engine: Any
+    env: Environment
+    store: EvidenceStore
+
+    def session(self) -> Session:
+        """Return a new database session (use it in a ``with`` block)."""
+        return Session(self.engine, expire_on_commit=False)
+
+
+def make_web(settings: Settings, engine) -> Web:
+    """Build the shared web state for ``settings`` and ``engine``."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    env.filters["money"] = format_money
+    return Web(settings, engine, env, EvidenceStore.from_settings(settings))
+
+
+def web(request: Request) -> Web:
+    """Return the shared web state of the running app."""
+    return request.app.state.web
+
+
+def locale_of(request: Request) -> str:
+    """Return the page language: ?lang=, else the cookie, else the signed-in user's, else Chinese."""
+    chosen = (request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+              or getattr(request.state, "user_locale", None))
+    return normalise_locale(chosen)
+
+
+def device_id(request: Request) -> str | None:
+    """Return this browser's device id from its signed cookie, or None."""
+    return weblinks.unsign(web(request).settings.secret_key, "device", request.cookies.get(DEVICE_COOKIE))
+
+
+def csrf_token(secret: str, device: str) -> str:
+    """Return the CSRF token for forms shown to ``device``."""
+    return weblinks.sign(secret, "csrf", device).rpartition(".")[2]
+
+
+def check_csrf(request: Request, token: str | None) -> str:
+    """Return the device id if ``token`` is the CSRF token of this browser; else raise 403."""
+    device = device_id(request)
+    secret = web(request).settings.secret_key
+    if not device or not token or not weblinks.same(token, csrf_token(secret, device)):
+        raise WebError(403, MSG_CSRF)
+    return device
+
+
+def current_user(request: Request, session: Session) -> User | None:
+    """Return the signed-in, active user of this request, or None."""
+    user_id = weblinks.session_user_id(web(request).settings.secret_key, request.cookies.get(SESSION_COOKIE))
+    user = session.get(User, user_id) if user_id is not None else None
+    return user if user is not None and user.active else None
+
+
+def require_user(request: Request, session: Session) -> User:
+    """Return the signed-in user or raise 401."""
+    user = current_user(request, session)
+    if user is None:
+        raise WebError(401, MSG_SIGN_IN)
+    request.state.user_locale = user.locale
+    return user
+
+
+def _secure(request: Request) -> bool:
+    return web(request).settings.public_url.startswith("https://")
+
+
+def set_session_cookie(request: Request, response, user_id: int) -> None:
+    """Open a signed session for ``user_id`` on ``response``."""
+    value = weblinks.session_value(web(request).settings.secret_key, user_id)
+    response.set_cookie(SESSION_COOKIE, value, max_age=int(weblinks.SESSION_TTL.total_seconds()),
+                        httponly=True, samesite="lax", secure=_secure(request))
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page in the request's language, with a CSRF token bound to the device cookie."""
+    state = web(request)
+    locale = locale_of(request)
+    device = device_id(request)
+    new_device = device is None
+    if new_device:
+        device = secrets.token_urlsafe(18)
+
+    messages = catalogue(locale)
+
+    def t(msgid: str, **params: object) -> str:
+        text = messages.get(msgid, msgid)
+        return text.format(**params) if params else text
+
+    def switch(lang: str) -> str:
+        query = dict(request.query_params)
+        query["lang"] = lang
+        return f"{request.url.path}?{urlencode(query)}"
+
+    html = state.env.get_template(template).render(
+        t=t, locale=locale, lang_query=f"lang={locale}", switch=switch,
+        csrf=csrf_token(state.settings.secret_key, device), **context)
+    response = HTMLResponse(html, status_code=status)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'self' https://web.telegram.org")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if new_device:
+        response.set_cookie(DEVICE_COOKIE, weblinks.sign(state.settings.secret_key, "device", device),
+                            max_age=YEAR, httponly=True, samesite="lax", secure=_secure(request))
+    if request.query_params.get("lang") and request.cookies.get(LANG_COOKIE) != locale:
+        response.set_cookie(LANG_COOKIE, locale, max_age=YEAR, samesite="lax", secure=_secure(request))
+    return response
+
+
+def error_response(request: Request, exc: WebError):
+    """Return the error as JSON under /api and to scripts asking for JSON, else as a page."""
+    message = translate(locale_of(request), exc.msgid, **exc.params)
+    if request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"detail": message}, status_code=exc.status)
+    return render(request, "error.html", status=exc.status, message=message)
