@@ -808,19 +808,27 @@ async def _send_back(update: Update, context, session: Session, user: User, repo
     context.user_data.pop("returning", None)
     asset = session.get(Asset, new.asset_id)
     await _say(update, views.escape(translate(locale, N_("Sent back to the village: {asset}."), asset=asset.name)))
+    await tell_sent_back(update.get_bot(), session, new, reason)
+
+
+async def tell_sent_back(bot, session: Session, new: Report, reason: str) -> bool:
+    """Tell the cadre who submitted a report that it was sent back, with a button to reopen it."""
     cadre = review.submitter(session, new)
     chat = users.telegram_chats(session, [cadre.id]).get(cadre.id) if cadre else None
     if chat is None:
-        return
+        return False
+    asset = session.get(Asset, new.asset_id)
     cadre_locale = normalise_locale(cadre.locale)
     text = translate(cadre_locale, N_("Your township sent back the {period} check of {asset}: {reason}\n"
                                       "Your answers are kept; correct them and submit again."),
                      period=new.period, asset=asset.name, reason=reason)
     try:
-        await update.get_bot().send_message(chat, text, reply_markup=views.reopen_button(cadre_locale, asset.id))
+        await bot.send_message(chat, text, reply_markup=views.reopen_button(cadre_locale, asset.id))
     except Forbidden:
         _mark_unreachable(session, chat)
         session.commit()
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- web form

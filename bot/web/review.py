@@ -1,0 +1,134 @@
+"""The township's review on the web: this month's reports, one report with answers, photos and flags,
+approve or send back with a reason (the cadre then corrects a new version, prefilled, on the web or
+in Telegram). Same service as the Telegram bot (``bot.services.review``); CSRF on every post; every
+request checked against the leader's scope (another township's report is a 403).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse
+
+from bot.clock import period_of, utcnow
+from bot.config import Settings
+from bot.flows import format_answer
+from bot.services import reports, review
+from bot.services.access import AccessDenied, require_asset
+from bot.services.evidence import flag_label
+from bot.storage.models import Asset, OrgUnit, Report, User
+from bot.web.common import MSG_NOT_FOUND, WebError, check_csrf, locale_of, render, require_user, web
+
+router = APIRouter(tags=["review"])
+
+
+def _refused(exc: AccessDenied) -> WebError:
+    return WebError(403, exc.msgid, **exc.params)
+
+
+def _reviewable(session, user: User, report_id: int) -> tuple[Report, Asset]:
+    report = session.get(Report, report_id)
+    try:
+        asset = require_asset(session, user, "report.review", report.asset_id if report else -1)
+    except AccessDenied as exc:
+        raise _refused(exc) from None
+    return report, asset
+
+
+@router.get("/review", include_in_schema=False)
+def review_list(request: Request, period: str | None = None):
+    """This month's reports of the leader's area: waiting for review first, then reviewed."""
+    with web(request).session() as session:
+        user = require_user(request, session)
+        period = period or period_of(utcnow(), web(request).settings.tz)
+        try:
+            items = review.to_review(session, user, period, include_reviewed=True)
+        except AccessDenied as exc:
+            raise _refused(exc) from None
+        items.sort(key=lambda i: (i.report.status != "submitted", i.village.name, i.asset.name))
+        return render(request, "review/list.html", user=user, items=items, period=period)
+
+
+@router.get("/review/{report_id}", include_in_schema=False)
+def review_detail(request: Request, report_id: int):
+    """One report: every answer, the photos, the flags, its earlier versions; approve or send back."""
+    with web(request).session() as session:
+        user = require_user(request, session)
+        report, asset = _reviewable(session, user, report_id)
+        locale = locale_of(request)
+        walker = reports.walker_for(report)
+        rows = [(q, format_answer(q, value, locale)) for q, value in walker.review()]
+        photos = [(key, ref["sha256"]) for key, value in report.answers.items() if isinstance(value, list)
+                  for ref in value if isinstance(ref, dict) and ref.get("sha256")]
+        flags = [flag_label(locale, f) if f.get("question_key") else _risk_text(locale, f) for f in report.flags]
+        versions = review.history(session, user, asset.id, report.period)
+        village = session.get(OrgUnit, asset.village_id)
+        return render(request, "review/detail.html", report=report, asset=asset, village=village, rows=rows,
+                      photos=photos, flags=flags, versions=versions)
+
+
+def _risk_text(locale: str, flag: dict) -> str:
+    from bot.i18n import translate
+
+    params = {k: "" if v is None else v for k, v in (flag.get("params") or {}).items()}
+    message = flag.get("msgid")
+    return translate(locale, message, **params) if message else str(flag.get("kind", ""))
+
+
+@router.get("/review/{report_id}/photo/{sha256}.jpg", include_in_schema=False)
+def review_photo(request: Request, report_id: int, sha256: str):
+    """A photo of this report, as its display copy without EXIF."""
+    with web(request).session() as session:
+        user = require_user(request, session)
+        report, _ = _reviewable(session, user, report_id)
+        refs = {ref.get("sha256") for value in report.answers.values() if isinstance(value, list)
+                for ref in value if isinstance(ref, dict)}
+        path = web(request).store.display_path(sha256)
+        if sha256 not in refs or not path.exists():
+            raise WebError(404, MSG_NOT_FOUND)
+        return FileResponse(path, media_type="image/jpeg")
+
+
+@router.post("/review/{report_id}/approve", include_in_schema=False)
+def approve(request: Request, report_id: int, csrf: Annotated[str, Form()] = ""):
+    """Approve the report."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        _reviewable(session, user, report_id)
+        try:
+            review.approve(session, user, report_id)
+        except review.ReviewError as exc:
+            raise WebError(409, exc.msgid, **exc.params) from None
+    return RedirectResponse(f"/review?{request.url.query}", status_code=303)
+
+
+@router.post("/review/{report_id}/send-back", include_in_schema=False)
+async def send_back(request: Request, report_id: int, csrf: Annotated[str, Form()] = "",
+                    reason: Annotated[str, Form()] = ""):
+    """Send the report back with a reason; tell the cadre on Telegram if the bot is running."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        _reviewable(session, user, report_id)
+        try:
+            new = review.send_back(session, user, report_id, reason)
+        except review.ReviewError as exc:
+            raise WebError(400, exc.msgid, **exc.params) from None
+        await _tell_cadre(request, session, new, reason.strip())
+    return RedirectResponse(f"/review?{request.url.query}", status_code=303)
+
+
+async def _tell_cadre(request: Request, session, new: Report, reason: str) -> None:
+    application = getattr(request.app.state, "telegram_application", None)
+    if application is None:
+        return
+    from bot.adapters.telegram import tell_sent_back
+
+    await tell_sent_back(application.bot, session, new, reason)
+
+
+def include(app: FastAPI, settings: Settings, engine) -> None:
+    """Add the review pages (after bot.web.routes has set up the shared web state)."""
+    app.include_router(router)
