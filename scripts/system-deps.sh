@@ -5,7 +5,8 @@ set -euo pipefail
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
-fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk\|droid sans fallback" || need+=(fonts-wqy-microhei fontconfig)
+# Signboards embed WenQuanYi Micro Hei (reportlab cannot embed the CFF-based Noto CJK fonts).
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei fontconfig)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "system-deps: installing ${need[*]}"
