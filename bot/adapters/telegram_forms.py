@@ -6,27 +6,23 @@ that report and hands over to the checklist UI of ``bot.adapters.telegram``. A v
 ``/forms`` also lists the reports waiting for their sign-off, as buttons ``so:<report_id>``: the
 answers are shown with a confirm button ``so:<report_id>:ok``, which signs the report off.
 
-``install(application)`` registers ``/forms`` and a callback handler for the prefixes ``fm`` and
-``so``; call it before the catch-all handlers of ``install_handlers`` (or route those prefixes from
-``telegram.on_callback`` to ``on_forms_callback``).
+Wiring: ``BUTTONS`` (prefix → handler) goes into ``telegram.BUTTONS`` and ``COMMANDS`` next to the other
+commands, before the catch-all handlers; ``install(application)`` does both.
 """
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 from sqlmodel import Session
+from telegram import InlineKeyboardMarkup
+from telegram.ext import Application, CommandHandler
 
 from bot.adapters import telegram as tg
 from bot.adapters import telegram_views as views
-from bot.flows import AnswerError, format_answer, load_form
-from bot.i18n import N_, normalise_locale, translate
+from bot.flows import format_answer, load_form
+from bot.i18n import N_, translate
 from bot.services import cycle, reports
-from bot.services.access import PERMISSIONS, AccessDenied
+from bot.services.access import PERMISSIONS
 from bot.storage.models import Report, User
-
-PREFIXES = ("fm", "so")
 
 
 def _form_title(locale: str, form_id: str) -> str:
@@ -54,19 +50,16 @@ def forms_menu(session: Session, user: User, locale: str, tz) -> tuple[str, Inli
     return views.escape(text), InlineKeyboardMarkup(rows)
 
 
-async def on_forms(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _forms(turn: tg.Turn) -> None:
     """``/forms``: the forms due for the user, and the reports waiting for their sign-off."""
-    deps = tg._deps(context)
-    with deps.session() as session:
-        user, _ = tg._identity(session, update)
-        if user is None:
-            await tg._need_account(update)
-            return
-        text, markup = forms_menu(session, user, tg._locale(user, update), deps.settings.tz)
-    await tg._say(update, text, markup)
+    text, markup = forms_menu(turn.session, turn.user, turn.locale, turn.deps.settings.tz)
+    await turn.say(text, markup, escape=False)
 
 
-def _sign_off_view(session: Session, user: User, report: Report, locale: str) -> tuple[str, InlineKeyboardMarkup]:
+on_forms = tg.signed_in(_forms)
+
+
+def _sign_off_view(session: Session, report: Report, locale: str) -> tuple[str, InlineKeyboardMarkup]:
     """The answers of a report for the supervisor, with the button that signs it off."""
     title = translate(locale, N_("Sign off {form} of {subject} for {period}?"),
                       form=_form_title(locale, report.form_id), subject=reports.subject_name(session, report),
@@ -79,69 +72,42 @@ def _sign_off_view(session: Session, user: User, report: Report, locale: str) ->
     return "\n".join(lines), InlineKeyboardMarkup([[button]])
 
 
-async def on_forms_callback(update: Update, context, query, deps, session: Session, user: User, head: str,
-                            rest: str) -> None:
-    """Handle a button of this module (``fm:…`` or ``so:…``); CycleError is answered here."""
-    locale = normalise_locale(user.locale)
-    try:
-        if head == "fm":
-            form_id, subject_id, period = rest.split(":")
-            await query.answer()
-            report = cycle.start(session, user, form_id, int(subject_id), period, channel="telegram")
-            _, identity = tg._identity(session, update)
-            tg._activate(session, identity, report.id)
-            await tg._ask(update, deps, session, user, report)
-        elif head == "so":
-            report_id, _, confirmed = rest.partition(":")
-            await query.answer()
-            if confirmed != "ok":
-                report = session.get(Report, int(report_id))
-                reports.require_subject(session, user, "report.sign_off", report)
-                text, markup = _sign_off_view(session, user, report, locale)
-                await tg._say(update, text, markup)
-                return
-            report = cycle.sign_off(session, user, int(report_id))
-            lines = [translate(locale, N_("Signed off: {form} of {subject} for {period}."),
-                               form=_form_title(locale, report.form_id),
-                               subject=reports.subject_name(session, report), period=report.period)]
-            posting = [s for s in cycle.steps(session, user, report.id) if s.step == "post"]
-            if posting:
-                until = posting[0].until.astimezone(deps.settings.tz).strftime("%Y-%m-%d %H:%M")
-                lines.append(translate(locale, N_("It is posted on the QR pages of the village's assets until "
-                                                  "{until}; then the village can report it to the township."),
-                                       until=until))
-            await tg._say(update, views.escape("\n".join(lines)))
-    except cycle.CycleError as exc:
-        session.rollback()
-        text = exc.message(locale)
-        try:
-            await query.answer(text[:190], show_alert=True)
-        except BadRequest:
-            pass
-        await tg._say(update, views.escape(text))
+async def on_form_button(turn: tg.Turn, query, rest: str) -> None:
+    """``fm:<form_id>:<subject_id>:<period>``: start or resume the report and show its first open question."""
+    form_id, subject_id, period = rest.split(":")
+    await query.answer()
+    report = cycle.start(turn.session, turn.user, form_id, int(subject_id), period, channel="telegram")
+    tg._activate(turn, report.id)
+    await tg.ask(turn, report)
 
 
-async def on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A callback handler of its own for the prefixes ``fm`` and ``so`` (see ``install``)."""
-    query = update.callback_query
-    deps = tg._deps(context)
-    with deps.session() as session:
-        user, _ = tg._identity(session, update)
-        if user is None:
-            await query.answer()
-            await tg._need_account(update)
-            return
-        head, _, rest = (query.data or "").partition(":")
-        try:
-            await on_forms_callback(update, context, query, deps, session, user, head, rest)
-        except (AccessDenied, AnswerError, reports.ReportError, ValueError) as exc:
-            session.rollback()
-            if isinstance(exc, ValueError) and not hasattr(exc, "msgid"):
-                exc = AccessDenied(N_("This is outside your area."))  # malformed or forged callback data
-            await tg._say(update, views.escape(tg._error_text(tg._locale(user, update), exc)))
+async def on_sign_off_button(turn: tg.Turn, query, rest: str) -> None:
+    """``so:<report_id>`` shows the answers; ``so:<report_id>:ok`` signs the report off."""
+    report_id, _, confirmed = rest.partition(":")
+    await query.answer()
+    if confirmed != "ok":
+        report = turn.session.get(Report, int(report_id))
+        reports.require_subject(turn.session, turn.user, "report.sign_off", report)
+        text, markup = _sign_off_view(turn.session, report, turn.locale)
+        await turn.say(text, markup, escape=False)
+        return
+    report = cycle.sign_off(turn.session, turn.user, int(report_id))
+    lines = [turn.t(N_("Signed off: {form} of {subject} for {period}."), form=_form_title(turn.locale, report.form_id),
+                    subject=reports.subject_name(turn.session, report), period=report.period)]
+    posting = [s for s in cycle.steps(turn.session, turn.user, report.id) if s.step == "post"]
+    if posting:
+        until = posting[0].until.astimezone(turn.deps.settings.tz).strftime("%Y-%m-%d %H:%M")
+        lines.append(turn.t(N_("It is posted on the QR pages of the village's assets until {until}; then the "
+                               "village can report it to the township."), until=until))
+    await turn.say("\n".join(lines))
+
+
+COMMANDS = (("forms", on_forms),)
+BUTTONS = {"fm": on_form_button, "so": on_sign_off_button}
 
 
 def install(application: Application) -> None:
-    """Register ``/forms`` and the ``fm``/``so`` buttons; call before the catch-all handlers."""
-    application.add_handler(CommandHandler("forms", on_forms))
-    application.add_handler(CallbackQueryHandler(on_callback, pattern=r"^(fm|so):"))
+    """Route the ``fm``/``so`` buttons and register ``/forms`` (call it before the catch-all handlers)."""
+    tg.BUTTONS.update(BUTTONS)
+    for name, func in COMMANDS:
+        application.add_handler(CommandHandler(name, func))

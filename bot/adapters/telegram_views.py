@@ -195,18 +195,12 @@ def review_list(locale: str, period: str, items: list) -> tuple[str, InlineKeybo
              period=period), InlineKeyboardMarkup(rows)
 
 
-def report_detail(locale: str, report, asset, village, walker: Walker,
-                  flag_texts: list[str | None]) -> tuple[str, InlineKeyboardMarkup]:
+def report_detail(locale: str, report, name: str, unit, walker: Walker,
+                  flag_texts: list[str]) -> tuple[str, InlineKeyboardMarkup]:
     """One submitted report for review: answers, flags, and Approve / Send back."""
-    lines = [f"<b>{_escape(village.name)} · {_escape(asset.name)}</b> ({_escape(report.period)}, "
-             f"v{report.version})"]
+    lines = [f"<b>{_escape(unit.name)} · {_escape(name)}</b> ({_escape(report.period)}, v{report.version})"]
     for number, (q, value) in enumerate(walker.review(), start=1):
         lines.append(f"{number}. {_escape(t(locale, q.prompt))}\n    → {_escape(format_answer(q, value, locale))}")
-    risks = [f for f in report.flags or [] if not f.get("question_key")]
-    for flag in risks:
-        params = {k: "" if v is None else v for k, v in (flag.get("params") or {}).items()}
-        text = t(locale, flag["msgid"], **params) if flag.get("msgid") else str(flag.get("kind", ""))
-        lines.append("⚠ " + _escape(text))
     lines += ["⚠ " + _escape(text) for text in flag_texts if text]
     rows = [[_button(t(locale, N_("✅ Approve")), f"rv:ok:{report.id}"),
              _button(t(locale, N_("↩ Send back")), f"rv:back:{report.id}")]]
@@ -230,7 +224,7 @@ def form_buttons(locale: str, link: str, public_url: str) -> InlineKeyboardMarku
 CLASS_KEYS = ("consolidate", "upgrade", "revitalise", "dispose")
 
 
-def class_list(locale: str, period: str, suggestions: list, label) -> tuple[str, InlineKeyboardMarkup | None]:
+def class_list(locale: str, period: str, suggestions: list) -> tuple[str, InlineKeyboardMarkup | None]:
     """Operating assets with their suggested (✓ confirmed) class, one button each."""
     rows = []
     for s in suggestions:
@@ -245,15 +239,15 @@ def class_list(locale: str, period: str, suggestions: list, label) -> tuple[str,
         InlineKeyboardMarkup(rows)
 
 
-def class_detail(locale: str, asset, row, reasons: list[str], label) -> tuple[str, InlineKeyboardMarkup]:
+def class_detail(locale: str, asset, row, reasons: list[str]) -> tuple[str, InlineKeyboardMarkup]:
     """One asset's suggested class with its reasons, and the four classes to confirm or change to."""
+    from bot.services.assessment.classes import STORED, class_label as label
+
     lines = [f"<b>{_escape(asset.name)}</b>",
              _escape(t(locale, N_("Suggested: {label}"), label=t(locale, label(row.suggested))))]
     lines += ["• " + _escape(r) for r in reasons]
     if row.confirmed:
         lines.append(_escape(t(locale, N_("Confirmed: {label}"), label=t(locale, label(row.confirmed)))))
-    from bot.services.assessment.classes import STORED
-
     rows = [[_button(t(locale, label(STORED[key])), f"cl:set:{asset.id}:{key}")] for key in CLASS_KEYS]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 

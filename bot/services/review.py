@@ -134,11 +134,22 @@ def history(session: Session, user: User, asset_id: int, period: str) -> list[Re
                              .order_by(col(Report.form_id), col(Report.version))).all())
 
 
+def flag_text(locale: str, flag: dict) -> str:
+    """A report flag for people: a photo's doubt (reused, old, far) or a risk the answers raised."""
+    if flag.get("question_key"):
+        from bot.services.evidence import flag_label
+
+        return flag_label(locale, flag)
+    params = {k: "" if v is None else v for k, v in (flag.get("params") or {}).items()}
+    message = flag.get("msgid")
+    return translate(locale, message, **params) if message else str(flag.get("kind", ""))
+
+
 def submitter(session: Session, report: Report) -> User | None:
     """Return who submitted (or started) a report, to tell them of the review."""
     user_id = report.submitted_by or report.created_by
     return session.get(User, user_id) if user_id else None
 
 
-__all__ = ["AccessDenied", "ReviewError", "ReviewItem", "approve", "history", "send_back", "submitter",
-           "to_review"]
+__all__ = ["AccessDenied", "ReviewError", "ReviewItem", "approve", "flag_text", "history", "send_back",
+           "submitter", "to_review"]

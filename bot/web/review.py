@@ -16,7 +16,6 @@ from bot.config import Settings
 from bot.flows import format_answer
 from bot.services import reports, review
 from bot.services.access import AccessDenied, require_asset
-from bot.services.evidence import flag_label
 from bot.storage.models import Asset, OrgUnit, Report, User
 from bot.web.common import MSG_NOT_FOUND, WebError, check_csrf, locale_of, render, require_user, web
 
@@ -61,19 +60,11 @@ def review_detail(request: Request, report_id: int):
         rows = [(q, format_answer(q, value, locale)) for q, value in walker.review()]
         photos = [(key, ref["sha256"]) for key, value in report.answers.items() if isinstance(value, list)
                   for ref in value if isinstance(ref, dict) and ref.get("sha256")]
-        flags = [flag_label(locale, f) if f.get("question_key") else _risk_text(locale, f) for f in report.flags]
+        flags = [review.flag_text(locale, f) for f in report.flags]
         versions = review.history(session, user, asset.id, report.period)
         village = session.get(OrgUnit, asset.village_id)
         return render(request, "review/detail.html", report=report, asset=asset, village=village, rows=rows,
                       photos=photos, flags=flags, versions=versions)
-
-
-def _risk_text(locale: str, flag: dict) -> str:
-    from bot.i18n import translate
-
-    params = {k: "" if v is None else v for k, v in (flag.get("params") or {}).items()}
-    message = flag.get("msgid")
-    return translate(locale, message, **params) if message else str(flag.get("kind", ""))
 
 
 @router.get("/review/{report_id}/photo/{sha256}.jpg", include_in_schema=False)
@@ -124,7 +115,7 @@ async def _tell_cadre(request: Request, session, new: Report, reason: str) -> No
     application = getattr(request.app.state, "telegram_application", None)
     if application is None:
         return
-    from bot.adapters.telegram import tell_sent_back
+    from bot.adapters.telegram_township import tell_sent_back
 
     await tell_sent_back(application.bot, session, new, reason)
 
