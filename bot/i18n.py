@@ -61,6 +61,19 @@ def translate(locale: str | None, message: str, /, **params: object) -> str:
     return text.format(**params) if params else text
 
 
+class UserError(Exception):
+    """A refusal meant for people: an English msgid with its parameters, translated when shown."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid.format(**params) if params else msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def message(self, locale: str | None) -> str:
+        """Return the message in ``locale``."""
+        return translate(locale, self.msgid, **self.params)
+
+
 class Translator:
     """A translator bound to one locale: ``_ = Translator('en'); _('Done')``."""
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
-from bot.i18n import N_, translate
+from bot.i18n import N_, UserError
 from bot.services import audit
 from bot.services.access import AccessDenied, require, scope_filter
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
@@ -29,16 +29,8 @@ TEXT_MAX = 500
 DEFAULT_DUE_DAYS = {"serious": 7, "major": 15, "minor": 30}
 
 
-class ProblemListError(ValueError):
+class ProblemListError(UserError, ValueError):
     """A refused step, with a translatable message."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
-
-    def message(self, locale: str | None) -> str:
-        return translate(locale, self.msgid, **self.params)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
 from bot.flows import REVIEW
-from bot.i18n import N_, translate
+from bot.i18n import N_, UserError, translate
 from bot.services import audit
 from bot.services.access import AccessDenied, require, require_asset, scope_filter
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Report, User
@@ -29,16 +29,8 @@ MSG_NOT_REVIEWABLE = N_("Only a submitted report can be reviewed; this one is {s
 MSG_REASON = N_("Please give a reason (up to {max} characters) so the village knows what to correct.")
 
 
-class ReviewError(Exception):
-    """A review action refused for a reason the user can understand; ``msgid`` is translatable."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
-
-    def message(self, locale: str | None) -> str:
-        return translate(locale, self.msgid, **self.params)
+class ReviewError(UserError):
+    """A review action refused for a reason the user can understand."""
 
 
 @dataclass
