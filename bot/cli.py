@@ -285,8 +285,32 @@ def demo(ctx: Context, serve: bool, host: str, port: int) -> None:
             click.echo("  " + line)
     else:
         click.echo(ctx.t("Demo county {county} is already loaded.", county=summary.county))
+    _echo_demo_links(ctx)
     if serve:
         _serve(ctx, host, port)
+
+
+def _echo_demo_links(ctx: Context) -> None:
+    """Print fresh single-use web sign-in links (cadre, township, county) and a public page: the demo
+    can be tried in a browser without Telegram."""
+    from sqlmodel import select
+
+    from bot.services import weblinks
+    from bot.storage.db import session_scope
+    from bot.storage.models import Asset, User
+
+    settings = ctx.settings
+    with session_scope(ctx.engine) as session:
+        click.echo(ctx.t("Try it in a browser (each link works once, for 24 hours):"))
+        for role in ("village_cadre", "township_leader", "county_officer"):
+            user = session.exec(select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)).first()
+            if user is not None:
+                link = weblinks.create_link(session, user, secret=settings.secret_key, public_url=settings.public_url)
+                click.echo(f"  {role:<16} {user.name:<8} {link}")
+        asset = session.exec(select(Asset).order_by(Asset.id)).first()
+        if asset is not None:
+            click.echo(ctx.t("Public page of {asset}: {url}", asset=asset.name,
+                             url=f"{settings.public_url}/p/{asset.public_token}"))
 
 
 @cli.command()

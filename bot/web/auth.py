@@ -9,10 +9,14 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from bot.i18n import N_, translate
 from bot.services import users, weblinks
+from bot.storage.models import User
 from bot.web.common import WebError, check_csrf, locale_of, render, set_session_cookie, web
 
 router = APIRouter(tags=["sign-in"])
 
+# Where a link lands: the cadre's checklist, the township's review, the county's dashboard.
+HOME = {"township_leader": "/review", "county_officer": "/oversight", "department_officer": "/oversight",
+        "admin": "/oversight"}
 MSG_NOT_BOUND = N_("This Telegram account is not linked to VillageBot yet. Use your invite in the bot first.")
 
 
@@ -27,7 +31,8 @@ def sign_in_by_link(request: Request, token: str):
             session.rollback()
             raise WebError(403, exc.msgid) from None
         session.commit()
-    target = f"/f/report/{row.report_id}" if row.report_id else "/f"
+        role = session.get(User, row.user_id).role
+    target = f"/f/report/{row.report_id}" if row.report_id else HOME.get(role, "/f")
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, row.user_id)
     return response

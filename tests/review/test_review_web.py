@@ -60,8 +60,9 @@ def sign_in_link(engine, settings: Settings, user_id: int, base: str) -> str:
 def test_another_township_and_forged_posts_are_refused(sqlite_engine, county):
     settings, report_id, _, _, _, outsider_id = county
     client = TestClient(create_app(settings, sqlite_engine))
-    client.get(sign_in_link(sqlite_engine, settings, outsider_id, "http://testserver").removeprefix(
+    landing = client.get(sign_in_link(sqlite_engine, settings, outsider_id, "http://testserver").removeprefix(
         "http://testserver"))
+    assert landing.url.path == "/review"  # a township leader's link lands on the review
     assert client.get(f"/review/{report_id}").status_code == 403
     assert client.get("/review").status_code == 200 and "新桥村蔬菜大棚" not in client.get("/review").text
     # No CSRF token: refused before anything else.
