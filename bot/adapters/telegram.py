@@ -337,7 +337,13 @@ async def show_overview(turn: Turn) -> None:
     except AccessDenied as exc:
         await turn.say(turn.error(exc))
         return
-    await turn.say(*views.overview(turn.locale, period, items))
+    if turn.user.role in ("village_cadre", "village_supervisor"):
+        await turn.say(*views.overview(turn.locale, period, items))
+        return
+    # Above the village: where each village stands this month (what a reminder's "open" button shows).
+    ids = {item.asset.village_id for item in items}
+    names = {u.id: u.name for u in turn.session.exec(select(OrgUnit).where(OrgUnit.id.in_(ids)))} if ids else {}
+    await turn.say(views.village_summary(turn.locale, period, items, names))
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -54,6 +54,21 @@ def overview(locale: str, period: str, items: Iterable[Any]) -> tuple[str, Inlin
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
+def village_summary(locale: str, period: str, items: Iterable[Any], names: dict[int, str]) -> str:
+    """For township and county: each village's checks this month, done out of due, unfinished first."""
+    by_village: dict[int, list] = {}
+    for item in items:
+        by_village.setdefault(item.asset.village_id, []).append(item.state)
+    if not by_village:
+        return t(locale, N_("There are no assets to check in your area."))
+    rows = sorted(by_village.items(), key=lambda kv: (kv[1].count("done") == len(kv[1]), names.get(kv[0], "")))
+    lines = [t(locale, N_("Monthly checks for {period}, by village (done / due):"), period=period)]
+    for village_id, states in rows:
+        mark = "✅" if states.count("done") == len(states) else "⏳"
+        lines.append(f"{mark} {names.get(village_id, village_id)}: {states.count('done')}/{len(states)}")
+    return "\n".join(lines)
+
+
 def _hint(locale: str, q: Question, walker: Walker) -> str | None:
     if q.type == "number":
         unit = t(locale, q.unit) if q.unit else ""

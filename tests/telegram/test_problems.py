@@ -60,3 +60,15 @@ async def test_escalation_to_the_county_and_its_decision(world):
         assert zh("Your role cannot do this.") in refusal.text
     with Session(world.engine) as session:
         assert (session.get(Problem, pid).status, session.get(Problem, pid).owner_level) == ("in_hand", "township")
+
+
+async def test_a_reminders_open_button_shows_a_leader_where_each_village_stands(world):
+    double = world.double
+    async with running_bot(world):
+        leader = await sign_in(world, "leader", 6001)
+        double.press(leader, double._latest_bot_message_id(leader.id), "go:report")
+        summary = await reply(double, leader)
+    lines = summary.text.splitlines()
+    # 新桥村 has three assets to check and 王庄村 one; none done yet; 梨树村 is another township's.
+    assert "⏳ 新桥村: 0/3" in lines and "⏳ 王庄村: 0/1" in lines
+    assert not any("梨树村" in line for line in lines)
