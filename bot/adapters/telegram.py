@@ -56,6 +56,7 @@ COMMANDS = (("report", N_("Monthly check of my village's assets")),
             ("review", N_("Township: review this month's reports")),
             ("classes", N_("Township: four-way classification of assets")),
             ("problems", N_("Township and county: the open problem list")),
+            ("forms", N_("Quarterly and yearly forms, sign-offs")),
             ("form", N_("Open the checklist as a web page")), ("help", N_("How to use this bot")),
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)
@@ -197,12 +198,14 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True, bu
 
 def install_handlers(application: Application) -> None:
     """Register the dedup gate and every handler."""
+    from bot.adapters import telegram_forms as forms
     from bot.adapters import telegram_township as township
 
+    BUTTONS.update(forms.BUTTONS)
     application.add_handler(TypeHandler(Update, dedup_gate), group=-1)
     application.add_handler(CommandHandler("start", on_start))
     for name, func in (("report", on_report), ("help", on_help), ("cancel", on_cancel), ("lang", on_lang),
-                       *township.COMMANDS):
+                       *township.COMMANDS, *forms.COMMANDS):
         application.add_handler(CommandHandler(name, func))
     application.add_handler(CallbackQueryHandler(on_callback))
     application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, on_photo))

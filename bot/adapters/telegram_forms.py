@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from sqlmodel import Session
 from telegram import InlineKeyboardMarkup
-from telegram.ext import Application, CommandHandler
 
 from bot.adapters import telegram as tg
 from bot.adapters import telegram_views as views
@@ -104,10 +103,3 @@ async def on_sign_off_button(turn: tg.Turn, query, rest: str) -> None:
 
 COMMANDS = (("forms", on_forms),)
 BUTTONS = {"fm": on_form_button, "so": on_sign_off_button}
-
-
-def install(application: Application) -> None:
-    """Route the ``fm``/``so`` buttons and register ``/forms`` (call it before the catch-all handlers)."""
-    tg.BUTTONS.update(BUTTONS)
-    for name, func in COMMANDS:
-        application.add_handler(CommandHandler(name, func))

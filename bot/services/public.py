@@ -111,6 +111,7 @@ class Disclosure:
     four_way_class: str | None
     photos: list[tuple[str, str]] = field(default_factory=list)  # (question key, sha256)
     supervision_phone: str | None = None
+    posted_evaluation: dict | None = None  # the village's year-end self-evaluation while it is posted
 
     def as_dict(self) -> dict:
         """Return the disclosure as JSON-friendly data (the public API's body)."""
@@ -131,6 +132,7 @@ class Disclosure:
             "four_way_class": self.four_way_class,
             "photos": [{"question": key, "sha256": sha} for key, sha in self.photos],
             "supervision_phone": self.supervision_phone,
+            "posted_evaluation": self.posted_evaluation,
         })
 
 
@@ -173,7 +175,9 @@ def _first(answers: dict, keys: tuple[str, ...]) -> Decimal | None:
 
 
 def _submitted(asset_id: int):
+    # Monthly reports only ('YYYY-MM'): a quarterly form or an inspection is not the asset's monthly check.
     return (select(Report).where(Report.asset_id == asset_id, Report.current.is_(True),
+                                 func.length(Report.period) == 7,
                                  Report.status != "draft", col(Report.submitted_at).is_not(None))
             .order_by(col(Report.submitted_at).desc(), col(Report.id).desc()))
 
@@ -257,7 +261,15 @@ def disclosure(session: Session, asset: Asset, *, tz: dt.tzinfo, supervision_pho
         poor_households_benefited=int(poor) if poor is not None else None,
         last_check=last_check, four_way_class=_four_way(session, asset.id),
         photos=latest_photos(session, asset.id), supervision_phone=phone,
+        posted_evaluation=_posted(session, asset, now),
     )
+
+
+def _posted(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
+    from bot.services import cycle
+
+    posted = cycle.posted_evaluation(session, asset, now)
+    return posted.as_dict() if posted else None
 
 
 def device_pseudonym(device_id: str) -> str:

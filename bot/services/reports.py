@@ -1,4 +1,8 @@
-"""Monthly reports: drafts saved after every answer, submission, and the problems answers raise.
+"""Reports: drafts saved after every answer, submission, and the problems answers raise.
+
+A report is about an asset (the monthly checks; the township's inspections and quarterly forms)
+or about a village or township (the yearly forms of ``bot.services.cycle``). Who may fill it
+depends on the form (``FILL_ACTIONS``); the yearly steps after submission live in the cycle.
 
 Every transport (Telegram, web form) goes through these functions: each checks access, applies
 one step of the form engine (``bot.flows.Walker``) and commits, so a crash loses nothing and a
@@ -19,9 +23,9 @@ from bot.clock import period_of, utcnow
 from bot.flows import AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, translate
 from bot.services import audit, evidence
-from bot.services.access import AccessDenied, require_asset, visible_assets
+from bot.services.access import AccessDenied, require, require_asset, visible_assets
 from bot.services.evidence import EvidenceStore
-from bot.storage.models import Asset, PhotoUse, Problem, ProblemEvent, Report, User
+from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, ProblemEvent, Report, User
 
 STATES = ("done", "draft", "todo")
 # Assets a village checks every month; household assets (到户类) belong to the households (seed 004 三).
@@ -34,6 +38,22 @@ MSG_ALREADY_DONE = N_("This month's check of {asset} has already been submitted.
 MSG_INCOMPLETE = N_("Some questions are still unanswered: {questions}.")
 MSG_UNKNOWN_REPORT = N_("This is outside your area.")
 MSG_PHOTOS_FULL = N_("This question takes at most {max} photo(s).")
+MSG_FORM_DONE = N_("“{form}” for {subject}, {period}, has already been submitted.")
+MSG_NOT_HERE = N_("This is outside your area.")
+
+# Forms filled under another permission than 'report.fill' (the village cadre's).
+FILL_ACTIONS = {
+    "annual-targets": "targets.set",
+    "township-review": "report.review",
+    "township-inspection": "inspection.fill",
+    "quarterly-monitoring": "inspection.fill",
+    "benefit-self-evaluation": "inspection.fill",
+}
+
+
+def fill_action(form_id: str) -> str:
+    """Return the permission needed to fill a report of this form."""
+    return FILL_ACTIONS.get(form_id, "report.fill")
 
 
 class ReportError(Exception):
@@ -89,10 +109,11 @@ def _actor(user: User) -> audit.Actor:
     return audit.Actor(user.id, f"user:{user.id}:{user.name}")
 
 
-def _lookup(session: Session, asset_id: int, form_id: str, period: str) -> tuple[Report | None, int]:
-    """Return the current report of an asset, form and period (if any) and the next free version."""
-    rows = session.exec(select(Report).where(
-        Report.asset_id == asset_id, Report.form_id == form_id, Report.period == period)).all()
+def _lookup(session: Session, asset_id: int | None, form_id: str, period: str,
+            unit_id: int | None = None) -> tuple[Report | None, int]:
+    """Return the current report of a subject, form and period (if any) and the next free version."""
+    subject = Report.asset_id == asset_id if asset_id is not None else Report.org_unit_id == unit_id
+    rows = session.exec(select(Report).where(subject, Report.form_id == form_id, Report.period == period)).all()
     current = next((r for r in rows if r.current and r.status != DISCARDED), None)
     return current, max((r.version for r in rows), default=0) + 1
 
@@ -126,29 +147,82 @@ def start_or_resume(session: Session, user: User, asset_id: int, *, channel: str
     """
     asset = require_asset(session, user, "report.fill", asset_id)
     now = now or utcnow()
-    period = period or current_period(now)
     form = form_for_asset_type(asset.asset_type)
+    return _open(session, user, form, asset.id, None, period or current_period(now), channel, now,
+                 lambda: ReportError(MSG_ALREADY_DONE, asset=asset.name))
+
+
+def start_or_resume_form(session: Session, user: User, form_id: str, period: str, *, channel: str,
+                         asset_id: int | None = None, org_unit_id: int | None = None,
+                         now: dt.datetime | None = None) -> Report:
+    """Return the draft of a named form for an asset or an organisation unit, creating it if needed.
+
+    Exactly one of ``asset_id`` and ``org_unit_id`` is given. Access is checked with the form's
+    permission (``fill_action``) on the asset's village or the unit. Raises AccessDenied, KeyError
+    for an unknown form, and ReportError when the report has already been submitted.
+    """
+    if (asset_id is None) == (org_unit_id is None):
+        raise ValueError("give exactly one of asset_id and org_unit_id")
+    form = load_form(form_id)
+    action = fill_action(form_id)
+    if asset_id is not None:
+        asset = require_asset(session, user, action, asset_id)
+        name = asset.name
+    else:
+        unit = require_unit(session, user, action, org_unit_id)
+        name = unit.name
+    return _open(session, user, form, asset_id, org_unit_id, period, channel, now or utcnow(),
+                 lambda: ReportError(MSG_FORM_DONE, form=form.title, subject=name, period=period))
+
+
+def require_unit(session: Session, user: User, action: str, unit_id: int | None) -> OrgUnit:
+    """Return the unit if ``user`` may do ``action`` on it; refuse unknown and foreign ids alike."""
+    unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None:
+        raise AccessDenied(MSG_NOT_HERE)
+    require(session, user, action, unit)
+    return unit
+
+
+def _open(session: Session, user: User, form, asset_id: int | None, unit_id: int | None, period: str,
+          channel: str, now: dt.datetime, done_error: Callable[[], ReportError]) -> Report:
+    """Return the subject's current draft of ``form`` for ``period``, creating it (committed) if there is none."""
     for _attempt in range(2):
-        report, version = _lookup(session, asset.id, form.id, period)
+        report, version = _lookup(session, asset_id, form.id, period, unit_id)
         if report is not None:
             if report.status != DRAFT:
-                raise ReportError(MSG_ALREADY_DONE, asset=asset.name)
+                raise done_error()
             return report
         # Two devices starting at once pick the same version: the unique constraint lets one win.
-        report = Report(asset_id=asset.id, form_id=form.id, form_version=form.version, period=period,
-                        version=version, status=DRAFT, answers={}, position=None, flags=[],
+        report = Report(asset_id=asset_id, org_unit_id=unit_id, form_id=form.id, form_version=form.version,
+                        period=period, version=version, status=DRAFT, answers={}, position=None, flags=[],
                         channel=channel, created_by=user.id, created_at=now, updated_at=now)
         try:
             session.add(report)
             session.flush()
+            subject = {"asset_id": asset_id} if asset_id is not None else {"org_unit_id": unit_id}
             audit.record(session, _actor(user), "report.start", "report", report.id, None,
-                         {"asset_id": asset.id, "form": f"{form.id}@{form.version}", "period": period,
-                          "channel": channel})
+                         {**subject, "form": f"{form.id}@{form.version}", "period": period, "channel": channel})
             session.commit()
             return report
         except IntegrityError:
             session.rollback()  # another device created the draft at the same moment: use theirs
     raise RuntimeError("could not create or find the draft")  # the unique row exists after one retry
+
+
+def require_subject(session: Session, user: User, action: str, report: Report | None) -> None:
+    """Raise AccessDenied unless ``user`` may do ``action`` on the report's asset or unit (None: refused)."""
+    if report is not None and report.asset_id is None:
+        require_unit(session, user, action, report.org_unit_id)
+    else:
+        require_asset(session, user, action, report.asset_id if report else -1)
+
+
+def subject_name(session: Session, report: Report) -> str:
+    """Return what the report is about, for people: the asset's name, or the village's or township's."""
+    if report.asset_id is not None:
+        return session.get(Asset, report.asset_id).name
+    return session.get(OrgUnit, report.org_unit_id).name
 
 
 def walker_for(report: Report) -> Walker:
@@ -173,7 +247,7 @@ def _report(session: Session, user: User, report_id: int, *, lock: bool) -> Repo
     try:
         if report is None:
             raise AccessDenied(MSG_UNKNOWN_REPORT)
-        require_asset(session, user, "report.fill", report.asset_id)
+        require_subject(session, user, fill_action(report.form_id), report)
     except AccessDenied:
         session.rollback()  # release the lock at once
         raise
@@ -258,9 +332,15 @@ def set_location(session: Session, user: User, report_id: int, key: str, lat: fl
     return answer(session, user, report_id, key, {"lat": lat, "lon": lon}, now=now)
 
 
-def _period_start(period: str) -> dt.date:
-    year, month = period.split("-")
-    return dt.date(int(year), int(month), 1)
+def period_start(period: str) -> dt.date:
+    """Return the first day of a period '2026-11', '2026-Q3', '2026-H1' or '2026'."""
+    year, _, part = period.partition("-")
+    if not part:
+        return dt.date(int(year), 1, 1)
+    if part[0] in "QH":
+        months = 3 if part[0] == "Q" else 6
+        return dt.date(int(year), (int(part[1:]) - 1) * months + 1, 1)
+    return dt.date(int(year), int(part), 1)
 
 
 def add_photo(session: Session, user: User, report_id: int, key: str, data: bytes, store: EvidenceStore, *,
@@ -281,7 +361,7 @@ def add_photo(session: Session, user: User, report_id: int, key: str, data: byte
     walker = walker_for(report)
     try:
         use = evidence.record_use(session, photo=ingested, report=report, question_key=key,
-                                  period_start=_period_start(report.period), tz=store.local_tz)
+                                  period_start=period_start(report.period), tz=store.local_tz)
         walker.answer(key, {"sha256": ingested.sha256, "photo_id": use.photo_id})
     except AnswerError:
         session.rollback()
@@ -334,9 +414,13 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     report.position = walker.position
     session.add(report)
     created, recurring = _raise_problems(session, user, report, hits, now)
+    from bot.services import cycle  # the cycle builds on this module
+
+    cycle.after_submit(session, user, report, now)
     audit.record_many(session, _actor(user), [
         ("report.submit", "report", report.id, {"status": DRAFT},
-         {"status": SUBMITTED, "asset_id": report.asset_id, "period": report.period,
+         {"status": SUBMITTED, "asset_id": report.asset_id, "org_unit_id": report.org_unit_id,
+          "period": report.period,
           "form": f"{report.form_id}@{report.form_version}", "answers": report.answers, "flags": report.flags}),
         *[("problem.create", "problem", p.id, None,
            {"asset_id": p.asset_id, "report_id": report.id, "kind": p.kind, "severity": p.severity,
@@ -349,7 +433,12 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
 
 def _raise_problems(session: Session, user: User, report: Report, hits, now: dt.datetime
                     ) -> tuple[list[Problem], list[Problem]]:
-    """Create a Problem (+ 'created' event) per hit, or note a still-open one of the same kind again."""
+    """Create a Problem (+ 'created' event) per hit, or note a still-open one of the same kind again.
+
+    Problems belong to assets: a report about a village or township raises none.
+    """
+    if report.asset_id is None:
+        return [], []
     open_by_kind = {p.kind: p for p in session.exec(select(Problem).where(
         Problem.asset_id == report.asset_id, Problem.source == "report",
         col(Problem.status).not_in(CLOSED_PROBLEM_STATUSES))).all()}

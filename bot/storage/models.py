@@ -133,20 +133,24 @@ class Asset(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
-    """One answered form (a draft until submitted) for one asset and period.
+    """One answered form (a draft until submitted) for one asset, or one village or township, and period.
 
-    A send-back creates a new version of the same (asset, form, period); older
-    versions stay as history with ``current = False``.
+    A report is about an asset (``asset_id``; the monthly checks, inspections, quarterly forms) or
+    about an organisation unit (``org_unit_id``, with ``asset_id`` empty; the yearly village forms).
+    A send-back creates a new version of the same (subject, form, period); older versions stay as
+    history with ``current = False``.
     """
 
     __tablename__ = "report"
     __table_args__ = (
         UniqueConstraint("asset_id", "form_id", "period", "version", name="uq_report_version"),
+        UniqueConstraint("org_unit_id", "form_id", "period", "version", name="uq_report_unit_version"),
         Index("ix_report_period_status", "period", "status"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    asset_id: int = Field(foreign_key="asset.id", index=True)
+    asset_id: Optional[int] = Field(default=None, foreign_key="asset.id", index=True)
+    org_unit_id: Optional[int] = Field(default=None, foreign_key="org_unit.id", index=True)
     form_id: str = Field(max_length=64)
     form_version: int = 1
     period: str = Field(max_length=16)
@@ -289,3 +293,4 @@ class AuditEntry(SQLModel, table=True):
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
 from bot.storage import models_schedule  # noqa: F401,E402
+from bot.storage import models_cycle  # noqa: F401,E402

@@ -1,0 +1,512 @@
+"""The quarterly forms and the yearly cycle of seed 004, as a state machine over reports.
+
+Which forms exist and who fills them is ``FORMS``; when each is due comes from the county's policy
+profile (``OrgUnit.policy_profile``: qinbei-2023 for the yearly cycle, jiaozuo-2020 for the
+quarterly monitoring and benefit forms, yanshan-2024 for the township's inspections).
+
+A village's yearly report moves on like this (each step audited, each a ``CycleStep`` row)::
+
+    draft --submit (cadre)--> submitted --sign_off (village supervisor)--> signed_off
+          --(posted 10 days on the village's QR pages)--> report_up (cadre) --> reported
+          --review (township: its own review form + the year-end rubric score)--> approved
+
+The mid-year self-check has no posting: the sign-off files it with the township at once. The
+county then grades each township (``grade``) on the seed 004 bands 好/较好/一般/较差. Nothing
+reaches the township before the sign-off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from bot.clock import as_utc, utcnow
+from bot.flows import load_form
+from bot.i18n import N_, translate
+from bot.policy import profile as profiles
+from bot.policy.calendar import Occurrence, occurrences
+from bot.policy.profile import FREQUENCIES
+from bot.scoring.errors import ScoringInputError
+from bot.scoring.grades import grade_scale
+from bot.scoring.numbers import round_half_up
+from bot.services import audit, reports
+from bot.services.access import AccessDenied, require, scope_filter
+from bot.services.assessment import score_asset
+from bot.storage.models import Asset, OrgUnit, Report, User
+from bot.storage.models_cycle import CycleStep
+from bot.storage.models_schedule import DutyRecord
+
+SUBMITTED, SIGNED_OFF, REPORTED, APPROVED = "submitted", "signed_off", "reported", "approved"
+GRADE_SCALE = "qinbei-2023"
+YEAREND, TOWNSHIP_REVIEW = "yearend-self-evaluation", "township-review"
+OVERDUE_LISTED = dt.timedelta(days=31)  # an overdue form stays on the list this long
+
+MSG_NOT_SIGNABLE = N_("Only a submitted report waiting for sign-off can be signed off; this one is {status}.")
+MSG_NOT_SIGNED = N_("The report must be signed off by the village supervisor first.")
+MSG_POSTING = N_("The self-evaluation is posted publicly until {until}; it can be reported after that.")
+MSG_NOT_REPORTED = N_("{village} has not reported its year-end self-evaluation yet.")
+MSG_NO_REVIEW_FORM = N_("Fill in the township's review of {village} first.")
+MSG_NO_EVALUATION = N_("The score sheet of {asset} is missing.")
+MSG_BAD_EVALUATION = N_("The score sheet of {asset} cannot be scored: {reason}")
+MSG_NOTHING_TO_GRADE = N_("No village of {township} has been reviewed for {year} yet.")
+MSG_DONE_ALREADY = N_("This step has already been done.")
+MSG_UNKNOWN_FORM = N_("This form is not available.")
+
+
+class CycleError(ValueError):
+    """A cycle step refused for a reason the user can understand; ``msgid`` is translatable.
+
+    A ValueError, so transports that answer ValueErrors carrying a msgid show it to the user.
+    """
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+    def message(self, locale: str | None) -> str:
+        """Return the reason in the user's language."""
+        return translate(locale, self.msgid, **self.params)
+
+
+@dataclass(frozen=True)
+class CycleForm:
+    """A form of the calendars: its profile item, what it is about, who fills and signs it."""
+
+    form_id: str
+    item: str
+    subject: str  # 'asset' or 'village'
+    role: str
+    open_days: int  # it may be filled from this many days before it is due
+    signed_by: str | None = None
+    posting_days: int = 0
+    asset_types: tuple[str, ...] = ()
+
+
+FORMS: dict[str, CycleForm] = {f.form_id: f for f in (
+    CycleForm("annual-targets", "department_targets", "village", "department_officer", 31),
+    CycleForm("midyear-self-check", "midyear_self_check", "village", "village_cadre", 30,
+              signed_by="village_supervisor"),
+    CycleForm(YEAREND, "village_self_evaluation", "village", "village_cadre", 45,
+              signed_by="village_supervisor", posting_days=10),
+    CycleForm(TOWNSHIP_REVIEW, "township_review", "village", "township_leader", 30),
+    CycleForm("township-inspection", "township_inspection", "asset", "township_leader", 92,
+              asset_types=("经营性", "公益性")),
+    CycleForm("quarterly-monitoring", "quarterly_monitoring", "asset", "township_leader", 15,
+              asset_types=("经营性",)),
+    CycleForm("benefit-self-evaluation", "benefit_self_evaluation", "asset", "township_leader", 15,
+              asset_types=("经营性",)),
+)}
+
+
+@dataclass
+class DueForm:
+    """One form a user has to fill: for which subject and period, by when, and its draft if started."""
+
+    form_id: str
+    title: str
+    subject_id: int
+    subject_name: str
+    period: str
+    due_at: dt.datetime
+    report: Report | None
+
+
+@dataclass(frozen=True)
+class PostedEvaluation:
+    """A village's year-end self-evaluation while it is posted publicly (for the QR pages)."""
+
+    village: str
+    period: str
+    posted_from: dt.datetime
+    posted_until: dt.datetime
+    targets_met: str
+    self_score: Any
+    summary: str
+
+    def as_dict(self) -> dict:
+        """Return the notice as plain data for the public page."""
+        return {"village": self.village, "period": self.period, "posted_from": self.posted_from.isoformat(),
+                "posted_until": self.posted_until.isoformat(), "targets_met": self.targets_met,
+                "self_score": str(self.self_score), "summary": self.summary}
+
+
+def _actor(user: User) -> audit.Actor:
+    return audit.Actor(user.id, f"user:{user.id}:{user.name}")
+
+
+def county_of(session: Session, unit: OrgUnit) -> OrgUnit:
+    """Return the county an organisation unit belongs to (from its materialised path)."""
+    first = int(unit.path.strip("/").split("/")[0])
+    return session.get(OrgUnit, first)
+
+
+def _open_at(occ: Occurrence, spec: CycleForm, item, tz: dt.tzinfo) -> dt.datetime:
+    """Return when an occurrence may be started: ``open_days`` before it is due, never before its period
+    begins (or, for a report on the previous period, before that period ends)."""
+    start = reports.period_start(occ.period)
+    if item.due.next_period:
+        month = start.month - 1 + FREQUENCIES[item.frequency]
+        start = dt.date(start.year + month // 12, month % 12 + 1, 1)
+    opened = dt.datetime.combine(start, dt.time(0), tzinfo=tz)
+    return max(as_utc(opened), occ.due_at - dt.timedelta(days=spec.open_days))
+
+
+def open_occurrences(session: Session, unit: OrgUnit, now: dt.datetime | None = None
+                     ) -> list[tuple[CycleForm, Occurrence]]:
+    """Return the forms of ``FORMS`` open at ``now`` on the calendar of the unit's county profile."""
+    now = as_utc(now or utcnow())
+    county = county_of(session, unit)
+    if not county.policy_profile:
+        return []
+    profile = profiles.load(county.policy_profile)
+    tz = ZoneInfo(profile.timezone)
+    found = []
+    by_item = {spec.item: spec for spec in FORMS.values()}
+    for occ in occurrences(profile, tz, now - OVERDUE_LISTED, now + dt.timedelta(days=400)):
+        spec = by_item.get(occ.item)
+        if spec and _open_at(occ, spec, profile.item(occ.item), tz) <= now:
+            found.append((spec, occ))
+    return found
+
+
+def _subjects(session: Session, user: User, spec: CycleForm) -> list[tuple[int, str]]:
+    """Return (id, name) of the assets or villages in the user's scope the form is filled for."""
+    if spec.subject == "asset":
+        rows = session.exec(select(Asset).join(OrgUnit, Asset.village_id == OrgUnit.id).where(
+            scope_filter(session, user), Asset.status == "active", col(Asset.asset_type).in_(spec.asset_types))
+            .order_by(Asset.name, Asset.id)).all()
+        return [(a.id, a.name) for a in rows]
+    rows = session.exec(select(OrgUnit).where(scope_filter(session, user), OrgUnit.level == "village")
+                        .order_by(OrgUnit.name, OrgUnit.id)).all()
+    return [(v.id, v.name) for v in rows]
+
+
+def _current(session: Session, form_id: str, subject: str, subject_id: int, period: str) -> Report | None:
+    column = Report.asset_id if subject == "asset" else Report.org_unit_id
+    return session.exec(select(Report).where(column == subject_id, Report.form_id == form_id,
+                                             Report.period == period, col(Report.current).is_(True),
+                                             Report.status != reports.DISCARDED)).first()
+
+
+def due_forms(session: Session, user: User, now: dt.datetime | None = None) -> list[DueForm]:
+    """Return the forms due for the user's role and scope that are open and not yet submitted.
+
+    The township's review of a village appears only once the village has reported its year-end
+    self-evaluation (after sign-off and posting).
+    """
+    if user.org_unit_id is None:
+        return []
+    unit = session.get(OrgUnit, user.org_unit_id)
+    found: list[DueForm] = []
+    for spec, occ in open_occurrences(session, unit, now):
+        if spec.role != user.role:
+            continue
+        title = load_form(spec.form_id).title
+        for subject_id, name in _subjects(session, user, spec):
+            report = _current(session, spec.form_id, spec.subject, subject_id, occ.period)
+            if report is not None and report.status != reports.DRAFT:
+                continue
+            if spec.form_id == TOWNSHIP_REVIEW and not _reported(session, subject_id, occ.period):
+                continue
+            found.append(DueForm(spec.form_id, title, subject_id, name, occ.period, occ.due_at, report))
+    return sorted(found, key=lambda d: (d.due_at, d.form_id, d.subject_name))
+
+
+def _reported(session: Session, village_id: int, period: str) -> bool:
+    report = _current(session, YEAREND, "village", village_id, period)
+    return report is not None and report.status in (REPORTED, APPROVED)
+
+
+def start(session: Session, user: User, form_id: str, subject_id: int, period: str, *, channel: str,
+          now: dt.datetime | None = None) -> Report:
+    """Start or resume a form of the calendars for an asset or village (``reports.start_or_resume_form``).
+
+    The township's review of a village can only start once the village has reported its
+    year-end self-evaluation.
+    """
+    spec = FORMS.get(form_id)
+    if spec is None:
+        raise CycleError(MSG_UNKNOWN_FORM)
+    if spec.subject == "asset":
+        return reports.start_or_resume_form(session, user, form_id, period, channel=channel, asset_id=subject_id,
+                                            now=now)
+    if form_id == TOWNSHIP_REVIEW:
+        village = reports.require_unit(session, user, "report.review", subject_id)
+        if not _reported(session, village.id, period):
+            raise CycleError(MSG_NOT_REPORTED, village=village.name)
+    return reports.start_or_resume_form(session, user, form_id, period, channel=channel, org_unit_id=subject_id,
+                                        now=now)
+
+
+def _locked(session: Session, report_id: int) -> Report | None:
+    if not isinstance(report_id, int):
+        return None
+    return session.exec(select(Report).where(Report.id == report_id).with_for_update()).first()
+
+
+def _step(session: Session, report: Report, step: str, user: User, at: dt.datetime,
+          until: dt.datetime | None = None, data: dict | None = None) -> CycleStep:
+    row = CycleStep(report_id=report.id, org_unit_id=report.org_unit_id, form_id=report.form_id,
+                    period=report.period, step=step, at=at, until=until, by_user_id=user.id, data=data or {})
+    session.add(row)
+    return row
+
+
+def _record_duty(session: Session, unit_id: int, item: str, period: str, user: User, at: dt.datetime) -> None:
+    """Mark a calendar duty done for its responsible unit (``DutyRecord``), once, so reminders stop."""
+    exists = session.exec(select(DutyRecord).where(DutyRecord.org_unit_id == unit_id, DutyRecord.item == item,
+                                                   DutyRecord.period == period)).first()
+    if exists is None:
+        session.add(DutyRecord(org_unit_id=unit_id, item=item, period=period, done_at=at, user_id=user.id))
+        audit.record(session, _actor(user), "duty.done", "org_unit", unit_id, None, {"item": item, "period": period})
+
+
+def _all_submitted(session: Session, form_id: str, period: str, subject: str, ids: list[int]) -> bool:
+    column = Report.asset_id if subject == "asset" else Report.org_unit_id
+    done = set(session.exec(select(column).where(col(column).in_(ids), Report.form_id == form_id,
+                                                 Report.period == period, col(Report.current).is_(True),
+                                                 col(Report.submitted_at).is_not(None))).all())
+    return done >= set(ids)
+
+
+def after_submit(session: Session, user: User, report: Report, now: dt.datetime) -> None:
+    """Record the duty a submission completes (called by ``reports.submit`` in its transaction).
+
+    A township's inspection duty is done at its first inspection of the quarter; its quarterly
+    monitoring and benefit duties once every operating asset has its form; the departments' targets
+    once every village of the county has them. Signed forms are done later (``sign_off``, ``report_up``).
+    """
+    spec = FORMS.get(report.form_id)
+    if spec is None or spec.signed_by:
+        return
+    session.flush()
+    if spec.subject == "asset":
+        village = session.get(OrgUnit, session.get(Asset, report.asset_id).village_id)
+        township = session.get(OrgUnit, village.parent_id)
+        if spec.form_id != "township-inspection":
+            assets = session.exec(select(Asset.id).join(OrgUnit, Asset.village_id == OrgUnit.id).where(
+                OrgUnit.parent_id == township.id, Asset.status == "active",
+                col(Asset.asset_type).in_(spec.asset_types))).all()
+            if not _all_submitted(session, spec.form_id, report.period, "asset", list(assets)):
+                return
+        _record_duty(session, township.id, spec.item, report.period, user, now)
+    elif spec.form_id == "annual-targets":
+        county = county_of(session, session.get(OrgUnit, report.org_unit_id))
+        villages = session.exec(select(OrgUnit.id).where(col(OrgUnit.path).startswith(county.path),
+                                                         OrgUnit.level == "village")).all()
+        if _all_submitted(session, spec.form_id, report.period, "village", list(villages)):
+            _record_duty(session, county.id, spec.item, report.period, user, now)
+
+
+def awaiting_sign_off(session: Session, user: User) -> list[Report]:
+    """Return the submitted reports in the user's scope that wait for their sign-off."""
+    require(session, user, "report.sign_off")
+    forms = [f.form_id for f in FORMS.values() if f.signed_by == user.role]
+    return list(session.exec(select(Report).join(OrgUnit, OrgUnit.id == Report.org_unit_id).where(
+        scope_filter(session, user), col(Report.form_id).in_(forms), Report.status == SUBMITTED,
+        col(Report.current).is_(True)).order_by(Report.submitted_at, Report.id)).all())
+
+
+def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> Report:
+    """Sign off a submitted village report as its supervisor (audited, committed).
+
+    A form with public posting starts its posting window now (``posting_days`` long); a form
+    without posting is filed with the township at once.
+    """
+    report = _locked(session, report_id)
+    spec = FORMS.get(report.form_id) if report else None
+    try:
+        if report is None or spec is None or spec.signed_by is None:
+            raise AccessDenied(N_("This is outside your area."))
+        reports.require_subject(session, user, "report.sign_off", report)
+        if report.status != SUBMITTED or not report.current:
+            raise CycleError(MSG_NOT_SIGNABLE, status=report.status)
+    except (AccessDenied, CycleError):
+        session.rollback()
+        raise
+    now = as_utc(now or utcnow())
+    report.status, report.updated_at = SIGNED_OFF, now
+    _step(session, report, "sign_off", user, now)
+    entries = [("cycle.sign_off", "report", report.id, {"status": SUBMITTED}, {"status": SIGNED_OFF})]
+    if spec.posting_days:
+        until = now + dt.timedelta(days=spec.posting_days)
+        _step(session, report, "post", user, now, until=until)
+        entries.append(("cycle.post", "report", report.id, None,
+                        {"from": now, "until": until, "days": spec.posting_days}))
+    else:
+        report.status = REPORTED
+        _step(session, report, "report_up", user, now)
+        entries.append(("cycle.report_up", "report", report.id, {"status": SIGNED_OFF}, {"status": REPORTED}))
+    session.add(report)
+    audit.record_many(session, _actor(user), entries)
+    if report.status == REPORTED:
+        _record_duty(session, report.org_unit_id, spec.item, report.period, user, now)
+    session.commit()
+    return report
+
+
+def _posting(session: Session, report_id: int) -> CycleStep | None:
+    return session.exec(select(CycleStep).where(CycleStep.report_id == report_id, CycleStep.step == "post")).first()
+
+
+def report_up(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> Report:
+    """Report a signed-off year-end self-evaluation to the township once its posting is over (audited)."""
+    report = _locked(session, report_id)
+    try:
+        if report is None or report.asset_id is not None:
+            raise AccessDenied(N_("This is outside your area."))
+        reports.require_subject(session, user, "report.fill", report)
+        if report.status in (SUBMITTED, reports.DRAFT):
+            raise CycleError(MSG_NOT_SIGNED)
+        if report.status != SIGNED_OFF or not report.current:
+            raise CycleError(MSG_DONE_ALREADY)
+        now = as_utc(now or utcnow())
+        posting = _posting(session, report.id)
+        if posting is not None and now < as_utc(posting.until):
+            raise CycleError(MSG_POSTING, until=as_utc(posting.until).date().isoformat())
+    except (AccessDenied, CycleError):
+        session.rollback()
+        raise
+    report.status, report.updated_at = REPORTED, now
+    session.add(report)
+    _step(session, report, "report_up", user, now)
+    audit.record(session, _actor(user), "cycle.report_up", "report", report.id, {"status": SIGNED_OFF},
+                 {"status": REPORTED})
+    _record_duty(session, report.org_unit_id, FORMS[report.form_id].item, report.period, user, now)
+    session.commit()
+    return report
+
+
+def posted_evaluation(session: Session, asset: Asset, now: dt.datetime | None = None) -> PostedEvaluation | None:
+    """Return the year-end self-evaluation of the asset's village if it is posted publicly at ``now``.
+
+    For the QR page (``bot.services.public``): shown from the sign-off for exactly the posting days.
+    """
+    now = as_utc(now or utcnow())
+    row = session.exec(select(CycleStep, Report).join(Report, Report.id == CycleStep.report_id).where(
+        CycleStep.org_unit_id == asset.village_id, CycleStep.form_id == YEAREND, CycleStep.step == "post")
+        .order_by(col(CycleStep.at).desc())).first()
+    if row is None:
+        return None
+    step, report = row
+    if not as_utc(step.at) <= now < as_utc(step.until):
+        return None
+    form = load_form(report.form_id, report.form_version)
+    choice = report.answers.get("targets_met")
+    label = next((o.label for o in form.question("targets_met").options if o.key == choice), "")
+    village = session.get(OrgUnit, asset.village_id)
+    return PostedEvaluation(village.name, report.period, as_utc(step.at), as_utc(step.until),
+                            translate("zh_CN", label) if label else "", report.answers.get("self_score"),
+                            str(report.answers.get("summary") or ""))
+
+
+def review(session: Session, user: User, village_id: int, year: int, evaluations: Mapping[int, Mapping[str, Any]],
+           *, now: dt.datetime | None = None) -> CycleStep:
+    """Score a village's reported year-end self-evaluation for the township (audited, committed).
+
+    Each active public-welfare or operating asset of the village is scored on the seed 004 year-end
+    rubric of its type with the facts the registry holds (``bot.services.assessment``) and the
+    township's evaluation of it (``evaluations[asset_id]``: the facts-file mapping of judgments and
+    facts); the village's score is their mean, to two places. The township's review form for the
+    village must be submitted first.
+    """
+    village = reports.require_unit(session, user, "report.review", village_id)
+    period = f"{year:04d}"
+    evaluation = _current(session, YEAREND, "village", village.id, period)
+    if evaluation is None or evaluation.status != REPORTED:
+        raise CycleError(MSG_NOT_REPORTED, village=village.name)
+    review_form = _current(session, TOWNSHIP_REVIEW, "village", village.id, period)
+    if review_form is None or review_form.status == reports.DRAFT:
+        raise CycleError(MSG_NO_REVIEW_FORM, village=village.name)
+    assets = session.exec(select(Asset).where(Asset.village_id == village.id, Asset.status == "active",
+                                              col(Asset.asset_type).in_(reports.CHECKED_TYPES))
+                           .order_by(Asset.id)).all()
+    totals: dict[str, str] = {}
+    for asset in assets:
+        if asset.id not in evaluations:
+            raise CycleError(MSG_NO_EVALUATION, asset=asset.name)
+        try:
+            sheet = score_asset(session, asset.id, year=year, evaluation=evaluations[asset.id], user=user).sheet
+        except ScoringInputError as exc:
+            raise CycleError(MSG_BAD_EVALUATION, asset=asset.name,
+                             reason=translate("zh_CN", exc.msgid, **exc.params)) from None
+        totals[str(asset.id)] = str(round_half_up(sheet.total, 2))
+    score = round_half_up(sum((Decimal(t) for t in totals.values()), Decimal(0)) / max(len(totals), 1), 2)
+    now = as_utc(now or utcnow())
+    evaluation = _locked(session, evaluation.id)
+    if evaluation.status != REPORTED:
+        session.rollback()
+        raise CycleError(MSG_DONE_ALREADY)
+    evaluation.status, evaluation.updated_at = APPROVED, now
+    session.add(evaluation)
+    row = _step(session, evaluation, "review", user, now,
+                data={"score": str(score), "assets": totals, "review_report_id": review_form.id})
+    audit.record(session, _actor(user), "cycle.review", "org_unit", village.id, {"status": REPORTED},
+                 {"status": APPROVED, "period": period, "score": score, "assets": totals})
+    session.flush()
+    villages = session.exec(select(OrgUnit.id).where(OrgUnit.parent_id == village.parent_id,
+                                                     OrgUnit.level == "village")).all()
+    if set(village_scores(session, session.get(OrgUnit, village.parent_id), period)) >= set(villages):
+        _record_duty(session, village.parent_id, FORMS[TOWNSHIP_REVIEW].item, period, user, now)
+    session.commit()
+    return row
+
+
+def village_scores(session: Session, township: OrgUnit, period: str) -> dict[int, Decimal]:
+    """Return the township's review score of each of its reviewed villages for a year."""
+    rows = session.exec(select(CycleStep).join(OrgUnit, OrgUnit.id == CycleStep.org_unit_id).where(
+        OrgUnit.parent_id == township.id, CycleStep.form_id == YEAREND, CycleStep.period == period,
+        CycleStep.step == "review")).all()
+    return {r.org_unit_id: Decimal(r.data["score"]) for r in rows}
+
+
+def grade(session: Session, user: User, township_id: int, year: int, *, now: dt.datetime | None = None) -> CycleStep:
+    """Grade a township for the year on the seed 004 bands (audited, committed).
+
+    Its score is the mean of the township's review scores of its villages; the grade is 好 (≥ 90),
+    较好 (≥ 80), 一般 (≥ 70) or 较差.
+    """
+    township = reports.require_unit(session, user, "grade.set", township_id)
+    period = f"{year:04d}"
+    scores = village_scores(session, township, period)
+    if not scores:
+        raise CycleError(MSG_NOTHING_TO_GRADE, township=township.name, year=year)
+    existing = session.exec(select(CycleStep).where(CycleStep.org_unit_id == township.id, CycleStep.period == period,
+                                                    CycleStep.step == "grade")).first()
+    if existing is not None:
+        raise CycleError(MSG_DONE_ALREADY)
+    score = round_half_up(sum(scores.values(), Decimal(0)) / len(scores), 2)
+    band = grade_scale(GRADE_SCALE).grade(score)
+    now = as_utc(now or utcnow())
+    data = {"score": str(score), "grade": band.published, "label": band.label,
+            "villages": {str(k): str(v) for k, v in scores.items()}}
+    row = CycleStep(report_id=None, org_unit_id=township.id, form_id=YEAREND, period=period, step="grade", at=now,
+                    by_user_id=user.id, data=data)
+    session.add(row)
+    audit.record(session, _actor(user), "cycle.grade", "org_unit", township.id, None, {"period": period, **data})
+    session.flush()
+    county = county_of(session, township)
+    townships = session.exec(select(OrgUnit.id).where(OrgUnit.parent_id == county.id,
+                                                      OrgUnit.level == "township")).all()
+    graded = session.exec(select(CycleStep.org_unit_id).where(col(CycleStep.org_unit_id).in_(townships),
+                                                              CycleStep.period == period,
+                                                              CycleStep.step == "grade")).all()
+    if set(graded) >= set(townships):
+        _record_duty(session, county.id, "county_grading", period, user, now)
+    session.commit()
+    return row
+
+
+def steps(session: Session, user: User, report_id: int) -> list[CycleStep]:
+    """Return the cycle steps of a report the user may view, in order."""
+    report = session.get(Report, report_id) if isinstance(report_id, int) else None
+    reports.require_subject(session, user, "report.view", report)
+    return list(session.exec(select(CycleStep).where(CycleStep.report_id == report_id)
+                             .order_by(col(CycleStep.at), col(CycleStep.id))).all())

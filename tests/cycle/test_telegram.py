@@ -1,0 +1,137 @@
+"""/forms → fill → sign-off on Telegram, against the Bot API double (fixtures of tests/telegram)."""
+
+from __future__ import annotations
+
+
+import pytest
+import time_machine
+from sqlmodel import Session, select
+
+from bot.clock import utcnow
+from bot.i18n import translate
+from bot.policy.calendar import period_label
+from bot.services import cycle, users
+from bot.storage.models import OrgUnit, Report, User
+from bot.storage.models_schedule import DutyRecord
+from tests.cycle.test_year import YEAREND
+from tests.cycle.world import CST, local
+from tests.telegram.conftest import double, photo_bytes, reply, running_bot, sign_in, world  # noqa: F401
+
+
+def unit(session: Session, name: str) -> OrgUnit:
+    return session.exec(select(OrgUnit).where(OrgUnit.name == name)).one()
+
+
+def buttons(sent) -> list[str]:
+    return [b.callback_data for b in sent.buttons]
+
+
+@pytest.fixture
+def county(world):  # noqa: F811
+    """The world's county on the Yanshan profile (quarterly inspections), with two village supervisors."""
+    with Session(world.engine) as session:
+        county = unit(session, "桃源县")
+        county.policy_profile = "yanshan-2024"
+        session.add(county)
+        for name, village in (("sup_a", "新桥村"), ("sup_b", "王庄村")):
+            created = users.create_invite(session, None, scope=unit(session, village), role="village_supervisor",
+                                          name=name)
+            world.invites[name] = (created.user.id, created.code)
+        session.commit()
+    return world
+
+
+async def test_inspection_from_forms_to_submitted(county):
+    bot_api, now = county.double, utcnow().astimezone(CST)
+    period = period_label(now.year, (now.month - 1) // 3, 3)
+    async with running_bot(county):
+        leader = await sign_in(county, "leader", 501)
+        bot_api.send_command(leader, "forms")
+        menu = await reply(bot_api, leader)
+        ours = {f"fm:township-inspection:{county.assets[name]}:{period}"
+                for name in ("greenhouse", "workshop", "road", "pv")}
+        assert ours <= set(buttons(menu))
+        assert not any(f":{county.assets['far']}:" in data for data in buttons(menu))  # another township
+
+        bot_api.press_last(leader, f"fm:township-inspection:{county.assets['greenhouse']}:{period}")
+        first = await reply(bot_api, leader)
+        assert "新桥村蔬菜大棚" in first.text and "现场" in first.text
+        with Session(county.engine) as session:
+            report = session.exec(select(Report).where(Report.form_id == "township-inspection")).one()
+        bot_api.press_last(leader, f"v:{report.id}:condition:good")
+        await reply(bot_api, leader)
+        bot_api.press_last(leader, f"v:{report.id}:village_managing:yes")
+        await reply(bot_api, leader)
+        bot_api.send_photo(leader, photo_bytes(3))
+        await reply(bot_api, leader)
+        bot_api.press_last(leader, f"n:{report.id}:done:site_photo")
+        await reply(bot_api, leader)
+        bot_api.press_last(leader, f"n:{report.id}:submit")
+        await reply(bot_api, leader)
+        bot_api.press_last(leader, f"n:{report.id}:confirm")
+        await reply(bot_api, leader)
+        with Session(county.engine) as session:
+            done = session.get(Report, report.id)
+            assert done.status == "submitted" and done.period == period
+            assert done.answers["condition"] == "good" and len(done.answers["site_photo"]) == 1
+            duty = session.exec(select(DutyRecord)).one()  # one inspection a quarter is the township's duty
+            assert (duty.item, duty.org_unit_id, duty.period) == ("township_inspection", unit(session, "新桥镇").id,
+                                                                  period)
+
+        bot_api.send_command(leader, "forms")
+        again = await reply(bot_api, leader)
+        assert f"fm:township-inspection:{county.assets['greenhouse']}:{period}" not in buttons(again)
+
+
+async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county):
+    bot_api = county.double
+    with Session(county.engine) as session:
+        unit(session, "桃源县").policy_profile = "qinbei-2023"
+        session.commit()
+        village = unit(session, "新桥村").id
+    with time_machine.travel(local(2026, 11, 20), tick=True):
+        async with running_bot(county):
+            cadre = await sign_in(county, "cadre_a", 600)
+            bot_api.send_command(cadre, "forms")
+            data = f"fm:{cycle.YEAREND}:{village}:2026"
+            assert data in buttons(await reply(bot_api, cadre))
+            bot_api.press_last(cadre, data)
+            first = await reply(bot_api, cadre)
+            assert "新桥村" in first.text
+            with Session(county.engine) as session:
+                report = session.exec(select(Report).where(Report.form_id == cycle.YEAREND)).one()
+            assert report.org_unit_id == village and report.asset_id is None
+            bot_api.press_last(cadre, f"v:{report.id}:targets_met:most")
+            await reply(bot_api, cadre)
+            for text in ("92", YEAREND["summary"], YEAREND["shortfalls"]):
+                bot_api.send_text(cadre, text)
+                await reply(bot_api, cadre)
+            bot_api.press_last(cadre, f"n:{report.id}:submit")
+            await reply(bot_api, cadre)
+            bot_api.press_last(cadre, f"n:{report.id}:confirm")
+            await reply(bot_api, cadre)
+            with Session(county.engine) as session:
+                assert session.get(Report, report.id).status == "submitted"
+
+            other = await sign_in(county, "sup_b", 602)
+            bot_api.send_command(other, "forms")
+            assert f"so:{report.id}" not in buttons(await reply(bot_api, other))
+            bot_api.press(other, bot_api.last_message(other.id), f"so:{report.id}:ok")  # forged
+            refused = await reply(bot_api, other)
+            assert refused.text == translate("zh_CN", "This is outside your area.")
+            with Session(county.engine) as session:
+                assert session.get(Report, report.id).status == "submitted"
+
+            supervisor = await sign_in(county, "sup_a", 601)
+            bot_api.send_command(supervisor, "forms")
+            assert f"so:{report.id}" in buttons(await reply(bot_api, supervisor))
+            bot_api.press_last(supervisor, f"so:{report.id}")
+            shown = await reply(bot_api, supervisor)
+            assert YEAREND["summary"] in shown.text and buttons(shown) == [f"so:{report.id}:ok"]
+            bot_api.press_last(supervisor, f"so:{report.id}:ok")
+            signed = await reply(bot_api, supervisor)
+            assert "新桥村" in signed.text and "2026-11-30" in signed.text  # posted for 10 days
+            with Session(county.engine) as session:
+                assert session.get(Report, report.id).status == "signed_off"
+                steps = cycle.steps(session, session.get(User, county.invites["sup_a"][0]), report.id)
+                assert [s.step for s in steps] == ["sign_off", "post"]
