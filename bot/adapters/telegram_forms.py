@@ -6,8 +6,8 @@ that report and hands over to the checklist UI of ``bot.adapters.telegram``. A v
 ``/forms`` also lists the reports waiting for their sign-off, as buttons ``so:<report_id>``: the
 answers are shown with a confirm button ``so:<report_id>:ok``, which signs the report off.
 
-Wiring: ``BUTTONS`` (prefix → handler) goes into ``telegram.BUTTONS`` and ``COMMANDS`` next to the other
-commands, before the catch-all handlers; ``install(application)`` does both.
+Wiring: ``telegram.install_handlers`` adds ``BUTTONS`` (prefix → handler) to ``telegram.BUTTONS`` and
+``COMMANDS`` beside the other commands, before the catch-all handlers.
 """
 
 from __future__ import annotations

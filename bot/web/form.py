@@ -15,10 +15,10 @@ from sqlmodel import Session, select
 
 from bot.flows import AnswerError, Question, Walker, format_answer
 from bot.i18n import N_, translate
-from bot.services import reports
-from bot.services.access import AccessDenied, require_asset
+from bot.services import cycle, reports
+from bot.services.access import AccessDenied
 from bot.services.evidence import EvidenceError, flag_label
-from bot.storage.models import Asset, Photo, PhotoUse, Problem, Report
+from bot.storage.models import Asset, OrgUnit, Photo, PhotoUse, Problem, Report
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, render, require_user, web
 
 router = APIRouter(tags=["form"])
@@ -28,16 +28,18 @@ MSG_NO_FILE = N_("Please choose a photo first.")
 MSG_LOCATION_NUMBERS = N_("Please enter the latitude and longitude as numbers, or use the button.")
 
 
-def report_in_scope(session: Session, user, report_id: int) -> tuple[Report, Asset]:
-    """Return a report the user may fill, and its asset; 403 for unknown and foreign ids alike."""
+def report_in_scope(session: Session, user, report_id: int) -> tuple[Report, Asset | OrgUnit]:
+    """Return a report the user may fill and what it is about (an asset, or a village or township for the
+    calendar's forms); 403 for unknown and foreign ids alike."""
     report = session.get(Report, report_id)
     try:
         if report is None:
             raise AccessDenied()
-        asset = require_asset(session, user, "report.fill", report.asset_id)
+        reports.require_subject(session, user, reports.fill_action(report.form_id), report)
     except AccessDenied as exc:
         raise _refused(exc) from None
-    return report, asset
+    subject = session.get(Asset, report.asset_id) if report.asset_id else session.get(OrgUnit, report.org_unit_id)
+    return report, subject
 
 
 def _refused(exc: AccessDenied) -> WebError:
@@ -54,7 +56,24 @@ def overview(request: Request):
             rows = reports.month_overview(session, user, period)
         except AccessDenied as exc:
             raise _refused(exc) from None
-        return render(request, "overview.html", user=user, rows=rows, period=period)
+        due = cycle.due_forms(session, user)
+        return render(request, "overview.html", user=user, rows=rows, period=period, due=due)
+
+
+@router.post("/f/form/start", include_in_schema=False)
+def start_form(request: Request, csrf: Annotated[str, Form()] = "", form_id: Annotated[str, Form()] = "",
+               subject_id: Annotated[int, Form()] = 0, period: Annotated[str, Form()] = ""):
+    """Start (or resume) a form of the calendars (inspection, quarterly forms, the yearly cycle) and open it."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        try:
+            report = cycle.start(session, user, form_id, subject_id, period, channel="web")
+        except AccessDenied as exc:
+            raise _refused(exc) from None
+        except (cycle.CycleError, reports.ReportError) as exc:
+            raise WebError(409, exc.msgid, **exc.params) from None
+    return RedirectResponse(f"/f/report/{report.id}?{_lang(request)}", status_code=303)
 
 
 @router.post("/f/start/{asset_id}", include_in_schema=False)
