@@ -21,6 +21,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.flows import Question, Walker, format_answer
 from bot.i18n import N_, translate
+from bot.services.problem_list import STATUS_LABELS
 
 STATE_ICONS = {"done": "✅", "draft": "📝", "todo": "⬜"}
 MAX_LABEL = 40
@@ -268,8 +269,6 @@ def class_detail(locale: str, asset, row, reasons: list[str]) -> tuple[str, Inli
 
 
 SEVERITY_ICONS = {"serious": "🔴", "major": "🟠", "minor": "🟡"}
-STATUS_LABELS = {"open": N_("open"), "acknowledged": N_("acknowledged"), "in_hand": N_("in hand"),
-                 "resolved": N_("resolved"), "escalated": N_("escalated to the county")}
 
 
 def problem_list(locale: str, rows: list, total: int, now) -> tuple[str, InlineKeyboardMarkup | None]:

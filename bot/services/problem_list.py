@@ -23,6 +23,9 @@ from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 
 STATUSES = ("open", "acknowledged", "in_hand", "resolved", "escalated")
 SEVERITIES = ("serious", "major", "minor")
+STATUS_LABELS = {"open": N_("open"), "acknowledged": N_("acknowledged"), "in_hand": N_("in hand"),
+                 "resolved": N_("resolved"), "escalated": N_("escalated to the county")}
+SEVERITY_LABELS = {"serious": N_("serious"), "major": N_("major"), "minor": N_("minor")}
 OPEN_STATUSES = ("open", "acknowledged", "in_hand", "escalated")
 TEXT_MAX = 500
 # Days a township has to deal with a problem, by severity, when nothing else set a due date.

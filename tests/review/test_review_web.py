@@ -125,3 +125,36 @@ def test_the_send_back_loop_in_the_browser(sqlite_engine, county, tmp_path):
         versions = session.exec(select(Report).where(Report.asset_id == asset_id).order_by(Report.version)).all()
         assert [(r.version, r.status) for r in versions] == [(1, "returned"), (2, "submitted")]
         assert versions[1].answers == versions[0].answers
+
+
+def test_the_problem_list_filters_and_escalates_on_the_web(sqlite_engine, county):
+    import re
+
+    from bot.storage.models import Problem
+
+    settings, _, asset_id, _, leader_id, outsider_id = county
+    with Session(sqlite_engine) as session:
+        for severity, text in (("serious", "大棚被擅自转租"), ("minor", "公示牌褪色")):
+            session.add(Problem(asset_id=asset_id, source="villager", kind="villager_report", severity=severity,
+                                description=text))
+        session.commit()
+    leader = TestClient(create_app(settings, sqlite_engine))
+    leader.get(sign_in_link(sqlite_engine, settings, leader_id, "http://testserver").removeprefix(
+        "http://testserver"))
+    everything = leader.get("/problems")
+    assert "大棚被擅自转租" in everything.text and "公示牌褪色" in everything.text
+    serious = leader.get("/problems?severity=serious&open=1")
+    assert "大棚被擅自转租" in serious.text and "公示牌褪色" not in serious.text
+    pid = int(re.search(r'href="/problems/(\d+)\?', serious.text).group(1))
+    page = leader.get(f"/problems/{pid}")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    escalated = leader.post(f"/problems/{pid}/escalate", data={"csrf": token, "text": "建议收回并追责"})
+    assert escalated.status_code == 200 and "建议收回并追责" in escalated.text
+
+    outsider = TestClient(create_app(settings, sqlite_engine))
+    outsider.get(sign_in_link(sqlite_engine, settings, outsider_id, "http://testserver").removeprefix(
+        "http://testserver"))
+    assert "大棚被擅自转租" not in outsider.get("/problems").text
+    assert outsider.get(f"/problems/{pid}").status_code == 403
+    with Session(sqlite_engine) as session:
+        assert session.get(Problem, pid).status == "escalated"
