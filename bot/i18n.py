@@ -65,7 +65,7 @@ class UserError(Exception):
     """A refusal meant for people: an English msgid with its parameters, translated when shown."""
 
     def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid.format(**params) if params else msgid)
+        super().__init__(translate("en", msgid, **params) if params else msgid)
         self.msgid = msgid
         self.params = params
 

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
 from bot.flows import load_form
-from bot.i18n import N_, translate
+from bot.i18n import N_, UserError, translate
 from bot.policy import profile as profiles
 from bot.policy.calendar import Occurrence, occurrences
 from bot.policy.profile import FREQUENCIES
@@ -59,20 +59,11 @@ MSG_DONE_ALREADY = N_("This step has already been done.")
 MSG_UNKNOWN_FORM = N_("This form is not available.")
 
 
-class CycleError(ValueError):
+class CycleError(UserError, ValueError):
     """A cycle step refused for a reason the user can understand; ``msgid`` is translatable.
 
     A ValueError, so transports that answer ValueErrors carrying a msgid show it to the user.
     """
-
-    def __init__(self, msgid: str, **params: Any) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
-
-    def message(self, locale: str | None) -> str:
-        """Return the reason in the user's language."""
-        return translate(locale, self.msgid, **self.params)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import datetime as dt
 from sqlmodel import Session
 
 from bot.clock import as_utc, utcnow
-from bot.i18n import N_
+from bot.i18n import N_, UserError
 from bot.services import audit
 from bot.services.access import AccessDenied, require
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
@@ -19,13 +19,8 @@ from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 NOTE_MAX = 500
 
 
-class ProblemError(ValueError):
+class ProblemError(UserError, ValueError):
     """The problem cannot be handled this way; ``msgid`` is translatable."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid.format(**params) if params else msgid)
-        self.msgid = msgid
-        self.params = params
 
 
 def _township_of(session: Session, problem: Problem) -> OrgUnit:

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import period_of, utcnow
 from bot.flows import AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
-from bot.i18n import DEFAULT_LOCALE, N_, translate
+from bot.i18n import DEFAULT_LOCALE, N_, UserError, translate
 from bot.services import audit, evidence
 from bot.services.access import AccessDenied, require, require_asset, visible_assets
 from bot.services.evidence import EvidenceStore
@@ -56,17 +56,8 @@ def fill_action(form_id: str) -> str:
     return FILL_ACTIONS.get(form_id, "report.fill")
 
 
-class ReportError(Exception):
+class ReportError(UserError):
     """A report action refused for a reason the user can understand; ``msgid`` is translatable."""
-
-    def __init__(self, msgid: str, **params: Any) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
-
-    def message(self, locale: str | None) -> str:
-        """Return the reason in the user's language."""
-        return translate(locale, self.msgid, **self.params)
 
 
 @dataclass

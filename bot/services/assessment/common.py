@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot.i18n import N_, translate
+from bot.i18n import N_, UserError, translate
 from bot.policy import load as load_profile
 from bot.policy.calendar import due_date
 from bot.storage.models import OrgUnit, Report
@@ -35,17 +35,8 @@ PERIOD_RE = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2]))?$")
 IDLE = "idle"            # option of risk_kinds in monthly-operating
 
 
-class AssessmentError(ValueError):
+class AssessmentError(UserError, ValueError):
     """A request the assessment services refuse; ``msgid`` and ``params`` are translatable."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid.format(**params) if params else msgid)
-        self.msgid = msgid
-        self.params = params
-
-    def message(self, locale: str | None) -> str:
-        """Return the message translated into ``locale``."""
-        return translate(locale, self.msgid, **self.params)
 
 
 def parse_period(period: str) -> tuple[int, int | None]:
