@@ -81,12 +81,19 @@ def require(session: Session, user: User | None, action: str, unit: OrgUnit | No
 
 def require_asset(session: Session, user: User | None, action: str, asset_id: int) -> Asset:
     """Return the asset if ``user`` may do ``action`` on it; refuse unknown and foreign ids alike."""
-    asset = session.get(Asset, asset_id) if isinstance(asset_id, int) else None
-    if asset is None:
+    row = None
+    if isinstance(asset_id, int):
+        # One query for the asset and its village (this runs on every answer of every checklist).
+        row = session.exec(select(Asset, OrgUnit).join(OrgUnit, OrgUnit.id == Asset.village_id)
+                           .where(Asset.id == asset_id)).first()
+    if row is None:
         # Same answer as a foreign asset: do not reveal which ids exist.
         raise AccessDenied(N_("This is outside your area."))
-    village = session.get(OrgUnit, asset.village_id)
+    asset, village = row
     require(session, user, action, village)
+    # The session's identity map holds objects weakly; keep the asset so that the next
+    # session.get() of it in this session (the question's title, say) needs no query.
+    session.info.setdefault("held", {})[("asset", asset.id)] = asset
     return asset
 
 

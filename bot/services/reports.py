@@ -232,9 +232,10 @@ def _report(session: Session, user: User, report_id: int, *, lock: bool) -> Repo
     if isinstance(report_id, int) and not lock:
         report = session.get(Report, report_id)
     elif isinstance(report_id, int):
-        session.execute(update(Report).where(Report.id == report_id).values(updated_at=Report.updated_at))
-        query = select(Report).where(Report.id == report_id).execution_options(populate_existing=True)
-        report = session.exec(query).first()
+        # A no-op write that returns the row, re-read even if this session holds it.
+        query = (update(Report).where(Report.id == report_id).values(updated_at=Report.updated_at)
+                 .returning(Report).execution_options(populate_existing=True, synchronize_session=False))
+        report = session.execute(query).scalars().first()
     try:
         if report is None:
             raise AccessDenied(MSG_UNKNOWN_REPORT)
