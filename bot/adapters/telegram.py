@@ -45,7 +45,7 @@ from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import AnswerError
 from bot.i18n import N_, normalise_locale, translate
-from bot.services import reports, review, users
+from bot.services import cycle, reports, review, users
 from bot.services.access import AccessDenied
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
 from bot.storage.models import Asset, OrgUnit, ProcessedUpdate, Report, TelegramIdentity, User
@@ -534,6 +534,10 @@ async def _submit(turn: Turn, report_id: int) -> None:
     lines += ["⚠ " + flag_label(turn.locale, flag) for flag in result.report.flags or []
               if isinstance(flag, dict) and flag.get("question_key")]
     await turn.say("\n".join(lines), views.report_button(turn.locale))
+    if cycle.needs_sign_off(result.report):
+        from bot.adapters.telegram_forms import tell_supervisors
+
+        await tell_supervisors(turn.update.get_bot(), turn.session, result.report)
     if result.serious:
         asset = turn.session.get(Asset, result.report.asset_id)
         await alert_township(turn.update.get_bot(), turn.session, asset, result.serious, reporter=turn.user)

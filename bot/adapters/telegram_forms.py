@@ -4,7 +4,10 @@
 button each with callback data ``fm:<form_id>:<subject_id>:<period>``; pressing one starts or resumes
 that report and hands over to the checklist UI of ``bot.adapters.telegram``. A village supervisor's
 ``/forms`` also lists the reports waiting for their sign-off, as buttons ``so:<report_id>``: the
-answers are shown with a confirm button ``so:<report_id>:ok``, which signs the report off.
+answers are shown with a confirm button ``so:<report_id>:ok``, which signs the report off; the
+supervisors are told by ``tell_supervisors`` when such a report is submitted. A cadre's ``/forms``
+lists the signed-off reports the village still has to report to the township: a button
+``ru:<report_id>`` once their public posting is over, the posting's end until then.
 
 Wiring: ``telegram.install_handlers`` adds ``BUTTONS`` (prefix → handler) to ``telegram.BUTTONS`` and
 ``COMMANDS`` beside the other commands, before the catch-all handlers.
@@ -12,16 +15,24 @@ Wiring: ``telegram.install_handlers`` adds ``BUTTONS`` (prefix → handler) to `
 
 from __future__ import annotations
 
+import logging
+
 from sqlmodel import Session
 from telegram import InlineKeyboardMarkup
+from telegram.error import Forbidden
 
 from bot.adapters import telegram as tg
 from bot.adapters import telegram_views as views
+from bot.adapters.telegram_township import mark_unreachable
 from bot.flows import format_answer, load_form
-from bot.i18n import N_, translate
+from bot.clock import utcnow
+from bot.i18n import N_, normalise_locale, translate
 from bot.services import cycle, reports
 from bot.services.access import PERMISSIONS
+from bot.services.users import telegram_chats
 from bot.storage.models import Report, User
+
+log = logging.getLogger(__name__)
 
 
 def _form_title(locale: str, form_id: str) -> str:
@@ -43,10 +54,21 @@ def forms_menu(session: Session, user: User, locale: str, tz) -> tuple[str, Inli
                               form=_form_title(locale, report.form_id),
                               subject=reports.subject_name(session, report), period=report.period)
             rows.append([views._button(views._short(label), f"so:{report.id}")])
-    if not rows:
+    now = utcnow()
+    for item in cycle.to_report_up(session, user):
+        form = _form_title(locale, item.report.form_id)
+        if item.ready(now):
+            label = translate(locale, N_("Report to the township: {form} · {subject} · {period}"),
+                              form=form, subject=item.subject_name, period=item.report.period)
+            rows.append([views._button(views._short(label), f"ru:{item.report.id}")])
+        else:
+            lines.append(translate(locale, N_("• {form}: {subject}, {period}, posted publicly until {until}"),
+                                   form=form, subject=item.subject_name, period=item.report.period,
+                                   until=item.posted_until.astimezone(tz).strftime("%Y-%m-%d %H:%M")))
+    if not rows and len(lines) == 0:
         return views.escape(translate(locale, N_("Nothing is due for you now."))), None
     text = "\n".join([translate(locale, N_("Forms for you:")), *lines])
-    return views.escape(text), InlineKeyboardMarkup(rows)
+    return views.escape(text), InlineKeyboardMarkup(rows) if rows else None
 
 
 async def _forms(turn: tg.Turn) -> None:
@@ -101,5 +123,41 @@ async def on_sign_off_button(turn: tg.Turn, query, rest: str) -> None:
     await turn.say("\n".join(lines))
 
 
+async def on_report_up_button(turn: tg.Turn, query, rest: str) -> None:
+    """``ru:<report_id>``: report a signed-off report to the township (refused while it is still posted)."""
+    await query.answer()
+    report = cycle.report_up(turn.session, turn.user, int(rest))
+    await turn.say(turn.t(N_("Reported to the township: {form} of {subject} for {period}."),
+                          form=_form_title(turn.locale, report.form_id),
+                          subject=reports.subject_name(turn.session, report), period=report.period))
+
+
+async def tell_supervisors(bot, session: Session, report: Report) -> int:
+    """Tell the village supervisors on Telegram that a report waits for their sign-off; return how many."""
+    told = 0
+    if not cycle.needs_sign_off(report):
+        return told
+    people = cycle.supervisors_of(session, report)
+    chats = telegram_chats(session, [p.id for p in people])
+    for person in people:
+        chat = chats.get(person.id)
+        if chat is None:
+            continue
+        locale = normalise_locale(person.locale)
+        title = translate(locale, N_("Sign off: {form} · {subject} · {period}"), form=_form_title(locale, report.form_id),
+                          subject=reports.subject_name(session, report), period=report.period)
+        text = translate(locale, N_("A report waits for your sign-off before it goes up: {title}"), title=title)
+        button = views._button(views._short(title), f"so:{report.id}")
+        try:
+            await bot.send_message(chat, text, reply_markup=InlineKeyboardMarkup([[button]]))
+            told += 1
+        except Forbidden:
+            mark_unreachable(session, chat)
+            session.commit()
+        except Exception:  # noqa: BLE001 - a failed courtesy message must not undo the submission
+            log.exception("could not tell supervisor %s about report %s", person.id, report.id)
+    return told
+
+
 COMMANDS = (("forms", on_forms),)
-BUTTONS = {"fm": on_form_button, "so": on_sign_off_button}
+BUTTONS = {"fm": on_form_button, "so": on_sign_off_button, "ru": on_report_up_button}

@@ -36,7 +36,7 @@ from bot.scoring.errors import ScoringInputError
 from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
 from bot.services import audit, reports
-from bot.services.access import AccessDenied, require, scope_filter
+from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
 from bot.services.assessment import score_asset
 from bot.storage.models import Asset, OrgUnit, Report, User
 from bot.storage.models_cycle import CycleStep
@@ -341,6 +341,52 @@ def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime |
         _record_duty(session, report.org_unit_id, spec.item, report.period, user, now)
     session.commit()
     return report
+
+
+@dataclass(frozen=True)
+class ToReport:
+    """A signed-off village report the village still has to report to the township."""
+
+    report: Report
+    subject_name: str
+    posted_until: dt.datetime | None  # end of its public posting, None if it is not posted
+
+    def ready(self, now: dt.datetime) -> bool:
+        return self.posted_until is None or as_utc(now) >= as_utc(self.posted_until)
+
+
+def to_report_up(session: Session, user: User) -> list[ToReport]:
+    """Return the signed-off reports in the user's scope that the village has yet to report up.
+
+    Only for people who fill the village's forms (``report.fill``); the others get an empty list.
+    """
+    if "report.fill" not in PERMISSIONS.get(user.role, frozenset()):
+        return []
+    forms = [f.form_id for f in FORMS.values() if f.signed_by]
+    rows = session.exec(select(Report, OrgUnit).join(OrgUnit, OrgUnit.id == Report.org_unit_id).where(
+        scope_filter(session, user), col(Report.form_id).in_(forms), Report.status == SIGNED_OFF,
+        col(Report.current).is_(True)).order_by(Report.period, Report.id)).all()
+    out = []
+    for report, unit in rows:
+        posting = _posting(session, report.id)
+        out.append(ToReport(report, unit.name, as_utc(posting.until) if posting else None))
+    return out
+
+
+def supervisors_of(session: Session, report: Report) -> list[User]:
+    """Return the active village supervisors who sign the report off (its village's)."""
+    spec = FORMS.get(report.form_id)
+    if spec is None or spec.signed_by is None or report.org_unit_id is None:
+        return []
+    return list(session.exec(select(User).where(User.org_unit_id == report.org_unit_id,
+                                                User.role == spec.signed_by,
+                                                col(User.active).is_(True)).order_by(User.id)).all())
+
+
+def needs_sign_off(report: Report) -> bool:
+    """Whether a submitted report waits for a supervisor's sign-off before it goes up."""
+    spec = FORMS.get(report.form_id)
+    return bool(spec and spec.signed_by and report.status == SUBMITTED)
 
 
 def _posting(session: Session, report_id: int) -> CycleStep | None:

@@ -45,7 +45,7 @@ MSG_SIGN_IN = N_("Please sign in first: send /form to the bot and open the link 
 class WebError(Exception):
     """An error page (or JSON error under /api) with a status and a translatable message."""
 
-    def __init__(self, status: int, msgid: str, **params: object) -> None:
+    def __init__(self, status: int, msgid: str, /, **params: object) -> None:
         super().__init__(msgid)
         self.status = status
         self.msgid = msgid

@@ -13,10 +13,11 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import Session, select
 
-from bot.flows import AnswerError, Question, Walker, format_answer
+from bot.flows import AnswerError, Question, Walker, format_answer, load_form
 from bot.i18n import N_, translate
 from bot.services import cycle, reports
-from bot.services.access import AccessDenied
+from bot.clock import utcnow
+from bot.services.access import PERMISSIONS, AccessDenied
 from bot.services.evidence import EvidenceError, flag_label
 from bot.storage.models import Asset, OrgUnit, Photo, PhotoUse, Problem, Report
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, render, require_user, web
@@ -57,7 +58,67 @@ def overview(request: Request):
         except AccessDenied as exc:
             raise _refused(exc) from None
         due = cycle.due_forms(session, user)
-        return render(request, "overview.html", user=user, rows=rows, period=period, due=due)
+        can_sign = "report.sign_off" in PERMISSIONS.get(user.role, ())
+        sign_offs = [(r, reports.subject_name(session, r)) for r in cycle.awaiting_sign_off(session, user)] \
+            if can_sign else []
+        return render(request, "overview.html", user=user, rows=rows, period=period, due=due,
+                      can_fill="report.fill" in PERMISSIONS.get(user.role, ()), sign_offs=sign_offs,
+                      to_report=cycle.to_report_up(session, user), now=utcnow(), tz=web(request).settings.tz,
+                      form_title=lambda form_id: load_form(form_id).title)
+
+
+def _signable(session: Session, user, report_id: int) -> Report:
+    """A report the supervisor may sign off (403 for unknown and foreign ids alike)."""
+    report = session.get(Report, report_id)
+    try:
+        reports.require_subject(session, user, "report.sign_off", report)
+    except AccessDenied as exc:
+        raise _refused(exc) from None
+    return report
+
+
+@router.get("/f/signoff/{report_id}", include_in_schema=False)
+def sign_off_page(request: Request, report_id: RowId):
+    """The answers of a report waiting for the village supervisor, with the button that signs it off."""
+    with web(request).session() as session:
+        user = require_user(request, session)
+        report = _signable(session, user, report_id)
+        locale = locale_of(request)
+        rows = [(q, format_answer(q, value, locale) if value is not None else None)
+                for q, value in reports.walker_for(report).review()]
+        return render(request, "signoff.html", report=report, rows=rows, subject=reports.subject_name(session, report),
+                      form_title=load_form(report.form_id).title, waiting=cycle.needs_sign_off(report))
+
+
+@router.post("/f/signoff/{report_id}", include_in_schema=False)
+def sign_off(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
+    """Sign the report off (posted publicly first where the form says so, else filed with the township)."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        _signable(session, user, report_id)
+        try:
+            cycle.sign_off(session, user, report_id)
+        except AccessDenied as exc:
+            raise _refused(exc) from None
+        except cycle.CycleError as exc:
+            raise WebError(409, exc.msgid, **exc.params) from None
+    return RedirectResponse(f"/f?{_lang(request)}", status_code=303)
+
+
+@router.post("/f/report/{report_id}/up", include_in_schema=False)
+def report_up(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
+    """Report a signed-off report to the township once its public posting is over."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        try:
+            cycle.report_up(session, user, report_id)
+        except AccessDenied as exc:
+            raise _refused(exc) from None
+        except cycle.CycleError as exc:
+            raise WebError(409, exc.msgid, **exc.params) from None
+    return RedirectResponse(f"/f?{_lang(request)}", status_code=303)
 
 
 @router.post("/f/form/start", include_in_schema=False)
@@ -225,20 +286,26 @@ def goto(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
 
 
 @router.post("/f/report/{report_id}/submit", include_in_schema=False)
-def submit(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
-    """Submit a complete draft (problems are raised by the reports service)."""
+async def submit(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
+    """Submit a complete draft (problems are raised by the reports service); a report that needs the
+    village supervisor's sign-off is announced to them on Telegram when the bot runs."""
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
         report, asset = report_in_scope(session, user, report_id)
         try:
-            reports.submit(session, user, report.id)
+            result = reports.submit(session, user, report.id)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except reports.ReportError as exc:
             session.rollback()
             return _show(request, session, session.get(Report, report_id), asset, status=400,
                          error=translate(locale_of(request), exc.msgid, **exc.params))
+        application = getattr(request.app.state, "telegram_application", None)
+        if application is not None and cycle.needs_sign_off(result.report):
+            from bot.adapters.telegram_forms import tell_supervisors
+
+            await tell_supervisors(application.bot, session, result.report)
     return RedirectResponse(f"/f/report/{report_id}?{_lang(request)}", status_code=303)
 
 

@@ -91,6 +91,7 @@ async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county
         village = unit(session, "新桥村").id
     with time_machine.travel(local(2026, 11, 20), tick=True):
         async with running_bot(county):
+            supervisor = await sign_in(county, "sup_a", 601)
             cadre = await sign_in(county, "cadre_a", 600)
             bot_api.send_command(cadre, "forms")
             data = f"fm:{cycle.YEAREND}:{village}:2026"
@@ -112,6 +113,9 @@ async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county
             await reply(bot_api, cadre)
             with Session(county.engine) as session:
                 assert session.get(Report, report.id).status == "submitted"
+            # The village's supervisor is told at once, with the button that opens the sign-off.
+            told = await reply(bot_api, supervisor)
+            assert "新桥村" in told.text and buttons(told) == [f"so:{report.id}"]
 
             other = await sign_in(county, "sup_b", 602)
             bot_api.send_command(other, "forms")
@@ -122,7 +126,6 @@ async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county
             with Session(county.engine) as session:
                 assert session.get(Report, report.id).status == "submitted"
 
-            supervisor = await sign_in(county, "sup_a", 601)
             bot_api.send_command(supervisor, "forms")
             assert f"so:{report.id}" in buttons(await reply(bot_api, supervisor))
             bot_api.press_last(supervisor, f"so:{report.id}")
@@ -135,3 +138,27 @@ async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county
                 assert session.get(Report, report.id).status == "signed_off"
                 steps = cycle.steps(session, session.get(User, county.invites["sup_a"][0]), report.id)
                 assert [s.step for s in steps] == ["sign_off", "post"]
+
+            # While it is posted, the cadre's /forms shows until when, with no button to report it up.
+            bot_api.send_command(cadre, "forms")
+            listed = await reply(bot_api, cadre)
+            assert "2026-11-30" in listed.text and f"ru:{report.id}" not in buttons(listed)
+            bot_api.press(cadre, listed.message_id, f"ru:{report.id}")  # pressed anyway (an old button)
+            early = await reply(bot_api, cadre)
+            assert "2026-11-30" in early.text
+            with Session(county.engine) as session:
+                assert session.get(Report, report.id).status == "signed_off"
+    with time_machine.travel(local(2026, 12, 1), tick=True):
+        async with running_bot(county):
+            bot_api.send_command(cadre, "forms")
+            listed = await reply(bot_api, cadre)
+            assert f"ru:{report.id}" in buttons(listed)
+            bot_api.send_command(other, "forms")  # not the other village's to report, nor a supervisor's
+            assert f"ru:{report.id}" not in buttons(await reply(bot_api, other))
+            bot_api.press_last(cadre, f"ru:{report.id}")
+            done = await reply(bot_api, cadre)
+            assert "新桥村" in done.text and "2026" in done.text
+            with Session(county.engine) as session:
+                assert session.get(Report, report.id).status == "reported"
+                steps = cycle.steps(session, session.get(User, county.invites["sup_a"][0]), report.id)
+                assert [s.step for s in steps] == ["sign_off", "post", "report_up"]

@@ -31,6 +31,15 @@ def csrf(page: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
+def own_csrf(client: TestClient, settings: Settings) -> str:
+    """The valid CSRF token of this client's own device (for pages that show it no form)."""
+    from bot.web.common import DEVICE_COOKIE, csrf_token
+
+    client.get("/f")
+    device = weblinks.unsign(settings.secret_key, "device", client.cookies.get(DEVICE_COOKIE))
+    return csrf_token(settings.secret_key, device)
+
+
 def test_a_quarterly_form_is_found_filled_and_submitted_on_the_web(sqlite_engine, tmp_path):
     settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
                         secret_key="test-secret-key-0123456789")
@@ -66,3 +75,60 @@ def test_a_quarterly_form_is_found_filled_and_submitted_on_the_web(sqlite_engine
             "submitted", "quarterly-monitoring", "2025-Q4", "web")
         assert report.answers["market"] == "difficult"
         assert session.exec(select(Report).where(Report.form_id == "quarterly-monitoring")).all() == [report]
+
+
+def test_the_supervisor_signs_off_on_the_web_and_the_cadre_reports_up_after_the_posting(sqlite_engine, tmp_path):
+    from bot.services import cycle
+    from tests.cycle.test_year import YEAREND
+    from tests.cycle.world import fill
+
+    settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
+                        secret_key="test-secret-key-0123456789")
+    with Session(sqlite_engine, expire_on_commit=False) as session:
+        c = make_county(session, "qinbei-2023")
+        session.commit()
+        village = c.cadre.org_unit_id
+        with time_machine.travel(local(2026, 11, 15), tick=False):
+            report = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, village, "2026",
+                                                        channel="web"), YEAREND)
+    assert report.status == "submitted"
+
+    with time_machine.travel(local(2026, 11, 16, 9, 30), tick=False):
+        supervisor = client_for(sqlite_engine, settings, c.supervisor.id)
+        home = supervisor.get("/f")
+        assert f'href="/f/signoff/{report.id}?' in home.text
+        assert "/f/start/" not in home.text  # a supervisor checks nothing: no checklist buttons
+        page = supervisor.get(f"/f/signoff/{report.id}")
+        assert page.status_code == 200 and YEAREND["summary"] in page.text
+        assert supervisor.post(f"/f/signoff/{report.id}", data={"csrf": "forged"}).status_code == 403
+
+        other = client_for(sqlite_engine, settings, c.other_supervisor.id)
+        assert f"/f/signoff/{report.id}" not in other.get("/f").text
+        assert other.get(f"/f/signoff/{report.id}").status_code == 403
+        assert other.post(f"/f/signoff/{report.id}", data={"csrf": own_csrf(other, settings)}).status_code == 403
+        cadre = client_for(sqlite_engine, settings, c.cadre.id)
+        assert cadre.get(f"/f/signoff/{report.id}").status_code == 403  # nobody signs their own report off
+
+        signed = supervisor.post(f"/f/signoff/{report.id}", data={"csrf": csrf(page.text)})
+        assert signed.status_code == 200 and f"/f/signoff/{report.id}" not in signed.text
+        again = supervisor.post(f"/f/signoff/{report.id}", data={"csrf": csrf(page.text)})
+        assert again.status_code == 409  # signed off already: said so, nothing changes
+
+        listed = cadre.get("/f")
+        assert "2026-11-26 09:30" in listed.text and f"/f/report/{report.id}/up" not in listed.text
+        early = cadre.post(f"/f/report/{report.id}/up", data={"csrf": csrf(listed.text)})
+        assert early.status_code == 409 and "2026-11-26" in early.text
+    with Session(sqlite_engine) as session:
+        assert session.get(Report, report.id).status == "signed_off"
+
+    with time_machine.travel(local(2026, 11, 27), tick=False):
+        cadre = client_for(sqlite_engine, settings, c.cadre.id)
+        listed = cadre.get("/f")
+        assert f'action="/f/report/{report.id}/up?' in listed.text
+        outsider = client_for(sqlite_engine, settings, c.other_supervisor.id)
+        assert outsider.post(f"/f/report/{report.id}/up",
+                             data={"csrf": own_csrf(outsider, settings)}).status_code == 403
+        done = cadre.post(f"/f/report/{report.id}/up", data={"csrf": csrf(listed.text)})
+        assert done.status_code == 200 and f"/f/report/{report.id}/up" not in done.text
+    with Session(sqlite_engine) as session:
+        assert session.get(Report, report.id).status == "reported"
