@@ -93,27 +93,22 @@ def sign_off_page(request: Request, report_id: RowId):
 @router.post("/f/signoff/{report_id}", include_in_schema=False)
 def sign_off(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
     """Sign the report off (posted publicly first where the form says so, else filed with the township)."""
-    check_csrf(request, csrf)
-    with web(request).session() as session:
-        user = require_user(request, session)
-        _signable(session, user, report_id)
-        try:
-            cycle.sign_off(session, user, report_id)
-        except AccessDenied as exc:
-            raise _refused(exc) from None
-        except cycle.CycleError as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
-    return RedirectResponse(f"/f?{_lang(request)}", status_code=303)
+    return _cycle_step(request, csrf, cycle.sign_off, report_id)
 
 
 @router.post("/f/report/{report_id}/up", include_in_schema=False)
 def report_up(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
     """Report a signed-off report to the township once its public posting is over."""
+    return _cycle_step(request, csrf, cycle.report_up, report_id)
+
+
+def _cycle_step(request: Request, csrf: str, step, report_id: int) -> RedirectResponse:
+    """Run a step of the yearly cycle (it checks access and state) and go back to the list."""
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
         try:
-            cycle.report_up(session, user, report_id)
+            step(session, user, report_id)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except cycle.CycleError as exc:

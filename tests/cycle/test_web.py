@@ -40,12 +40,17 @@ def own_csrf(client: TestClient, settings: Settings) -> str:
     return csrf_token(settings.secret_key, device)
 
 
-def test_a_quarterly_form_is_found_filled_and_submitted_on_the_web(sqlite_engine, tmp_path):
+def county_and_settings(engine, tmp_path, profile: str):
     settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
                         secret_key="test-secret-key-0123456789")
-    with Session(sqlite_engine, expire_on_commit=False) as session:
-        c = make_county(session, "jiaozuo-2020")
+    with Session(engine, expire_on_commit=False) as session:
+        c = make_county(session, profile)
         session.commit()
+    return c, settings
+
+
+def test_a_quarterly_form_is_found_filled_and_submitted_on_the_web(sqlite_engine, tmp_path):
+    c, settings = county_and_settings(sqlite_engine, tmp_path, "jiaozuo-2020")
     with time_machine.travel(local(2026, 1, 10), tick=False):
         leader = client_for(sqlite_engine, settings, c.leader.id)
         home = leader.get("/f")
@@ -82,12 +87,9 @@ def test_the_supervisor_signs_off_on_the_web_and_the_cadre_reports_up_after_the_
     from tests.cycle.test_year import YEAREND
     from tests.cycle.world import fill
 
-    settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
-                        secret_key="test-secret-key-0123456789")
+    c, settings = county_and_settings(sqlite_engine, tmp_path, "qinbei-2023")
+    village = c.cadre.org_unit_id
     with Session(sqlite_engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
-        session.commit()
-        village = c.cadre.org_unit_id
         with time_machine.travel(local(2026, 11, 15), tick=False):
             report = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, village, "2026",
                                                         channel="web"), YEAREND)
