@@ -1,7 +1,9 @@
 """Answers per second through the real Telegram adapter, beside a bare echo handler, on one Bot API double.
 
 Both run in this process against the same double with its flood limit off (we measure our cost per
-answer, not Telegram's limit). The adapter's figure includes everything a real answer costs: the
+answer, not Telegram's limit). The double is served from a child process, as a Bot API server is
+never inside the bot: in this process its server threads would compete with the bot for the
+interpreter lock at every socket write and SQLite call (tests/fakes/botapi_process.py). The adapter's figure includes everything a real answer costs: the
 dedup gate, the access check, saving the answer (one SQLite transaction), and the next question.
 Target (issue 3): at least half the echo handler's rate.
 
@@ -24,7 +26,7 @@ from bot.services import reports, users
 from bot.storage.db import make_engine, upgrade
 from bench.bench_telegram_echo import echo_rate
 from tests.factories import make_asset, make_tree
-from tests.fakes.botapi import BotApiDouble
+from tests.fakes.botapi_process import DoubleProcess
 
 CADRES = 4
 
@@ -60,7 +62,7 @@ def _prepare(db_url: str, data_dir: Path) -> tuple[list[tuple[int, int, str, str
     return plan, codes
 
 
-async def adapter_rate(double: BotApiDouble, n: int, workdir: Path) -> float:
+async def adapter_rate(double: DoubleProcess, n: int, workdir: Path) -> float:
     """Answers per second through our adapter (each answer re-answers the first question of a checklist)."""
     db_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
     upgrade(db_url)
@@ -79,14 +81,15 @@ async def adapter_rate(double: BotApiDouble, n: int, workdir: Path) -> float:
         # Each cadre opens their checklist (the report is already a draft: this resumes it).
         for person, (rid, asset_id, key, option) in zip(people, plan):
             double.send_command(person, "report")
-            (listing,) = await double.wait_reply(person.id, timeout=30)
-            double.press(person, listing.message_id, f"a:{asset_id}")
+            await double.wait_reply(person.id, timeout=30)
+            double.press_latest([(person, f"a:{asset_id}")])
             await double.wait_reply(person.id, timeout=30)
         start = time.perf_counter()
+        presses = []
         for i in range(n):
-            person = people[i % CADRES]
             rid, _, key, option = plan[i % CADRES]
-            double.press(person, double._latest_bot_message_id(person.id), f"v:{rid}:{key}:{option}")
+            presses.append((people[i % CADRES], f"v:{rid}:{key}:{option}"))
+        double.press_latest(presses)
         for person in people:
             await double.wait_reply(person.id, count=n // CADRES, timeout=300)
         return n / (time.perf_counter() - start)
@@ -101,7 +104,7 @@ def run() -> list[dict]:
     """Measure both rates in one run; return rows {name, value, unit, note}."""
     n = int(os.environ.get("BENCH_TELEGRAM_N", "600"))
     n -= n % CADRES
-    with tempfile.TemporaryDirectory() as tmp, BotApiDouble() as double:
+    with tempfile.TemporaryDirectory() as tmp, DoubleProcess() as double:
         echo = asyncio.run(echo_rate(double, n))
         ours = asyncio.run(adapter_rate(double, n, Path(tmp)))
     return [

@@ -2,8 +2,10 @@
 
 The reference figure for the adapter's own rate (issue 3 asks for at least half of it): a real
 Application long-polls the double over HTTP and answers each text with sendMessage; no rate
-limiter, the double's flood limit off. Also shows how many sendMessage calls per second the
-double itself serves to one plain HTTP client, so that one can tell it is not the bottleneck.
+limiter, the double's flood limit off. The double runs in a child process, as a Bot API server
+runs outside the bot (see tests/fakes/botapi_process.py). Also shows how many sendMessage calls
+per second the double itself serves to one plain HTTP client, so that one can tell it is not the
+bottleneck.
 
     python -m bench.bench_telegram_echo       # BENCH_ECHO_N=600 messages by default
 """
@@ -18,12 +20,12 @@ import httpx
 from telegram import Update
 from telegram.ext import MessageHandler, filters
 
-from tests.fakes.botapi import BotApiDouble
+from tests.fakes.botapi_process import DoubleProcess
 
 PEOPLE = 4
 
 
-async def echo_rate(double: BotApiDouble, n: int) -> float:
+async def echo_rate(double: DoubleProcess, n: int) -> float:
     """Queue ``n`` texts from a few users and return the bot's replies per second until the last one."""
     people = [double.user(9100 + i, f"echo{i}") for i in range(PEOPLE)]
 
@@ -37,8 +39,7 @@ async def echo_rate(double: BotApiDouble, n: int) -> float:
         await application.updater.start_polling(poll_interval=0, timeout=1)
         try:
             start = time.perf_counter()
-            for i in range(n):
-                double.send_text(people[i % PEOPLE], f"消息 {i}")
+            double.send_texts([(people[i % PEOPLE], f"消息 {i}") for i in range(n)])
             for index, person in enumerate(people):
                 await double.wait_reply(person.id, count=len(range(index, n, PEOPLE)), timeout=300)
             return n / (time.perf_counter() - start)
@@ -47,7 +48,7 @@ async def echo_rate(double: BotApiDouble, n: int) -> float:
             await application.stop()
 
 
-def raw_send_rate(double: BotApiDouble, n: int) -> float:
+def raw_send_rate(double: DoubleProcess, n: int) -> float:
     """Return sendMessage calls per second one keep-alive httpx client gets from the double."""
     chat = double.user(9199).id
     with httpx.Client(timeout=30) as client:
@@ -60,9 +61,9 @@ def raw_send_rate(double: BotApiDouble, n: int) -> float:
 def run() -> list[dict]:
     """Measure the echo handler and the double's raw rate; return the table rows."""
     n = int(os.environ.get("BENCH_ECHO_N", "600"))
-    with BotApiDouble() as double:
+    with DoubleProcess() as double:
         echo = asyncio.run(echo_rate(double, n))
-    with BotApiDouble() as double:
+    with DoubleProcess() as double:
         raw = raw_send_rate(double, n)
     return [
         {"name": "bare PTB echo handler", "value": echo, "unit": "/s",

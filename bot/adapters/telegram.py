@@ -20,7 +20,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy import delete, insert
+from sqlalchemy import bindparam, delete, insert
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from telegram import Message, Update
@@ -41,6 +42,7 @@ from telegram.ext import (
 )
 
 from bot.adapters import telegram_views as views
+from bot.adapters.telegram_http import AiohttpRequest
 from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import AnswerError
@@ -49,6 +51,7 @@ from bot.services import cycle, reports, review, users
 from bot.services.access import AccessDenied
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
 from bot.storage.models import Asset, OrgUnit, ProcessedUpdate, Report, TelegramIdentity, User
+from bot.storage.rows import adopt, columns, first, prefixed
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,12 @@ TYPED = ("number", "text", "date")
 # Errors whose message is meant for the user (they carry a msgid); anything else is a bug, logged.
 USER_ERRORS = (AccessDenied, AnswerError, EvidenceError, reports.ReportError, review.ReviewError, ValueError)
 OUTSIDE = N_("This is outside your area.")
+# Statements that run on every update are built once (building one costs more than running it).
 DEDUP_INSERT = insert(ProcessedUpdate.__table__)
+IDENTITY = (core_select(*columns(TelegramIdentity, "i_"), *columns(User, "u_"))
+            .join_from(TelegramIdentity.__table__, User.__table__,
+                       User.__table__.c.id == TelegramIdentity.__table__.c.user_id)
+            .where(TelegramIdentity.__table__.c.telegram_user_id == bindparam("telegram_user_id")))
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -186,8 +194,11 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True, bu
     root = settings.telegram_api_url.rstrip("/")
     builder = builder or ApplicationBuilder()
     builder = (builder.token(settings.telegram_token).base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-               .connect_timeout(10).read_timeout(30).write_timeout(60).pool_timeout(10)
-               .get_updates_read_timeout(40).concurrent_updates(PerChatUpdateProcessor()))
+               .request(AiohttpRequest(connection_pool_size=64, connect_timeout=10, read_timeout=30,
+                                       write_timeout=60, pool_timeout=10, media_write_timeout=60))
+               .get_updates_request(AiohttpRequest(connection_pool_size=1, connect_timeout=10, read_timeout=40,
+                                                   write_timeout=60, pool_timeout=10))
+               .concurrent_updates(PerChatUpdateProcessor()))
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1,
                                                       group_max_rate=20, group_time_period=60, max_retries=5))
@@ -248,11 +259,11 @@ def _guess_locale(update: Update) -> str:
 def _identity(session: Session, update: Update) -> tuple[User | None, TelegramIdentity | None]:
     if update.effective_user is None:
         return None, None
-    row = session.exec(select(TelegramIdentity, User).join(User, User.id == TelegramIdentity.user_id).where(
-        TelegramIdentity.telegram_user_id == update.effective_user.id)).first()
+    row = first(session, IDENTITY, {"telegram_user_id": update.effective_user.id})
     if row is None:
         return None, None
-    identity, user = row
+    identity = adopt(session, TelegramIdentity, prefixed(row, "i_"))
+    user = adopt(session, User, prefixed(row, "u_"))
     return (user if user.active else None), identity
 
 

@@ -7,10 +7,13 @@ before it reads or writes, and raises ``AccessDenied`` with a translatable messa
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
 from bot.i18n import N_
 from bot.storage.models import Asset, OrgUnit, User
+from bot.storage.rows import adopt, columns, first, prefixed
 
 # What each role may do (within its scope).
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -41,6 +44,12 @@ ROLE_LEVELS = {
     "county_officer": {"county"},
     "admin": {"county", "township", "village"},
 }
+
+
+# Runs on every answer of every checklist: built once, run in Core (see bot.storage.rows).
+ASSET_AND_VILLAGE = (core_select(*columns(Asset, "a_"), *columns(OrgUnit, "v_"))
+                     .join_from(Asset.__table__, OrgUnit.__table__, OrgUnit.__table__.c.id == Asset.__table__.c.village_id)
+                     .where(Asset.__table__.c.id == bindparam("asset_id")))
 
 
 class AccessDenied(PermissionError):
@@ -84,12 +93,11 @@ def require_asset(session: Session, user: User | None, action: str, asset_id: in
     row = None
     if isinstance(asset_id, int):
         # One query for the asset and its village (this runs on every answer of every checklist).
-        row = session.exec(select(Asset, OrgUnit).join(OrgUnit, OrgUnit.id == Asset.village_id)
-                           .where(Asset.id == asset_id)).first()
+        row = first(session, ASSET_AND_VILLAGE, {"asset_id": asset_id})
     if row is None:
         # Same answer as a foreign asset: do not reveal which ids exist.
         raise AccessDenied(N_("This is outside your area."))
-    asset, village = row
+    asset, village = adopt(session, Asset, prefixed(row, "a_")), adopt(session, OrgUnit, prefixed(row, "v_"))
     require(session, user, action, village)
     # The session's identity map holds objects weakly; keep the asset so that the next
     # session.get() of it in this session (the question's title, say) needs no query.

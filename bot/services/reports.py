@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -26,6 +26,7 @@ from bot.services import audit, evidence
 from bot.services.access import AccessDenied, require, require_asset, visible_assets
 from bot.services.evidence import EvidenceStore
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, ProblemEvent, Report, User
+from bot.storage.rows import adopt, first, store
 
 STATES = ("done", "draft", "todo")
 # Assets a village checks every month; household assets (到户类) belong to the households (seed 004 三).
@@ -221,6 +222,14 @@ def walker_for(report: Report) -> Walker:
     return Walker(load_form(report.form_id, report.form_version), report.answers, report.position)
 
 
+# A no-op write that returns the row, re-read even if the session holds it (built once: it runs on
+# every answer, and building a statement costs more than running it).
+_REPORTS = Report.__table__
+LOCK_REPORT = (update(_REPORTS).where(_REPORTS.c.id == bindparam("report_id"))
+               .values(updated_at=_REPORTS.c.updated_at).returning(*_REPORTS.columns))
+SAVE_REPORT = update(_REPORTS).where(_REPORTS.c.id == bindparam("report_id"))
+
+
 def _report(session: Session, user: User, report_id: int, *, lock: bool) -> Report:
     """Return a report of an asset the user may fill; foreign and unknown ids are refused alike.
 
@@ -232,10 +241,8 @@ def _report(session: Session, user: User, report_id: int, *, lock: bool) -> Repo
     if isinstance(report_id, int) and not lock:
         report = session.get(Report, report_id)
     elif isinstance(report_id, int):
-        # A no-op write that returns the row, re-read even if this session holds it.
-        query = (update(Report).where(Report.id == report_id).values(updated_at=Report.updated_at)
-                 .returning(Report).execution_options(populate_existing=True, synchronize_session=False))
-        report = session.execute(query).scalars().first()
+        row = first(session, LOCK_REPORT, {"report_id": report_id})
+        report = adopt(session, Report, row) if row is not None else None
     try:
         if report is None:
             raise AccessDenied(MSG_UNKNOWN_REPORT)
@@ -256,10 +263,9 @@ def _draft(session: Session, user: User, report_id: int, *, lock: bool = True) -
 
 
 def _save(session: Session, report: Report, walker: Walker, now: dt.datetime | None) -> None:
-    report.answers = walker.answers
-    report.position = walker.position
-    report.updated_at = now or utcnow()
-    session.add(report)
+    """Write the walker's answers and position to the draft and commit (one Core UPDATE)."""
+    store(session, report, SAVE_REPORT, {"answers": walker.answers, "position": walker.position,
+                                         "updated_at": now or utcnow()}, report_id=report.id)
     session.commit()
 
 

@@ -413,6 +413,7 @@ class BotApiDouble:
         self._messages: dict[tuple[int, int], dict] = {}
         self._bot_message_ids: dict[int, list[int]] = collections.defaultdict(list)
         self._sent: list[Sent] = []
+        self._sent_by_chat: dict[int, list[Sent]] = collections.defaultdict(list)  # the same, per chat
         self._read_cursor: dict[int, int] = collections.defaultdict(int)
         self._calls: list[Call] = []
         self._files: dict[str, _StoredFile] = {}
@@ -709,10 +710,15 @@ class BotApiDouble:
         """Return the calls of one method (case-insensitive)."""
         return [c for c in self.calls if c.method.lower() == method.lower()]
 
+    def _keep_sent(self, sent: Sent) -> None:
+        """Keep a bot action in order, overall and per chat (called with the lock held)."""
+        self._sent.append(sent)
+        self._sent_by_chat[sent.chat_id].append(sent)
+
     def messages_to(self, chat_id: int) -> list[Sent]:
         """Return what the bot sent to a chat, edits included, in order."""
         with self._lock:
-            return [s for s in self._sent if s.chat_id == chat_id]
+            return list(self._sent_by_chat.get(chat_id, ()))
 
     def texts_to(self, chat_id: int) -> list[str]:
         """Return the texts (or captions) of the messages the bot sent to a chat, edits excluded."""
@@ -737,8 +743,10 @@ class BotApiDouble:
 
     def _latest_bot_message_id(self, chat_id: int) -> int | None:
         with self._lock:
-            ids = [m for m in self._bot_message_ids.get(chat_id, []) if (chat_id, m) in self._messages]
-            return ids[-1] if ids else None
+            for message_id in reversed(self._bot_message_ids.get(chat_id, [])):
+                if (chat_id, message_id) in self._messages:
+                    return message_id
+            return None
 
     def callback_answer(self, query_id: str) -> dict | None:
         """Return the answerCallbackQuery parameters the bot gave a query, or None if unanswered."""
@@ -801,11 +809,11 @@ class BotApiDouble:
 
         def take() -> list[Sent] | None:
             with self._lock:
-                unread = self.messages_to(chat_id)[self._read_cursor[chat_id]:]
-                if len(unread) < count:
+                sent, cursor = self._sent_by_chat.get(chat_id, []), self._read_cursor[chat_id]
+                if len(sent) - cursor < count:
                     return None
                 self._read_cursor[chat_id] += count
-                return unread[:count]
+                return sent[cursor:cursor + count]
 
         return self.wait_for(take, timeout, what=f"{count} repl{'y' if count == 1 else 'ies'} to {chat_id}")
 
@@ -1059,7 +1067,7 @@ class BotApiDouble:
                 message["reply_to_message"] = dict(self._messages[(chat.id, int(target))])
             self._messages[(chat.id, message["message_id"])] = message
             self._bot_message_ids[chat.id].append(message["message_id"])
-            self._sent.append(Sent(method, chat.id, message["message_id"], dict(message), time.time()))
+            self._keep_sent(Sent(method, chat.id, message["message_id"], dict(message), time.time()))
             self._accepted[chat.id] += 1
             self._changed.notify_all()
         return message
@@ -1155,7 +1163,7 @@ class BotApiDouble:
                 raise ApiError(400, NOT_MODIFIED)
             updated["edit_date"] = int(time.time())
             self._messages[(chat_id, message_id)] = updated
-            self._sent.append(Sent(method, chat_id, message_id, dict(updated), time.time()))
+            self._keep_sent(Sent(method, chat_id, message_id, dict(updated), time.time()))
             self._changed.notify_all()
             return updated
 
