@@ -13,7 +13,9 @@ retry_after included).
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -21,6 +23,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 __all__ = ["AiohttpRequest"]
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -69,6 +72,7 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
+        parameters = request_data.json_parameters if request_data else None
         read_timeout = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
         connect_timeout = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         pool_timeout = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
@@ -76,19 +80,21 @@ class AiohttpRequest(BaseRequest):
             write_timeout = self._media_write_timeout if files else self._write_timeout
         # aiohttp has no write timeout of its own: the write is bounded with the read (sock_read
         # covers waiting for the answer after the body is sent).
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout,
-                                        sock_read=_sum(read_timeout, write_timeout if files else None))
+        timeout = _timeout(connect_timeout, _sum(read_timeout, write_timeout if files else None))
         data: Any = None
+        headers = None
         if files:
             form = aiohttp.FormData(quote_fields=False)
-            for name, value in (request_data.json_parameters or {}).items():
+            for name, value in (parameters or {}).items():
                 form.add_field(name, value)
             for name, part in files.items():
                 filename, content, mimetype = part
                 form.add_field(name, content, filename=filename, content_type=mimetype)
             data = form
-        elif request_data is not None:
-            data = request_data.json_parameters or None
+        elif parameters:
+            # Encoded here: aiohttp's own form encoding costs several times urlencode.
+            data = urlencode(parameters).encode("ascii")
+            headers = FORM
         if not self._slots.locked():
             await self._slots.acquire()  # free at once: no timer needed
         else:
@@ -98,7 +104,7 @@ class AiohttpRequest(BaseRequest):
                 raise TimedOut(message="Pool timeout: all connections to the Bot API server are busy. The request "
                                        "was *not* sent.") from err
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut from err
@@ -106,6 +112,12 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
         finally:
             self._slots.release()
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """The aiohttp timeout of a call (a handful of distinct ones: made once each)."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
 
 def _sum(first: float | None, *more: float | None) -> float | None:

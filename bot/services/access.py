@@ -46,10 +46,16 @@ ROLE_LEVELS = {
 }
 
 
-# Runs on every answer of every checklist: built once, run in Core (see bot.storage.rows).
+# Statements built once and run in Core (see bot.storage.rows): building one costs more than running it.
+_ASSETS, _UNITS = Asset.__table__, OrgUnit.__table__
+_VILLAGE, _SCOPE = _UNITS.alias("village"), _UNITS.alias("scope")
 ASSET_AND_VILLAGE = (core_select(*columns(Asset, "a_"), *columns(OrgUnit, "v_"))
-                     .join_from(Asset.__table__, OrgUnit.__table__, OrgUnit.__table__.c.id == Asset.__table__.c.village_id)
-                     .where(Asset.__table__.c.id == bindparam("asset_id")))
+                     .join_from(_ASSETS, _UNITS, _UNITS.c.id == _ASSETS.c.village_id)
+                     .where(_ASSETS.c.id == bindparam("asset_id")))
+ASSET_SCOPE = (core_select(_VILLAGE.c.path.label("village_path"), _SCOPE.c.path.label("scope_path"))
+               .select_from(_ASSETS.join(_VILLAGE, _VILLAGE.c.id == _ASSETS.c.village_id)
+                            .outerjoin(_SCOPE, _SCOPE.c.id == bindparam("scope_id")))
+               .where(_ASSETS.c.id == bindparam("asset_id")))
 
 
 class AccessDenied(PermissionError):
@@ -72,8 +78,11 @@ def covers(session: Session, user: User, unit: OrgUnit) -> bool:
     """Return whether ``unit`` lies within the user's scope."""
     if user.org_unit_id is None:
         return user.role == "admin"
-    scope_path = unit_path(session, user.org_unit_id)
-    return bool(scope_path) and unit.path.startswith(scope_path)
+    return _within(unit.path, unit_path(session, user.org_unit_id))
+
+
+def _within(path: str, scope_path: str | None) -> bool:
+    return bool(scope_path) and path.startswith(scope_path)
 
 
 def require(session: Session, user: User | None, action: str, unit: OrgUnit | None = None) -> None:
@@ -103,6 +112,25 @@ def require_asset(session: Session, user: User | None, action: str, asset_id: in
     # session.get() of it in this session (the question's title, say) needs no query.
     session.info.setdefault("held", {})[("asset", asset.id)] = asset
     return asset
+
+
+def check_asset(session: Session, user: User | None, action: str, asset_id: int) -> None:
+    """Raise AccessDenied unless ``user`` may do ``action`` on the asset; like ``require_asset``, loading nothing.
+
+    One Core query answers both paths (the asset's village and the user's unit): this check runs
+    on every answer of every checklist.
+    """
+    row = None
+    if isinstance(asset_id, int):
+        row = first(session, ASSET_SCOPE, {"asset_id": asset_id,
+                                           "scope_id": user.org_unit_id if user is not None else None})
+    if row is None:
+        raise AccessDenied(N_("This is outside your area."))
+    require(session, user, action)
+    if user.org_unit_id is None and user.role == "admin":
+        return
+    if not _within(row["village_path"], row["scope_path"]):
+        raise AccessDenied(N_("This is outside your area."))
 
 
 def scope_filter(session: Session, user: User, path=None):
