@@ -52,7 +52,8 @@ _VILLAGE, _SCOPE = _UNITS.alias("village"), _UNITS.alias("scope")
 ASSET_AND_VILLAGE = (core_select(*columns(Asset, "a_"), *columns(OrgUnit, "v_"))
                      .join_from(_ASSETS, _UNITS, _UNITS.c.id == _ASSETS.c.village_id)
                      .where(_ASSETS.c.id == bindparam("asset_id")))
-ASSET_SCOPE = (core_select(_VILLAGE.c.path.label("village_path"), _SCOPE.c.path.label("scope_path"))
+ASSET_NAME = core_select(_ASSETS.c.name).where(_ASSETS.c.id == bindparam("asset_id"))
+ASSET_SCOPE = (core_select(_VILLAGE.c.path.label("village_path"), _SCOPE.c.path.label("scope_path"), _ASSETS.c.name)
                .select_from(_ASSETS.join(_VILLAGE, _VILLAGE.c.id == _ASSETS.c.village_id)
                             .outerjoin(_SCOPE, _SCOPE.c.id == bindparam("scope_id")))
                .where(_ASSETS.c.id == bindparam("asset_id")))
@@ -131,6 +132,16 @@ def check_asset(session: Session, user: User | None, action: str, asset_id: int)
         return
     if not _within(row["village_path"], row["scope_path"]):
         raise AccessDenied(N_("This is outside your area."))
+    # What the next question's title needs, without another query (see asset_name).
+    session.info.setdefault("asset_names", {})[asset_id] = row["name"]
+
+
+def asset_name(session: Session, asset_id: int) -> str:
+    """Return an asset's name: as this session last checked it (check_asset), or from the database."""
+    name = session.info.get("asset_names", {}).get(asset_id)
+    if name is None:
+        name = first(session, ASSET_NAME, {"asset_id": asset_id})["name"]
+    return name
 
 
 def scope_filter(session: Session, user: User, path=None):

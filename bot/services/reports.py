@@ -23,7 +23,7 @@ from bot.clock import period_of, utcnow
 from bot.flows import AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, UserError, translate
 from bot.services import audit, evidence
-from bot.services.access import AccessDenied, check_asset, require, require_asset, visible_assets
+from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.evidence import EvidenceStore
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, ProblemEvent, Report, User
 from bot.storage.rows import adopt, first, store
@@ -213,7 +213,7 @@ def require_subject(session: Session, user: User, action: str, report: Report | 
 def subject_name(session: Session, report: Report) -> str:
     """Return what the report is about, for people: the asset's name, or the village's or township's."""
     if report.asset_id is not None:
-        return first(session, ASSET_NAME, {"asset_id": report.asset_id})["name"]
+        return asset_name(session, report.asset_id)
     return session.get(OrgUnit, report.org_unit_id).name
 
 
@@ -225,7 +225,6 @@ def walker_for(report: Report) -> Walker:
 # A no-op write that returns the row, re-read even if the session holds it (built once: it runs on
 # every answer, and building a statement costs more than running it).
 _REPORTS = Report.__table__
-ASSET_NAME = select(Asset.__table__.c.name).where(Asset.__table__.c.id == bindparam("asset_id"))
 LOCK_REPORT = (update(_REPORTS).where(_REPORTS.c.id == bindparam("report_id"))
                .values(updated_at=_REPORTS.c.updated_at).returning(*_REPORTS.columns))
 SAVE_REPORT = update(_REPORTS).where(_REPORTS.c.id == bindparam("report_id"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +23,19 @@ from tests.services.images import make_jpeg
 from tests.web.conftest import populate
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Wait until a JavaScript expression is true on the page.
+
+    Not page.wait_for_function: its polling evaluates a string, which the pages' Content Security
+    Policy (script-src 'self') rightly forbids, so it failed whenever the first check was false.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"() => Boolean({expression})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(50)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
@@ -73,7 +87,7 @@ def test_villager_reports_a_problem(live, page, sqlite_engine, tmp_path):
     base, world, _settings = live
     page.goto(f"{base}/p/{world.asset.public_token}")
     assert page.locator("h1").first.inner_text() == "新桥村光伏电站"
-    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    _wait_until(page, "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
     _no_horizontal_scroll(page)
     page.screenshot(path=str(ARTIFACTS / "public-page.png"), full_page=True)
     photo = tmp_path / "broken.jpg"
@@ -123,7 +137,7 @@ def _answer_on_screen(page, form, tmp_path, step: int) -> str | None:
         page.fill("input[name=value]", "2026-03-01")
     elif question.type == "location":  # the browser's position, through the page's button
         page.get_by_role("button", name="使用我当前的位置").click()
-        page.wait_for_function("document.querySelector('input[name=lon]').value !== ''")
+        _wait_until(page, "document.querySelector('input[name=lon]').value !== ''")
         assert page.input_value("input[name=lat]") == "31.401230"
     with page.expect_navigation():
         page.get_by_role("button", name="下一题").click()
