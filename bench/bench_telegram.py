@@ -105,11 +105,11 @@ def run() -> list[dict]:
     """Measure both rates, alternating, over a few rounds; return rows {name, value, unit, note}.
 
     This machine's timing wanders by ±20 % from one second to the next, so each rate is the median
-    of ``BENCH_TELEGRAM_ROUNDS`` runs (3), the two taking turns to go first.
+    of ``BENCH_TELEGRAM_ROUNDS`` runs (5), the two taking turns to go first.
     """
     n = int(os.environ.get("BENCH_TELEGRAM_N", "1200"))
     n -= n % CADRES
-    rounds = int(os.environ.get("BENCH_TELEGRAM_ROUNDS", "3"))
+    rounds = int(os.environ.get("BENCH_TELEGRAM_ROUNDS", "5"))
     echoes, ours = [], []
     with tempfile.TemporaryDirectory() as tmp, DoubleProcess() as double:
         for index in range(rounds):
