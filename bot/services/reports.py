@@ -32,12 +32,16 @@ STATES = ("done", "draft", "todo")
 # Assets a village checks every month; household assets (到户类) belong to the households (seed 004 三).
 CHECKED_TYPES = ("经营性", "公益性")
 CLOSED_PROBLEM_STATUSES = ("resolved", "closed")
-DRAFT, SUBMITTED, DISCARDED = "draft", "submitted", "discarded"
+DRAFT, SUBMITTED, DISCARDED, EXPIRED = "draft", "submitted", "discarded", "expired"
+# The monthly checks: a draft of one is kept until its month ends, then it expires.
+MONTHLY_FORMS = ("monthly-operating", "monthly-public-welfare")
 
 MSG_SUBMITTED = N_("This report has already been submitted and can no longer be changed.")
 MSG_ALREADY_DONE = N_("This month's check of {asset} has already been submitted.")
 MSG_INCOMPLETE = N_("Some questions are still unanswered: {questions}.")
 MSG_UNKNOWN_REPORT = N_("This is outside your area.")
+MSG_EXPIRED = N_("The {period} check was not submitted before the month ended, so its draft has expired. "
+                 "Please do this month's check instead.")
 MSG_PHOTOS_FULL = N_("This question takes at most {max} photo(s).")
 MSG_FORM_DONE = N_("“{form}” for {subject}, {period}, has already been submitted.")
 MSG_NOT_HERE = N_("This is outside your area.")
@@ -125,7 +129,10 @@ def month_overview(session: Session, user: User, period: str | None = None, *,
     overview = []
     for asset in assets:
         report = by_asset.get(asset.id)
-        state = "todo" if report is None else ("draft" if report.status == DRAFT else "done")
+        if report is None or report.status == EXPIRED or (report.status == DRAFT and month_over(report, now)):
+            state = "todo"  # an ended month's draft is not waiting any more
+        else:
+            state = "draft" if report.status == DRAFT else "done"
         overview.append(AssetMonth(asset, state, report))
     return overview
 
@@ -181,10 +188,17 @@ def _open(session: Session, user: User, form, asset_id: int | None, unit_id: int
     """Return the subject's current draft of ``form`` for ``period``, creating it (committed) if there is none."""
     for _attempt in range(2):
         report, version = _lookup(session, asset_id, form.id, period, unit_id)
+        if report is not None and report.status == DRAFT and month_over(report, now):
+            expire_drafts(session, now, ids=[report.id])
+            raise ReportError(MSG_EXPIRED, period=period)
         if report is not None:
+            if report.status == EXPIRED:
+                raise ReportError(MSG_EXPIRED, period=period)
             if report.status != DRAFT:
                 raise done_error()
             return report
+        if form.id in MONTHLY_FORMS and period < current_period(now):
+            raise ReportError(MSG_EXPIRED, period=period)
         # Two devices starting at once pick the same version: the unique constraint lets one win.
         report = Report(asset_id=asset_id, org_unit_id=unit_id, form_id=form.id, form_version=form.version,
                         period=period, version=version, status=DRAFT, answers={}, position=None, flags=[],
@@ -253,13 +267,52 @@ def _report(session: Session, user: User, report_id: int, *, lock: bool) -> Repo
     return report
 
 
-def _draft(session: Session, user: User, report_id: int, *, lock: bool = True) -> Report:
-    """Return a draft the user may fill (locked unless ``lock`` is False); ReportError if it is not one."""
+def _draft(session: Session, user: User, report_id: int, *, lock: bool = True,
+           now: dt.datetime | None = None) -> Report:
+    """Return a draft the user may fill (locked unless ``lock`` is False); ReportError if it is not one.
+
+    A monthly check's draft whose month has ended expires here (if the hourly sweep has not
+    expired it yet) and is refused with the reason.
+    """
     report = _report(session, user, report_id, lock=lock)
+    if report.status == DRAFT and report.current and month_over(report, now):
+        period = report.period
+        expire_drafts(session, now, ids=[report.id])
+        raise ReportError(MSG_EXPIRED, period=period)
+    if report.status == EXPIRED:
+        session.rollback()
+        raise ReportError(MSG_EXPIRED, period=report.period)
     if report.status != DRAFT or not report.current:
         session.rollback()
         raise ReportError(MSG_SUBMITTED)
     return report
+
+
+def month_over(report: Report, now: dt.datetime | None = None) -> bool:
+    """Whether the report is a monthly check of a month that has ended (in the county's time zone)."""
+    return report.form_id in MONTHLY_FORMS and report.period < current_period(now)
+
+
+def expire_drafts(session: Session, now: dt.datetime | None = None, *, ids: list[int] | None = None) -> list[int]:
+    """Expire the drafts of monthly checks whose month has ended (only ``ids``, if given); audited, committed.
+
+    The hourly sweep of the scheduler calls this; answering or submitting such a draft calls it
+    for that one draft. Returns the ids expired (none twice: the UPDATE only takes drafts).
+    """
+    now = now or utcnow()
+    table = Report.__table__
+    query = (update(table).where(table.c.status == DRAFT, table.c.form_id.in_(MONTHLY_FORMS),
+                                 table.c.period < current_period(now))
+             .values(status=EXPIRED, updated_at=now).returning(table.c.id, table.c.period))
+    if ids is not None:
+        query = query.where(table.c.id.in_(ids))
+    rows = session.execute(query).all()
+    if rows:
+        audit.record_many(session, audit.SYSTEM, [
+            ("report.expire", "report", row.id, {"status": DRAFT}, {"status": EXPIRED, "period": row.period})
+            for row in rows])
+    session.commit()
+    return [row.id for row in rows]
 
 
 def _save(session: Session, report: Report, walker: Walker, now: dt.datetime | None) -> None:
@@ -272,7 +325,7 @@ def _save(session: Session, report: Report, walker: Walker, now: dt.datetime | N
 def _step(session: Session, user: User, report_id: int, action: Callable[[Walker], Any],
           now: dt.datetime | None) -> tuple[Report, Walker]:
     """Apply one engine step to a draft and commit; on AnswerError roll back and re-raise."""
-    report = _draft(session, user, report_id)
+    report = _draft(session, user, report_id, now=now)
     walker = walker_for(report)
     try:
         action(walker)
@@ -348,14 +401,14 @@ def add_photo(session: Session, user: User, report_id: int, key: str, data: byte
     EvidenceError (not a photo, too large…) and AnswerError (wrong question, too many photos,
     the same photo twice) propagate with nothing saved.
     """
-    walker = walker_for(_draft(session, user, report_id, lock=False))
+    walker = walker_for(_draft(session, user, report_id, lock=False, now=now))
     question = walker.form.question(key)
     if question is None or question.type != "photo" or question not in walker.visible():
         raise AnswerError(N_("This question does not take a photo."), key=key)
     if len(walker.answers.get(key) or []) >= question.max_count:
         raise AnswerError(question.error or MSG_PHOTOS_FULL, {"max": question.max_count}, key=key)
     ingested = store.ingest(data)  # the slow part, before the draft is locked
-    report = _draft(session, user, report_id)
+    report = _draft(session, user, report_id, now=now)
     walker = walker_for(report)
     try:
         use = evidence.record_use(session, photo=ingested, report=report, question_key=key,
@@ -395,6 +448,10 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     if report.status != DRAFT and report.submitted_at is not None:
         session.rollback()
         return _earlier_result(report)
+    if report.status == EXPIRED or (report.status == DRAFT and month_over(report, now)):
+        period = report.period
+        expire_drafts(session, now, ids=[report.id])
+        raise ReportError(MSG_EXPIRED, period=period)
     if report.status != DRAFT or not report.current:
         session.rollback()
         raise ReportError(MSG_SUBMITTED)
@@ -467,7 +524,7 @@ def _earlier_result(report: Report) -> SubmitResult:
 
 def discard(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> Report:
     """Drop a draft (kept as history with status 'discarded'); audited and committed."""
-    report = _draft(session, user, report_id)
+    report = _draft(session, user, report_id, now=now)
     before = {"status": report.status, "answers": report.answers}
     report.status = DISCARDED
     report.current = False

@@ -1,4 +1,5 @@
-"""Run the scheduler inside the web app: APScheduler calls ``outbox.tick`` every minute.
+"""Run the scheduler inside the web app: APScheduler calls ``outbox.tick`` every minute, and
+expires the drafts of monthly checks whose month has ended every hour.
 
 APScheduler keeps no state here (its in-memory job store is per process); everything the tick
 needs is in the database, so any number of processes may run this side by side.
@@ -11,10 +12,11 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bot.clock import UTC, utcnow
 from bot.config import Settings
-from bot.services import outbox
+from bot.services import outbox, reports
 from bot.services.channels import build_channels
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,17 @@ class SchedulerRunner:
         if result.inserted or result.sent or result.failed or result.recovered:
             log.info("schedule: %s", result)
 
+    def run_expiry(self) -> None:
+        """Expire the drafts of ended months; errors are logged, the next hour tries again."""
+        try:
+            with Session(self.engine) as session:
+                expired = reports.expire_drafts(session)
+        except Exception:  # noqa: BLE001 - a failed sweep must not stop the scheduler
+            log.exception("schedule: draft expiry failed")
+            return
+        if expired:
+            log.info("schedule: %d draft(s) of ended months expired", len(expired))
+
     async def stop(self) -> None:
         """Stop ticking and close the channels' HTTP clients."""
         self.scheduler.shutdown(wait=False)
@@ -52,5 +65,7 @@ async def start(app, settings: Settings, engine: Engine) -> SchedulerRunner:
     runner = SchedulerRunner(engine, build_channels(settings))
     runner.scheduler.add_job(runner.run_tick, "interval", minutes=1, next_run_time=utcnow(),
                              max_instances=1, coalesce=True, id="villagebot-tick")
+    runner.scheduler.add_job(runner.run_expiry, "interval", hours=1, next_run_time=utcnow(),
+                             max_instances=1, coalesce=True, id="villagebot-expire-drafts")
     runner.scheduler.start()
     return runner

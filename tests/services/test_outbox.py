@@ -191,7 +191,8 @@ async def test_the_runner_ticks_at_once_and_every_minute_then_stops(sqlite_engin
         assert job.trigger.interval == dt.timedelta(minutes=1) and job.max_instances == 1
         assert "telegram" not in runner.channels  # no token in these settings: groups only
         done = asyncio.Event()
-        runner.scheduler.add_listener(lambda event: done.set(), 1 << 12)  # EVENT_JOB_EXECUTED
+        runner.scheduler.add_listener(lambda event: event.job_id == job.id and done.set(),
+                                      1 << 12)  # EVENT_JOB_EXECUTED
         await asyncio.wait_for(done.wait(), 30)
         with Session(sqlite_engine) as session:
             from bot.storage.models_schedule import ScheduleState

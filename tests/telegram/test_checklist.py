@@ -365,6 +365,35 @@ async def test_cancel_pauses_and_the_waiting_draft_is_mentioned(world):
     assert current_report(world, world.assets["greenhouse"]).answers == {q.key: "yes"}
 
 
+async def test_a_draft_of_a_month_that_has_ended_is_refused_with_the_reason(world):
+    double = world.double
+    async with running_bot(world):
+        tg = await sign_in(world, "cadre_a", 5002)
+        await open_checklist(world, tg, world.assets["greenhouse"])
+        report, q = current_question(world, world.assets["greenhouse"])
+        double.press(tg, double._latest_bot_message_id(tg.id), f"v:{report.id}:{q.key}:yes")
+        await reply(double, tg)
+        # The month ends with the draft unfinished (the draft is moved back a month instead of the clock).
+        with Session(world.engine) as session:
+            stored = session.get(Report, report.id)
+            stored.period = "2000-01"
+            session.add(stored)
+            session.commit()
+        pressed = double.press(tg, double._latest_bot_message_id(tg.id), f"v:{report.id}:intact:yes")
+        refusal = await reply(double, tg)
+        reason = zh("The {period} check was not submitted before the month ended, so its draft has expired. "
+                    "Please do this month's check instead.", period="2000-01")
+        assert reason in refusal.text
+        assert double.callback_answer(pressed["callback_query"]["id"])["text"] == reason
+        double.send_command(tg, "report")
+        listing = await reply(double, tg)
+        labels = {b.callback_data: b.text for b in listing.buttons}
+        assert labels[f"a:{world.assets['greenhouse']}"].startswith("⬜")  # this month's check is still to do
+    with Session(world.engine) as session:
+        expired = session.get(Report, report.id)
+        assert (expired.status, expired.answers) == ("expired", {"operating_normally": "yes"})
+
+
 async def test_the_scheduler_does_not_repeat_the_adapters_alert_but_sends_what_nobody_was_told(world):
     """The adapter alerts the township at submission; the next scheduler tick must not alert again.
 
