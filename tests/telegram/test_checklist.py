@@ -340,14 +340,20 @@ async def test_unknown_people_are_told_how_to_get_in(world):
         assert "invite" in answer.text
 
 
+async def _answer_the_first_question(world, name: str, tg_id: int, asset: str):
+    """Sign in, open the asset's checklist and answer its first question with yes; return (tg, report, q)."""
+    tg = await sign_in(world, name, tg_id)
+    await open_checklist(world, tg, world.assets[asset])
+    report, q = current_question(world, world.assets[asset])
+    world.double.press(tg, world.double._latest_bot_message_id(tg.id), f"v:{report.id}:{q.key}:yes")
+    await reply(world.double, tg)
+    return tg, report, q
+
+
 async def test_cancel_pauses_and_the_waiting_draft_is_mentioned(world):
     double = world.double
     async with running_bot(world):
-        tg = await sign_in(world, "cadre_a", 5001)
-        await open_checklist(world, tg, world.assets["greenhouse"])
-        report, q = current_question(world, world.assets["greenhouse"])
-        double.press(tg, double._latest_bot_message_id(tg.id), f"v:{report.id}:{q.key}:yes")
-        await reply(double, tg)
+        tg, report, q = await _answer_the_first_question(world, "cadre_a", 5001, "greenhouse")
         double.send_command(tg, "cancel")
         paused = await reply(double, tg)
         assert zh("Paused. Your answers are saved; send /report to continue.") in paused.text
@@ -368,11 +374,7 @@ async def test_cancel_pauses_and_the_waiting_draft_is_mentioned(world):
 async def test_a_draft_of_a_month_that_has_ended_is_refused_with_the_reason(world):
     double = world.double
     async with running_bot(world):
-        tg = await sign_in(world, "cadre_a", 5002)
-        await open_checklist(world, tg, world.assets["greenhouse"])
-        report, q = current_question(world, world.assets["greenhouse"])
-        double.press(tg, double._latest_bot_message_id(tg.id), f"v:{report.id}:{q.key}:yes")
-        await reply(double, tg)
+        tg, report, _ = await _answer_the_first_question(world, "cadre_a", 5002, "greenhouse")
         # The month ends with the draft unfinished (the draft is moved back a month instead of the clock).
         with Session(world.engine) as session:
             stored = session.get(Report, report.id)
