@@ -37,7 +37,10 @@ def alerts(ctx: Context, problem: SeriousProblem) -> Iterator[PlannedMessage]:
 
 
 def _act_reminders(ctx: Context, problem: SeriousProblem, params: dict[str, object]) -> Iterator[PlannedMessage]:
-    """Yield the reminders to act after an acknowledgement, until the problem is resolved."""
+    """Yield the reminders to act after an acknowledgement, until the problem is resolved.
+
+    None falls while the problem waits for the county's decision (escalated from the problem list).
+    """
     rules = ctx.profile.serious
     if problem.acknowledged_at is None:
         return
@@ -45,6 +48,8 @@ def _act_reminders(ctx: Context, problem: SeriousProblem, params: dict[str, obje
         at = next_open(problem.acknowledged_at + k * rules.act_after, ctx.tz, ctx.profile)
         if at > ctx.until or _before(problem.resolved_at, at):
             return
+        if problem.waits_for_county(at):
+            continue  # the township handed it up: nothing for it to act on until the county decides
         draft = _draft(problem, "reminder", f"act-{k}", at, False, Line(ACT, params))
         yield from _send(ctx, problem, rules.first_role, draft)
 

@@ -59,6 +59,12 @@ class SeriousProblem:
     resolved_at: dt.datetime | None = None
     # Set when the Telegram adapter already told the township at submission (ProblemEvent 'alerted').
     alerted: bool = False
+    # When it waited for the county's decision: (escalated, decided or None while it still waits).
+    with_county: tuple[tuple[dt.datetime, dt.datetime | None], ...] = ()
+
+    def waits_for_county(self, at: dt.datetime) -> bool:
+        """Whether the problem was handed up to the county and not yet decided at ``at``."""
+        return any(start <= at and (end is None or at < end) for start, end in self.with_county)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.clock import UTC
 from bot.i18n import N_
@@ -190,10 +190,20 @@ def _problems(session: Session, view: CountyView, by_id: dict[int, Unit],
     rows = session.exec(select(Problem, Asset.village_id).join(Asset, Asset.id == Problem.asset_id).where(
         Problem.severity == "serious", Asset.village_id.in_(_in_county(view, "village")),
         (Problem.resolved_at.is_(None)) | (Problem.resolved_at > since))).all()
-    alerted = set(session.exec(select(ProblemEvent.problem_id).where(
-        ProblemEvent.action == "alerted", ProblemEvent.problem_id.in_([p.id for p, _ in rows])))) if rows else set()
+    events = session.exec(select(ProblemEvent.problem_id, ProblemEvent.action, ProblemEvent.at).where(
+        col(ProblemEvent.action).in_(("alerted", "escalated", "decided")),
+        col(ProblemEvent.problem_id).in_([p.id for p, _ in rows])).order_by(ProblemEvent.at, ProblemEvent.id)
+    ).all() if rows else []
+    alerted = {pid for pid, action, _ in events if action == "alerted"}
+    windows: dict[int, list[list]] = {}
+    for pid, action, at in events:
+        if action == "escalated":
+            windows.setdefault(pid, []).append([at, None])
+        elif action == "decided" and windows.get(pid) and windows[pid][-1][1] is None:
+            windows[pid][-1][1] = at
     return [SeriousProblem(str(p.id), scope_code(by_id[vid]), p.description or p.kind, p.created_at,
-                           p.acknowledged_at, p.resolved_at, p.id in alerted) for p, vid in rows]
+                           p.acknowledged_at, p.resolved_at, p.id in alerted,
+                           tuple((start, end) for start, end in windows.get(p.id, ()))) for p, vid in rows]
 
 
 def planned(session: Session, view: CountyView, until: dt.datetime,

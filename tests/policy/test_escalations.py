@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.policy import Facts, Recipient, Scope, Submission, load, occurrences, plan, render
+import dataclasses
+
+from bot.policy import Facts, Recipient, Scope, SeriousProblem, Submission, load, occurrences, plan, render
 from tests.policy.county import SHANGHAI, county, local
 
 YANSHAN = load("yanshan-2024")
@@ -36,3 +38,21 @@ def test_a_digest_lists_at_most_forty_units_and_counts_the_rest():
     text = render(digest)
     assert text.splitlines()[0].endswith("Still missing (50):")
     assert len(text.splitlines()) == 1 + 40 + 1 and text.splitlines()[-1] == "…and 10 more."
+
+
+def _acts(problem, until):
+    return [(m.step, m.recipient, m.at) for m in plan(YANSHAN, SHANGHAI, [], county(problems=(problem,)), until=until)
+            if m.step.startswith("act-")]
+
+
+def test_act_reminders_pause_while_the_county_decides_a_problem_handed_up():
+    # Yanshan: remind to act 72 h after the acknowledgement, twice (Mon 2 Nov 10:00 -> Thu 5th, Sun 8th -> Mon 9th).
+    base = SeriousProblem("p1", "V11", "擅自抵押", local(2026, 11, 2, 9), acknowledged_at=local(2026, 11, 2, 10))
+    assert _acts(base, local(2026, 11, 30)) == [("act-1", "u-t1", local(2026, 11, 5, 10)),
+                                                ("act-2", "u-t1", local(2026, 11, 9, 8))]
+    # Handed up on the 4th, decided on the 7th: the first reminder falls while the county decides.
+    decided = dataclasses.replace(base, with_county=((local(2026, 11, 4, 9), local(2026, 11, 7, 9)),))
+    assert _acts(decided, local(2026, 11, 30)) == [("act-2", "u-t1", local(2026, 11, 9, 8))]
+    # Handed up and still undecided: the township is not reminded at all.
+    waiting = dataclasses.replace(base, with_county=((local(2026, 11, 4, 9), None),))
+    assert _acts(waiting, local(2026, 11, 30)) == []

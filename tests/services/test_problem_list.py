@@ -95,3 +95,28 @@ def test_the_township_escalates_and_the_county_decides(setup):
         assert audited == ["problem.in_hand", "problem.escalated", "problem.decided"]
         with pytest.raises(problem_list.ProblemListError):
             problem_list.decide(session, people["county"], pid, "再次决定")
+
+
+def test_the_scheduler_sees_when_a_problem_waited_for_the_county(setup):
+    from bot.policy.sources import county_view, load_facts
+
+    engine, tree, p, people = setup
+    pid, now = p["a1_serious"], utcnow()
+    with Session(engine) as session:
+        problem_list.escalate(session, people["leader_a"], pid, "建议收回", now=now - dt.timedelta(days=3))
+        session.commit()
+        county = session.get(type(tree.county), tree.county.id)
+        county.policy_profile = "yanshan-2024"
+        session.add(county)
+        session.commit()
+        view = county_view(session, county)
+        since = now - dt.timedelta(days=30)
+        (waiting,) = [f for f in load_facts(session, view, [], since).problems if f.id == str(pid)]
+        assert len(waiting.with_county) == 1 and waiting.with_county[0][1] is None
+        assert waiting.waits_for_county(now)
+        problem_list.decide(session, people["county"], pid, "同意", now=now - dt.timedelta(days=1))
+        session.commit()
+        (decided,) = [f for f in load_facts(session, view, [], since).problems if f.id == str(pid)]
+        start, end = decided.with_county[0]
+        assert end - start == dt.timedelta(days=2)
+        assert decided.waits_for_county(start + dt.timedelta(hours=1)) and not decided.waits_for_county(now)
