@@ -55,10 +55,17 @@ def catalogue(locale: str) -> dict[str, str]:
     return merged
 
 
+class Label(str):
+    """A msgid given as a parameter of another message (a status, say): translated along with it."""
+
+
 def translate(locale: str | None, message: str, /, **params: object) -> str:
-    """Translate ``message`` into ``locale`` and fill its named {placeholders}."""
-    text = catalogue(normalise_locale(locale)).get(message, message)
-    return text.format(**params) if params else text
+    """Translate ``message`` into ``locale`` and fill its named {placeholders} (``Label`` values translated too)."""
+    messages = catalogue(normalise_locale(locale))
+    text = messages.get(message, message)
+    if not params:
+        return text
+    return text.format(**{k: messages.get(v, v) if isinstance(v, Label) else v for k, v in params.items()})
 
 
 class UserError(Exception):

@@ -214,6 +214,7 @@ def install_handlers(application: Application) -> None:
     from bot.adapters import telegram_township as township
 
     BUTTONS.update(forms.BUTTONS)
+    FOLLOW_UPS.update(forms.FOLLOW_UPS)
     application.add_handler(TypeHandler(Update, dedup_gate), group=-1)
     application.add_handler(CommandHandler("start", on_start))
     for name, func in (("report", on_report), ("help", on_help), ("cancel", on_cancel), ("lang", on_lang),

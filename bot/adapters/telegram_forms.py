@@ -4,8 +4,10 @@
 button each with callback data ``fm:<form_id>:<subject_id>:<period>``; pressing one starts or resumes
 that report and hands over to the checklist UI of ``bot.adapters.telegram``. A village supervisor's
 ``/forms`` also lists the reports waiting for their sign-off, as buttons ``so:<report_id>``: the
-answers are shown with a confirm button ``so:<report_id>:ok``, which signs the report off; the
-supervisors are told by ``tell_supervisors`` when such a report is submitted. A cadre's ``/forms``
+answers are shown with a confirm button ``so:<report_id>:ok``, which signs the report off, and
+``so:<report_id>:back``, which asks for a reason and sends the report back to the village (its
+cadre is told, with a button to reopen it); the supervisors are told by ``tell_supervisors`` when
+such a report is submitted. A cadre's ``/forms``
 lists the signed-off reports the village still has to report to the township: a button
 ``ru:<report_id>`` once their public posting is over, the posting's end until then.
 
@@ -89,8 +91,9 @@ def _sign_off_view(session: Session, report: Report, locale: str) -> tuple[str, 
     for number, (question, value) in enumerate(reports.walker_for(report).review(), start=1):
         lines.append(f"{number}. {views.escape(translate(locale, question.prompt))}\n"
                      f"    → {views.escape(format_answer(question, value, locale))}")
-    button = views._button(translate(locale, N_("✅ Sign off")), f"so:{report.id}:ok")
-    return "\n".join(lines), InlineKeyboardMarkup([[button]])
+    sign = views._button(translate(locale, N_("✅ Sign off")), f"so:{report.id}:ok")
+    back = views._button(translate(locale, N_("↩ Send back")), f"so:{report.id}:back")
+    return "\n".join(lines), InlineKeyboardMarkup([[sign], [back]])
 
 
 async def on_form_button(turn: tg.Turn, query, rest: str) -> None:
@@ -106,9 +109,15 @@ async def on_sign_off_button(turn: tg.Turn, query, rest: str) -> None:
     """``so:<report_id>`` shows the answers; ``so:<report_id>:ok`` signs the report off."""
     report_id, _, confirmed = rest.partition(":")
     await query.answer()
+    if confirmed not in ("", "ok", "back"):
+        raise tg.AccessDenied(tg.OUTSIDE)
     if confirmed != "ok":
         report = turn.session.get(Report, int(report_id))
         reports.require_subject(turn.session, turn.user, "report.sign_off", report)
+        if confirmed == "back":
+            tg.expect(turn, "sign_off_back", report.id)
+            await turn.say(turn.t(N_("Reply with the reason: what should the village correct?")))
+            return
         text, markup = _sign_off_view(turn.session, report, turn.locale)
         await turn.say(text, markup, escape=False)
         return
@@ -121,6 +130,37 @@ async def on_sign_off_button(turn: tg.Turn, query, rest: str) -> None:
         lines.append(turn.t(N_("It is posted on the QR pages of the village's assets until {until}; then the "
                                "village can report it to the township."), until=until))
     await turn.say("\n".join(lines))
+
+
+async def _send_back(turn: tg.Turn, report_id: int, reason: str) -> bool:
+    """The supervisor's reason (follow-up of ``so:<id>:back``): send the report back and tell its cadre."""
+    new = cycle.send_back(turn.session, turn.user, report_id, reason)
+    await turn.say(turn.t(N_("Sent back to the village: {asset}."), asset=reports.subject_name(turn.session, new)))
+    await tell_sent_back(turn.update.get_bot(), turn.session, new, reason)
+    return True
+
+
+async def tell_sent_back(bot, session: Session, new: Report, reason: str) -> bool:
+    """Tell the cadre who submitted a report that the supervisor sent it back, with a button to reopen it."""
+    from bot.services.review import submitter
+
+    cadre = submitter(session, new)
+    chat = telegram_chats(session, [cadre.id]).get(cadre.id) if cadre else None
+    if chat is None:
+        return False
+    locale = normalise_locale(cadre.locale)
+    text = translate(locale, N_("Your village supervisor sent back {form} of {subject} for {period}: {reason}\n"
+                                "Your answers are kept; correct them and submit again."),
+                     form=_form_title(locale, new.form_id), subject=reports.subject_name(session, new),
+                     period=new.period, reason=reason)
+    button = views._button(translate(locale, N_("Open the report to correct it")), f"n:{new.id}:resume")
+    try:
+        await bot.send_message(chat, text, reply_markup=InlineKeyboardMarkup([[button]]))
+    except Forbidden:
+        mark_unreachable(session, chat)
+        session.commit()
+        return False
+    return True
 
 
 async def on_report_up_button(turn: tg.Turn, query, rest: str) -> None:
@@ -161,3 +201,4 @@ async def tell_supervisors(bot, session: Session, report: Report) -> int:
 
 COMMANDS = (("forms", on_forms),)
 BUTTONS = {"fm": on_form_button, "so": on_sign_off_button, "ru": on_report_up_button}
+FOLLOW_UPS = {"sign_off_back": _send_back}

@@ -42,7 +42,7 @@ from bot.storage.models import Asset, OrgUnit, Report, User
 from bot.storage.models_cycle import CycleStep
 from bot.storage.models_schedule import DutyRecord
 
-SUBMITTED, SIGNED_OFF, REPORTED, APPROVED = "submitted", "signed_off", "reported", "approved"
+SUBMITTED, SIGNED_OFF, REPORTED, APPROVED, RETURNED = "submitted", "signed_off", "reported", "approved", "returned"
 GRADE_SCALE = "qinbei-2023"
 YEAREND, TOWNSHIP_REVIEW = "yearend-self-evaluation", "township-review"
 OVERDUE_LISTED = dt.timedelta(days=31)  # an overdue form stays on the list this long
@@ -311,17 +311,8 @@ def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime |
     A form with public posting starts its posting window now (``posting_days`` long); a form
     without posting is filed with the township at once.
     """
-    report = _locked(session, report_id)
-    spec = FORMS.get(report.form_id) if report else None
-    try:
-        if report is None or spec is None or spec.signed_by is None:
-            raise AccessDenied(N_("This is outside your area."))
-        reports.require_subject(session, user, "report.sign_off", report)
-        if report.status != SUBMITTED or not report.current:
-            raise CycleError(MSG_NOT_SIGNABLE, status=report.status)
-    except (AccessDenied, CycleError):
-        session.rollback()
-        raise
+    report = _signable(session, user, report_id)
+    spec = FORMS[report.form_id]
     now = as_utc(now or utcnow())
     report.status, report.updated_at = SIGNED_OFF, now
     _step(session, report, "sign_off", user, now)
@@ -340,6 +331,50 @@ def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime |
     if report.status == REPORTED:
         _record_duty(session, report.org_unit_id, spec.item, report.period, user, now)
     session.commit()
+    return report
+
+
+def send_back(session: Session, user: User, report_id: int, reason: str, *,
+              now: dt.datetime | None = None) -> Report:
+    """The supervisor returns a report waiting for sign-off with a reason; return the reopened draft (committed).
+
+    The report becomes ``returned`` (kept as history); its next version is a draft with the same
+    answers and photos, which the village corrects and submits again for sign-off.
+    """
+    from bot.services.review import MAX_REASON, MSG_REASON
+
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise CycleError(MSG_REASON, max=MAX_REASON)
+    report = _signable(session, user, report_id)
+    now = as_utc(now or utcnow())
+    report.status, report.current, report.review_note, report.updated_at = RETURNED, False, reason, now
+    session.add(report)
+    _step(session, report, "send_back", user, now, data={"reason": reason})
+    session.flush()
+    new = reports.reopen(session, report, reason, now)
+    audit.record_many(session, _actor(user), [
+        ("cycle.send_back", "report", report.id, {"status": SUBMITTED}, {"status": RETURNED, "reason": reason}),
+        ("report.reopen", "report", new.id, None,
+         {"version": new.version, "previous": report.id, "answers": new.answers, "reason": reason}),
+    ])
+    session.commit()
+    return new
+
+
+def _signable(session: Session, user: User, report_id: int) -> Report:
+    """Lock and return a report waiting for ``user``'s sign-off (refusals roll back)."""
+    report = _locked(session, report_id)
+    spec = FORMS.get(report.form_id) if report else None
+    try:
+        if report is None or spec is None or spec.signed_by is None:
+            raise AccessDenied(N_("This is outside your area."))
+        reports.require_subject(session, user, "report.sign_off", report)
+        if report.status != SUBMITTED or not report.current:
+            raise CycleError(MSG_NOT_SIGNABLE, status=reports.status_label(report.status))
+    except (AccessDenied, CycleError):
+        session.rollback()
+        raise
     return report
 
 

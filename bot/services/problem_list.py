@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
-from bot.i18n import N_, UserError
+from bot.i18n import N_, Label, UserError
 from bot.services import audit
 from bot.services.access import AccessDenied, require, scope_filter
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
@@ -154,7 +154,8 @@ def escalate(session: Session, user: User, problem_id: int, proposal: str, *,
     problem = _load(session, user, problem_id, "problem.handle")
     text = _text(proposal, N_("Please write the proposed disposal (up to {max} characters)."))
     if problem.status in ("resolved", "escalated"):
-        raise ProblemListError(N_("This problem cannot be escalated now (it is {status})."), status=problem.status)
+        raise ProblemListError(N_("This problem cannot be escalated now (it is {status})."),
+                               status=Label(STATUS_LABELS[problem.status]))
     return _step(session, user, problem, "escalated", text, {"status": "escalated", "owner_level": "county"},
                  now or utcnow())
 

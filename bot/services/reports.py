@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.clock import period_of, utcnow
-from bot.flows import AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
-from bot.i18n import DEFAULT_LOCALE, N_, UserError, translate
+from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
+from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
 from bot.services import audit, evidence
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.evidence import EvidenceStore
@@ -33,6 +33,10 @@ STATES = ("done", "draft", "todo")
 CHECKED_TYPES = ("经营性", "公益性")
 CLOSED_PROBLEM_STATUSES = ("resolved", "closed")
 DRAFT, SUBMITTED, DISCARDED, EXPIRED = "draft", "submitted", "discarded", "expired"
+# How a report's status reads inside a message ("… this one is {status}").
+STATUS_LABELS = {DRAFT: N_("a draft"), SUBMITTED: N_("submitted"), DISCARDED: N_("discarded"),
+                 EXPIRED: N_("expired"), "approved": N_("approved"), "returned": N_("sent back"),
+                 "signed_off": N_("signed off"), "reported": N_("reported to the township")}
 # The monthly checks: a draft of one is kept until its month ends, then it expires.
 MONTHLY_FORMS = ("monthly-operating", "monthly-public-welfare")
 
@@ -54,6 +58,11 @@ FILL_ACTIONS = {
     "quarterly-monitoring": "inspection.fill",
     "benefit-self-evaluation": "inspection.fill",
 }
+
+
+def status_label(status: str) -> Label:
+    """Return a report status for people, translated with the message it is put in."""
+    return Label(STATUS_LABELS.get(status, status))
 
 
 def fill_action(form_id: str) -> str:
@@ -520,6 +529,24 @@ def _raise_problems(session: Session, user: User, report: Report, hits, now: dt.
 
 def _earlier_result(report: Report) -> SubmitResult:
     return SubmitResult(report, [], [], [], already_submitted=True)
+
+
+def reopen(session: Session, old: Report, reason: str, now: dt.datetime) -> Report:
+    """Open the next version of a report sent back with ``reason``: a draft prefilled with its answers.
+
+    The photos come along with their flags, so the evidence of the corrected version is complete.
+    The caller marks ``old`` returned, audits and commits.
+    """
+    new = Report(asset_id=old.asset_id, org_unit_id=old.org_unit_id, form_id=old.form_id,
+                 form_version=old.form_version, period=old.period, version=old.version + 1, current=True,
+                 status=DRAFT, answers=dict(old.answers), position=REVIEW, flags=[], channel=old.channel,
+                 created_by=old.submitted_by or old.created_by, created_at=now, updated_at=now, review_note=reason)
+    session.add(new)
+    session.flush()
+    for use in session.exec(select(PhotoUse).where(PhotoUse.report_id == old.id)).all():
+        session.add(PhotoUse(photo_id=use.photo_id, report_id=new.id, asset_id=use.asset_id,
+                             question_key=use.question_key, flags=list(use.flags), created_at=now))
+    return new
 
 
 def discard(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> Report:

@@ -16,11 +16,10 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
-from bot.flows import REVIEW
 from bot.i18n import N_, UserError, translate
-from bot.services import audit
+from bot.services import audit, reports
 from bot.services.access import AccessDenied, require, require_asset, scope_filter
-from bot.storage.models import Asset, OrgUnit, PhotoUse, Report, User
+from bot.storage.models import Asset, OrgUnit, Report, User
 
 SUBMITTED, APPROVED, RETURNED, DRAFT = "submitted", "approved", "returned", "draft"
 MAX_REASON = 500
@@ -65,7 +64,7 @@ def _reviewable(session: Session, user: User, report_id: int) -> Report:
     # Unknown and foreign reports get the same refusal.
     require_asset(session, user, "report.review", report.asset_id if report else -1)
     if report.status != SUBMITTED or not report.current:
-        raise ReviewError(MSG_NOT_REVIEWABLE, status=report.status)
+        raise ReviewError(MSG_NOT_REVIEWABLE, status=reports.status_label(report.status))
     return report
 
 
@@ -78,7 +77,7 @@ def approve(session: Session, user: User, report_id: int, note: str | None = Non
                               .values(status=APPROVED, review_note=note, updated_at=now)).rowcount
     if claimed != 1:
         session.rollback()
-        raise ReviewError(MSG_NOT_REVIEWABLE, status=session.get(Report, report_id).status)
+        raise ReviewError(MSG_NOT_REVIEWABLE, status=reports.status_label(session.get(Report, report_id).status))
     audit.record(session, _actor(user), "report.approve", "report", report.id, {"status": SUBMITTED},
                  {"status": APPROVED, "note": note})
     session.commit()
@@ -98,18 +97,9 @@ def send_back(session: Session, user: User, report_id: int, reason: str, *,
                               .values(status=RETURNED, current=False, review_note=reason, updated_at=now)).rowcount
     if claimed != 1:
         session.rollback()
-        raise ReviewError(MSG_NOT_REVIEWABLE, status=session.get(Report, report_id).status)
+        raise ReviewError(MSG_NOT_REVIEWABLE, status=reports.status_label(session.get(Report, report_id).status))
     session.refresh(old)
-    new = Report(asset_id=old.asset_id, form_id=old.form_id, form_version=old.form_version, period=old.period,
-                 version=old.version + 1, current=True, status=DRAFT, answers=dict(old.answers), position=REVIEW,
-                 flags=[], channel=old.channel, created_by=old.submitted_by or old.created_by, created_at=now,
-                 updated_at=now, review_note=reason)
-    session.add(new)
-    session.flush()
-    # The photos come along with their flags, so the evidence of the corrected version is complete.
-    for use in session.exec(select(PhotoUse).where(PhotoUse.report_id == old.id)).all():
-        session.add(PhotoUse(photo_id=use.photo_id, report_id=new.id, asset_id=use.asset_id,
-                             question_key=use.question_key, flags=list(use.flags), created_at=now))
+    new = reports.reopen(session, old, reason, now)
     audit.record_many(session, _actor(user), [
         ("report.send_back", "report", old.id, {"status": SUBMITTED}, {"status": RETURNED, "reason": reason}),
         ("report.reopen", "report", new.id, None,

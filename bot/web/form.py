@@ -96,6 +96,27 @@ def sign_off(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = 
     return _cycle_step(request, csrf, cycle.sign_off, report_id)
 
 
+@router.post("/f/signoff/{report_id}/back", include_in_schema=False)
+async def send_back(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
+                    reason: Annotated[str, Form()] = ""):
+    """Send the report back to the village with a reason; its cadre is told on Telegram when the bot runs."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        try:
+            new = cycle.send_back(session, user, report_id, reason)
+        except AccessDenied as exc:
+            raise _refused(exc) from None
+        except cycle.CycleError as exc:
+            raise WebError(409, exc.msgid, **exc.params) from None
+        application = getattr(request.app.state, "telegram_application", None)
+        if application is not None:
+            from bot.adapters.telegram_forms import tell_sent_back
+
+            await tell_sent_back(application.bot, session, new, reason.strip())
+    return RedirectResponse(f"/f?{_lang(request)}", status_code=303)
+
+
 @router.post("/f/report/{report_id}/up", include_in_schema=False)
 def report_up(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
     """Report a signed-off report to the township once its public posting is over."""

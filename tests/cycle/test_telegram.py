@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from bot.clock import utcnow
 from bot.i18n import translate
 from bot.policy.calendar import period_label
-from bot.services import cycle, users
+from bot.services import cycle, reports, users
 from bot.storage.models import OrgUnit, Report, User
 from bot.storage.models_schedule import DutyRecord
 from tests.cycle.test_year import YEAREND
@@ -83,39 +83,61 @@ async def test_inspection_from_forms_to_submitted(county):
         assert f"fm:township-inspection:{county.assets['greenhouse']}:{period}" not in buttons(again)
 
 
-async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county):
+async def _submit_yearend(county, village: int):
+    """The cadre fills the year-end self-evaluation from /forms and submits it; the supervisor is told.
+
+    Return (supervisor, cadre, report id); the supervisor's notice is checked and read.
+    """
     bot_api = county.double
+    supervisor = await sign_in(county, "sup_a", 601)
+    cadre = await sign_in(county, "cadre_a", 600)
+    bot_api.send_command(cadre, "forms")
+    data = f"fm:{cycle.YEAREND}:{village}:2026"
+    assert data in buttons(await reply(bot_api, cadre))
+    bot_api.press_last(cadre, data)
+    first = await reply(bot_api, cadre)
+    assert "新桥村" in first.text
+    with Session(county.engine) as session:
+        report = session.exec(select(Report).where(Report.form_id == cycle.YEAREND)).one()
+    assert report.org_unit_id == village and report.asset_id is None
+    bot_api.press_last(cadre, f"v:{report.id}:targets_met:most")
+    await reply(bot_api, cadre)
+    for text in ("92", YEAREND["summary"], YEAREND["shortfalls"]):
+        bot_api.send_text(cadre, text)
+        await reply(bot_api, cadre)
+    await _confirm_submission(county, cadre, report.id)
+    # The village's supervisor is told at once, with the button that opens the sign-off.
+    told = await reply(bot_api, supervisor)
+    assert "新桥村" in told.text and buttons(told) == [f"so:{report.id}"]
+    return supervisor, cadre, report.id
+
+
+async def _confirm_submission(county, cadre, report_id: int) -> None:
+    bot_api = county.double
+    bot_api.press_last(cadre, f"n:{report_id}:submit")
+    await reply(bot_api, cadre)
+    bot_api.press_last(cadre, f"n:{report_id}:confirm")
+    await reply(bot_api, cadre)
+    with Session(county.engine) as session:
+        assert session.get(Report, report_id).status == "submitted"
+
+
+def _yearend_county(county) -> int:
+    """Put the county on the profile with the yearly cycle; return 新桥村's id."""
     with Session(county.engine) as session:
         unit(session, "桃源县").policy_profile = "qinbei-2023"
         session.commit()
-        village = unit(session, "新桥村").id
+        return unit(session, "新桥村").id
+
+
+async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county):
+    bot_api = county.double
+    village = _yearend_county(county)
     with time_machine.travel(local(2026, 11, 20), tick=True):
         async with running_bot(county):
-            supervisor = await sign_in(county, "sup_a", 601)
-            cadre = await sign_in(county, "cadre_a", 600)
-            bot_api.send_command(cadre, "forms")
-            data = f"fm:{cycle.YEAREND}:{village}:2026"
-            assert data in buttons(await reply(bot_api, cadre))
-            bot_api.press_last(cadre, data)
-            first = await reply(bot_api, cadre)
-            assert "新桥村" in first.text
+            supervisor, cadre, report_id = await _submit_yearend(county, village)
             with Session(county.engine) as session:
-                report = session.exec(select(Report).where(Report.form_id == cycle.YEAREND)).one()
-            assert report.org_unit_id == village and report.asset_id is None
-            bot_api.press_last(cadre, f"v:{report.id}:targets_met:most")
-            await reply(bot_api, cadre)
-            for text in ("92", YEAREND["summary"], YEAREND["shortfalls"]):
-                bot_api.send_text(cadre, text)
-                await reply(bot_api, cadre)
-            bot_api.press_last(cadre, f"n:{report.id}:submit")
-            await reply(bot_api, cadre)
-            bot_api.press_last(cadre, f"n:{report.id}:confirm")
-            await reply(bot_api, cadre)
-            with Session(county.engine) as session:
-                assert session.get(Report, report.id).status == "submitted"
-            # The village's supervisor is told at once, with the button that opens the sign-off.
-            told = await reply(bot_api, supervisor)
-            assert "新桥村" in told.text and buttons(told) == [f"so:{report.id}"]
+                report = session.get(Report, report_id)
 
             other = await sign_in(county, "sup_b", 602)
             bot_api.send_command(other, "forms")
@@ -130,7 +152,8 @@ async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county
             assert f"so:{report.id}" in buttons(await reply(bot_api, supervisor))
             bot_api.press_last(supervisor, f"so:{report.id}")
             shown = await reply(bot_api, supervisor)
-            assert YEAREND["summary"] in shown.text and buttons(shown) == [f"so:{report.id}:ok"]
+            assert YEAREND["summary"] in shown.text
+            assert buttons(shown) == [f"so:{report.id}:ok", f"so:{report.id}:back"]
             bot_api.press_last(supervisor, f"so:{report.id}:ok")
             signed = await reply(bot_api, supervisor)
             assert "新桥村" in signed.text and "2026-11-30" in signed.text  # posted for 10 days
@@ -162,3 +185,49 @@ async def test_cadre_fills_from_forms_and_only_their_supervisor_signs_off(county
                 assert session.get(Report, report.id).status == "reported"
                 steps = cycle.steps(session, session.get(User, county.invites["sup_a"][0]), report.id)
                 assert [s.step for s in steps] == ["sign_off", "post", "report_up"]
+
+
+async def test_the_supervisor_sends_a_report_back_with_a_reason_and_the_cadre_corrects_it(county):
+    bot_api = county.double
+    village = _yearend_county(county)
+    with time_machine.travel(local(2026, 11, 20), tick=True):
+        async with running_bot(county):
+            supervisor, cadre, report_id = await _submit_yearend(county, village)
+            bot_api.send_command(supervisor, "forms")
+            await reply(bot_api, supervisor)
+            bot_api.press_last(supervisor, f"so:{report_id}")
+            await reply(bot_api, supervisor)
+            bot_api.press_last(supervisor, f"so:{report_id}:back")
+            asked = await reply(bot_api, supervisor)
+            assert asked.text == translate("zh_CN", "Reply with the reason: what should the village correct?")
+            bot_api.send_text(supervisor, "差距分析太简单，请补充原因")
+            done = await reply(bot_api, supervisor)
+            assert done.text == translate("zh_CN", "Sent back to the village: {asset}.", asset="新桥村")
+            # The cadre is told why, with a button that reopens exactly the new version.
+            told = await reply(bot_api, cadre)
+            assert "差距分析太简单，请补充原因" in told.text and "新桥村" in told.text
+            with Session(county.engine) as session:
+                old = session.get(Report, report_id)
+                new = session.exec(select(Report).where(Report.form_id == cycle.YEAREND,
+                                                        Report.current.is_(True))).one()
+                assert (old.status, old.current, old.review_note) == ("returned", False, "差距分析太简单，请补充原因")
+                assert (new.status, new.version, new.answers) == ("draft", old.version + 1, old.answers)
+                steps = cycle.steps(session, session.get(User, county.invites["sup_a"][0]), report_id)
+                assert [(s.step, s.data) for s in steps] == [("send_back", {"reason": "差距分析太简单，请补充原因"})]
+            assert buttons(told) == [f"n:{new.id}:resume"]
+            bot_api.press_last(cadre, f"n:{new.id}:resume")
+            await reply(bot_api, cadre)
+            await _confirm_submission(county, cadre, new.id)
+            # Submitted again: the supervisor is told again and can sign the new version off.
+            again = await reply(bot_api, supervisor)
+            assert buttons(again) == [f"so:{new.id}"]
+            bot_api.press(supervisor, again.message_id, f"so:{report_id}:ok")  # the old version's button
+            stale = await reply(bot_api, supervisor)
+            assert stale.text == translate("zh_CN", cycle.MSG_NOT_SIGNABLE, status=reports.status_label("returned"))
+            assert "已退回" in stale.text
+            bot_api.press(supervisor, again.message_id, f"so:{new.id}")
+            await reply(bot_api, supervisor)
+            bot_api.press_last(supervisor, f"so:{new.id}:ok")
+            await reply(bot_api, supervisor)
+            with Session(county.engine) as session:
+                assert session.get(Report, new.id).status == "signed_off"

@@ -134,3 +134,46 @@ def test_the_supervisor_signs_off_on_the_web_and_the_cadre_reports_up_after_the_
         assert done.status_code == 200 and f"/f/report/{report.id}/up" not in done.text
     with Session(sqlite_engine) as session:
         assert session.get(Report, report.id).status == "reported"
+
+
+def test_the_supervisor_sends_a_report_back_on_the_web_with_a_reason(sqlite_engine, tmp_path):
+    from bot.services import cycle, reports
+    from bot.i18n import translate
+    from tests.cycle.test_year import YEAREND
+    from tests.cycle.world import fill
+
+    c, settings = county_and_settings(sqlite_engine, tmp_path, "qinbei-2023")
+    village = c.cadre.org_unit_id
+    with Session(sqlite_engine, expire_on_commit=False) as session:
+        with time_machine.travel(local(2026, 11, 15), tick=False):
+            report = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, village, "2026",
+                                                        channel="web"), YEAREND)
+    with time_machine.travel(local(2026, 11, 16, 9, 30), tick=False):
+        supervisor = client_for(sqlite_engine, settings, c.supervisor.id)
+        page = supervisor.get(f"/f/signoff/{report.id}")
+        assert f'action="/f/signoff/{report.id}/back?' in page.text and 'name="reason"' in page.text
+        token = csrf(page.text)
+        empty = supervisor.post(f"/f/signoff/{report.id}/back", data={"csrf": token, "reason": "  "})
+        assert empty.status_code == 409
+        assert translate("zh_CN", "Please give a reason (up to {max} characters) so the village knows what to "
+                                  "correct.", max=500) in empty.text
+        other = client_for(sqlite_engine, settings, c.other_supervisor.id)
+        assert other.post(f"/f/signoff/{report.id}/back",
+                          data={"csrf": own_csrf(other, settings), "reason": "不行"}).status_code == 403
+        assert supervisor.post(f"/f/signoff/{report.id}/back",
+                               data={"csrf": "forged", "reason": "不行"}).status_code == 403
+        cadre = client_for(sqlite_engine, settings, c.cadre.id)  # nobody sends their own report back
+        assert cadre.post(f"/f/signoff/{report.id}/back",
+                          data={"csrf": own_csrf(cadre, settings), "reason": "不行"}).status_code == 403
+        with Session(sqlite_engine) as session:
+            assert session.get(Report, report.id).status == "submitted"  # nothing changed so far
+
+        sent = supervisor.post(f"/f/signoff/{report.id}/back", data={"csrf": token, "reason": "请补充差距原因"})
+        assert sent.status_code == 200 and f"/f/signoff/{report.id}" not in sent.text
+        again = supervisor.post(f"/f/signoff/{report.id}/back", data={"csrf": token, "reason": "再退一次"})
+        assert again.status_code == 409
+        assert translate("zh_CN", reports.status_label("returned")) in again.text
+    with Session(sqlite_engine) as session:
+        versions = session.exec(select(Report).where(Report.form_id == cycle.YEAREND).order_by(Report.version)).all()
+        assert [(r.version, r.status, r.current) for r in versions] == [(1, "returned", False), (2, "draft", True)]
+        assert versions[1].answers == versions[0].answers and versions[0].review_note == "请补充差距原因"
