@@ -352,12 +352,7 @@ def send_back(session: Session, user: User, report_id: int, reason: str, *,
     session.add(report)
     _step(session, report, "send_back", user, now, data={"reason": reason})
     session.flush()
-    new = reports.reopen(session, report, reason, now)
-    audit.record_many(session, _actor(user), [
-        ("cycle.send_back", "report", report.id, {"status": SUBMITTED}, {"status": RETURNED, "reason": reason}),
-        ("report.reopen", "report", new.id, None,
-         {"version": new.version, "previous": report.id, "answers": new.answers, "reason": reason}),
-    ])
+    new = reports.reopen(session, report, reason, now, actor=_actor(user), action="cycle.send_back")
     session.commit()
     return new
 

@@ -531,11 +531,13 @@ def _earlier_result(report: Report) -> SubmitResult:
     return SubmitResult(report, [], [], [], already_submitted=True)
 
 
-def reopen(session: Session, old: Report, reason: str, now: dt.datetime) -> Report:
+def reopen(session: Session, old: Report, reason: str, now: dt.datetime, *, actor: audit.Actor,
+           action: str) -> Report:
     """Open the next version of a report sent back with ``reason``: a draft prefilled with its answers.
 
     The photos come along with their flags, so the evidence of the corrected version is complete.
-    The caller marks ``old`` returned, audits and commits.
+    The caller has marked ``old`` returned; this audits both (``action`` for the send-back) and
+    the caller commits.
     """
     new = Report(asset_id=old.asset_id, org_unit_id=old.org_unit_id, form_id=old.form_id,
                  form_version=old.form_version, period=old.period, version=old.version + 1, current=True,
@@ -546,6 +548,11 @@ def reopen(session: Session, old: Report, reason: str, now: dt.datetime) -> Repo
     for use in session.exec(select(PhotoUse).where(PhotoUse.report_id == old.id)).all():
         session.add(PhotoUse(photo_id=use.photo_id, report_id=new.id, asset_id=use.asset_id,
                              question_key=use.question_key, flags=list(use.flags), created_at=now))
+    audit.record_many(session, actor, [
+        (action, "report", old.id, {"status": SUBMITTED}, {"status": old.status, "reason": reason}),
+        ("report.reopen", "report", new.id, None,
+         {"version": new.version, "previous": old.id, "answers": new.answers, "reason": reason}),
+    ])
     return new
 
 

@@ -99,12 +99,7 @@ def send_back(session: Session, user: User, report_id: int, reason: str, *,
         session.rollback()
         raise ReviewError(MSG_NOT_REVIEWABLE, status=reports.status_label(session.get(Report, report_id).status))
     session.refresh(old)
-    new = reports.reopen(session, old, reason, now)
-    audit.record_many(session, _actor(user), [
-        ("report.send_back", "report", old.id, {"status": SUBMITTED}, {"status": RETURNED, "reason": reason}),
-        ("report.reopen", "report", new.id, None,
-         {"version": new.version, "previous": old.id, "answers": new.answers, "reason": reason}),
-    ])
+    new = reports.reopen(session, old, reason, now, actor=_actor(user), action="report.send_back")
     session.commit()
     return new
 

@@ -82,18 +82,25 @@ def test_a_quarterly_form_is_found_filled_and_submitted_on_the_web(sqlite_engine
         assert session.exec(select(Report).where(Report.form_id == "quarterly-monitoring")).all() == [report]
 
 
-def test_the_supervisor_signs_off_on_the_web_and_the_cadre_reports_up_after_the_posting(sqlite_engine, tmp_path):
+def _submitted_yearend(engine, tmp_path):
+    """A county on the yearly cycle whose cadre submitted 新桥村's 2026 year-end self-evaluation on 15 November."""
     from bot.services import cycle
     from tests.cycle.test_year import YEAREND
     from tests.cycle.world import fill
 
-    c, settings = county_and_settings(sqlite_engine, tmp_path, "qinbei-2023")
-    village = c.cadre.org_unit_id
-    with Session(sqlite_engine, expire_on_commit=False) as session:
+    c, settings = county_and_settings(engine, tmp_path, "qinbei-2023")
+    with Session(engine, expire_on_commit=False) as session:
         with time_machine.travel(local(2026, 11, 15), tick=False):
-            report = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, village, "2026",
+            report = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, c.cadre.org_unit_id, "2026",
                                                         channel="web"), YEAREND)
     assert report.status == "submitted"
+    return c, settings, report
+
+
+def test_the_supervisor_signs_off_on_the_web_and_the_cadre_reports_up_after_the_posting(sqlite_engine, tmp_path):
+    from tests.cycle.test_year import YEAREND
+
+    c, settings, report = _submitted_yearend(sqlite_engine, tmp_path)
 
     with time_machine.travel(local(2026, 11, 16, 9, 30), tick=False):
         supervisor = client_for(sqlite_engine, settings, c.supervisor.id)
@@ -137,17 +144,10 @@ def test_the_supervisor_signs_off_on_the_web_and_the_cadre_reports_up_after_the_
 
 
 def test_the_supervisor_sends_a_report_back_on_the_web_with_a_reason(sqlite_engine, tmp_path):
-    from bot.services import cycle, reports
     from bot.i18n import translate
-    from tests.cycle.test_year import YEAREND
-    from tests.cycle.world import fill
+    from bot.services import cycle, reports
 
-    c, settings = county_and_settings(sqlite_engine, tmp_path, "qinbei-2023")
-    village = c.cadre.org_unit_id
-    with Session(sqlite_engine, expire_on_commit=False) as session:
-        with time_machine.travel(local(2026, 11, 15), tick=False):
-            report = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, village, "2026",
-                                                        channel="web"), YEAREND)
+    c, settings, report = _submitted_yearend(sqlite_engine, tmp_path)
     with time_machine.travel(local(2026, 11, 16, 9, 30), tick=False):
         supervisor = client_for(sqlite_engine, settings, c.supervisor.id)
         page = supervisor.get(f"/f/signoff/{report.id}")
