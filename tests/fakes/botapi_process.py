@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from multiprocessing.managers import BaseManager
 
 from tests.fakes.botapi import BotApiDouble, Sent, User
@@ -27,7 +28,9 @@ __all__ = ["DoubleProcess"]
 class _Served:
     """Lives in the child process and owns the double; every method is one round trip from the parent."""
 
-    def __init__(self) -> None:
+    def __init__(self, cpu: int | None = None) -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
         self.double = BotApiDouble().start()
 
     def info(self) -> dict:
@@ -66,7 +69,9 @@ _Manager.register("Served", _Served)
 class DoubleProcess:
     """A ``BotApiDouble`` in a child process; a context manager with the benchmarks' subset of its API."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pin: bool = False) -> None:
+        self._pin = pin
+        self._cpus: set[int] = set()
         self._manager: _Manager | None = None
         self._served = None
         self.token = self.url = ""
@@ -74,7 +79,14 @@ class DoubleProcess:
     def __enter__(self) -> "DoubleProcess":
         self._manager = _Manager(ctx=multiprocessing.get_context("spawn"))
         self._manager.start()
-        self._served = self._manager.Served()
+        cpus = sorted(os.sched_getaffinity(0))
+        self._cpus = set(cpus)
+        if self._pin and len(cpus) >= 2:
+            # The double on its own core, this process on another: neither waits for the other's turn.
+            os.sched_setaffinity(0, set(cpus[:-1]))
+            self._served = self._manager.Served(cpus[-1])
+        else:
+            self._served = self._manager.Served()
         info = self._served.info()
         self.token, self.url = info["token"], info["url"]
         return self
@@ -84,6 +96,7 @@ class DoubleProcess:
             self._served.stop()
         finally:
             self._manager.shutdown()
+            os.sched_setaffinity(0, self._cpus)
 
     def method_url(self, method: str) -> str:
         return f"{self.url}/bot{self.token}/{method}"
