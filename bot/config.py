@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     telegram_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
+    telegram_proxy: str = ""  # an HTTP proxy for the calls to the Bot API server (empty: direct)
     telegram_bot_username: str = "VillageBot"
     telegram_webhook_secret: str = ""
     telegram_mode: str = "polling"
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("telegram_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// proxy URL, e.g. http://10.0.0.5:3128")
+        return value
 
     @field_validator("telegram_mode")
     @classmethod

@@ -188,16 +188,17 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True, bu
     """Return a python-telegram-bot Application wired to our services.
 
     The Bot API server is ``settings.telegram_api_url`` (Telegram's, or a self-hosted one): methods go
-    to ``<root>/bot<token>/<method>``, files come from ``<root>/file/bot<token>/<path>``. With
-    ``rate_limit`` outgoing calls respect Telegram's flood limits and retry after a 429's retry_after.
+    to ``<root>/bot<token>/<method>``, files come from ``<root>/file/bot<token>/<path>``, through
+    ``settings.telegram_proxy`` if one is set. With ``rate_limit`` outgoing calls respect Telegram's flood limits and retry after a 429's retry_after.
     """
     root = settings.telegram_api_url.rstrip("/")
     builder = builder or ApplicationBuilder()
     builder = (builder.token(settings.telegram_token).base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
                .request(AiohttpRequest(connection_pool_size=64, connect_timeout=10, read_timeout=30,
-                                       write_timeout=60, pool_timeout=10, media_write_timeout=60))
+                                       write_timeout=60, pool_timeout=10, media_write_timeout=60,
+                                       proxy=settings.telegram_proxy))
                .get_updates_request(AiohttpRequest(connection_pool_size=1, connect_timeout=10, read_timeout=40,
-                                                   write_timeout=60, pool_timeout=10))
+                                                   write_timeout=60, pool_timeout=10, proxy=settings.telegram_proxy))
                .concurrent_updates(PerChatUpdateProcessor()))
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1,

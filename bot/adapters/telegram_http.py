@@ -31,15 +31,17 @@ class AiohttpRequest(BaseRequest):
 
     ``connection_pool_size`` connections at most; a call that cannot get one within
     ``pool_timeout`` seconds raises ``TimedOut`` without being sent, as PTB's own transport does.
+    With ``proxy`` (an http:// URL) every call and file download goes through that HTTP proxy.
     """
 
-    __slots__ = ("_connect_timeout", "_media_write_timeout", "_pool_size", "_pool_timeout", "_read_timeout",
+    __slots__ = ("_connect_timeout", "_media_write_timeout", "_pool_size", "_pool_timeout", "_proxy", "_read_timeout",
                  "_session", "_slots", "_write_timeout")
 
     def __init__(self, connection_pool_size: int = 8, read_timeout: float | None = 5.0,
                  write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
-                 pool_timeout: float | None = 1.0, media_write_timeout: float | None = 20.0):
+                 pool_timeout: float | None = 1.0, media_write_timeout: float | None = 20.0, proxy: str | None = None):
         self._pool_size = connection_pool_size
+        self._proxy = proxy or None
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
         self._connect_timeout = connect_timeout
@@ -104,7 +106,8 @@ class AiohttpRequest(BaseRequest):
                 raise TimedOut(message="Pool timeout: all connections to the Bot API server are busy. The request "
                                        "was *not* sent.") from err
         try:
-            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
+            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout,
+                                             proxy=self._proxy) as response:
                 return response.status, await response.read()
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut from err

@@ -66,9 +66,11 @@ class TelegramChannel:
     name = "telegram"
 
     def __init__(self, token: str, api_url: str = "https://api.telegram.org", *, timeout: float = 10.0,
-                 per_second: float = TELEGRAM_PER_SECOND, client: httpx.Client | None = None) -> None:
+                 per_second: float = TELEGRAM_PER_SECOND, client: httpx.Client | None = None,
+                 proxy: str | None = None) -> None:
         self.url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
-        self.client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=16))
+        self.client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=16),
+                                             proxy=proxy or None)
         self.per_second = per_second
         self._tokens = per_second  # a token bucket as large as one second's allowance
         self._refilled = time.monotonic()
@@ -201,7 +203,8 @@ def build_channels(settings: Settings, *, timeout: float = 10.0) -> dict[str, ob
     channels: dict[str, object] = {"wecom": WeComChannel(timeout=timeout), "dingtalk": DingTalkChannel(timeout=timeout)}
     if settings.telegram_token:
         channels["telegram"] = TelegramChannel(settings.telegram_token, settings.telegram_api_url or
-                                               "https://api.telegram.org", timeout=timeout)
+                                               "https://api.telegram.org", timeout=timeout,
+                                               proxy=settings.telegram_proxy)
     return channels
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -12,6 +16,8 @@ from telegram import Bot
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
 from bot.adapters.telegram_http import AiohttpRequest
+from bot.config import Settings
+from bot.services.channels import Target, TelegramChannel
 from tests.fakes.botapi import BotApiDouble
 
 
@@ -90,3 +96,73 @@ async def test_it_refuses_to_work_before_initialize():
     request = AiohttpRequest()
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request("http://127.0.0.1:9/x", "POST")
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """A forwarding HTTP proxy: takes absolute-form requests, relays them, remembers what it relayed."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _relay(self) -> None:
+        target = urlsplit(self.path)
+        self.server.seen.append(f"{self.command} {target.path}")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+        upstream.request(self.command, target.path + (f"?{target.query}" if target.query else ""), body, headers)
+        answer = upstream.getresponse()
+        payload = answer.read()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.getheader("Content-Type", "application/octet-stream"))
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        upstream.close()
+
+    do_GET = do_POST = _relay
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+async def test_every_call_and_download_can_go_through_an_http_proxy(double, proxy):
+    person = double.user(505)
+    url = f"http://127.0.0.1:{proxy.server_address[1]}"
+    async with _bot(double, proxy=url) as bot:
+        await bot.send_message(person.id, "经代理发送")
+        sent = await bot.send_photo(person.id, _jpeg())
+        tg_file = await bot.get_file(sent.photo[-1].file_id)
+        assert bytes(await tg_file.download_as_bytearray()) == double.file_bytes(sent.photo[-1].file_id)
+    relayed = [line.rsplit("/", 1)[-1] for line in proxy.seen]
+    assert relayed[:1] == ["getMe"] and {"sendMessage", "sendPhoto", "getFile"} <= set(relayed)
+    assert any(line.startswith("GET /file/bot") for line in proxy.seen)  # the download too
+    assert double.texts_to(person.id)[0] == "经代理发送"
+
+
+def test_the_schedulers_telegram_channel_uses_the_proxy_too(double, proxy):
+    person = double.user(506)
+    url = f"http://127.0.0.1:{proxy.server_address[1]}"
+    channel = TelegramChannel(double.token, double.url, timeout=5, per_second=0, proxy=url)
+    try:
+        channel.send(Target(chat_id=person.id), "提醒")
+    finally:
+        channel.close()
+    assert proxy.seen == [f"POST /bot{double.token}/sendMessage"]
+    assert double.texts_to(person.id) == ["提醒"]
+
+
+def test_a_proxy_must_be_an_http_url():
+    with pytest.raises(ValueError, match="proxy URL"):
+        Settings(telegram_proxy="socks5://127.0.0.1:1080")
+    assert Settings(telegram_proxy="http://10.0.0.5:3128").telegram_proxy == "http://10.0.0.5:3128"
