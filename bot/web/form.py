@@ -248,7 +248,10 @@ async def step(request: Request, report_id: RowId, csrf: Annotated[str, Form()] 
         user = require_user(request, session)
         report, asset = report_in_scope(session, user, report_id)
         locale = locale_of(request)
+        question = None  # the error page below reads it, even when the draft is refused before it is known
         try:
+            if report.status == reports.EXPIRED:
+                raise reports.ReportError(reports.MSG_EXPIRED, period=report.period)
             if report.status != "draft":
                 raise reports.ReportError(reports.MSG_SUBMITTED)
             question = reports.walker_for(report).form.question(key)

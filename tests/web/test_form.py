@@ -131,6 +131,25 @@ def test_bad_answer_is_explained_and_not_saved(cadre_client, engine, world):
         assert session.get(Report, report_id).answers == before
 
 
+def test_a_draft_of_an_ended_month_is_refused_with_the_reason(cadre_client, engine, world):
+    report_id = start(cadre_client, world.asset.id)
+    page = cadre_client.get(f"/f/report/{report_id}").text
+    key = KEY_RE.search(page).group(1)
+    with Session(engine) as session:  # the month ends with the draft unfinished
+        report = session.get(Report, report_id)
+        report.period = "2000-01"
+        session.add(report)
+        session.commit()
+    reason = translate("zh_CN", reports.MSG_EXPIRED, period="2000-01")
+    for attempt in range(2):  # the first expires it on the spot, the second finds it expired
+        response = cadre_client.post(f"/f/report/{report_id}/step",
+                                     data={"csrf": csrf_of(page), "key": key, "action": "answer", "value": "yes"})
+        assert response.status_code == 400 and reason in response.text
+    with Session(engine) as session:
+        report = session.get(Report, report_id)
+        assert (report.status, report.answers) == (reports.EXPIRED, {})
+
+
 def test_draft_continues_from_telegram(cadre_client, engine, world):
     report_id = start(cadre_client, world.asset.id)
     form = load_form("monthly-operating")
