@@ -197,12 +197,8 @@ def _open(session: Session, user: User, form, asset_id: int | None, unit_id: int
     """Return the subject's current draft of ``form`` for ``period``, creating it (committed) if there is none."""
     for _attempt in range(2):
         report, version = _lookup(session, asset_id, form.id, period, unit_id)
-        if report is not None and report.status == DRAFT and month_over(report, now):
-            expire_drafts(session, now, ids=[report.id])
-            raise ReportError(MSG_EXPIRED, period=period)
         if report is not None:
-            if report.status == EXPIRED:
-                raise ReportError(MSG_EXPIRED, period=period)
+            _refuse_expired(session, report, now)
             if report.status != DRAFT:
                 raise done_error()
             return report
@@ -278,23 +274,28 @@ def _report(session: Session, user: User, report_id: int, *, lock: bool) -> Repo
 
 def _draft(session: Session, user: User, report_id: int, *, lock: bool = True,
            now: dt.datetime | None = None) -> Report:
-    """Return a draft the user may fill (locked unless ``lock`` is False); ReportError if it is not one.
-
-    A monthly check's draft whose month has ended expires here (if the hourly sweep has not
-    expired it yet) and is refused with the reason.
-    """
+    """Return a draft the user may fill (locked unless ``lock`` is False); ReportError if it is not one
+    (with the reason when its month has ended: see ``_refuse_expired``)."""
     report = _report(session, user, report_id, lock=lock)
-    if report.status == DRAFT and report.current and month_over(report, now):
-        period = report.period
-        expire_drafts(session, now, ids=[report.id])
-        raise ReportError(MSG_EXPIRED, period=period)
-    if report.status == EXPIRED:
-        session.rollback()
-        raise ReportError(MSG_EXPIRED, period=report.period)
+    _refuse_expired(session, report, now)
     if report.status != DRAFT or not report.current:
         session.rollback()
         raise ReportError(MSG_SUBMITTED)
     return report
+
+
+def _refuse_expired(session: Session, report: Report, now: dt.datetime | None) -> None:
+    """Raise ReportError (the reason) for an expired report, or a draft of an ended month, expiring it now.
+
+    The hourly sweep expires such drafts; this catches one used before the sweep got to it.
+    """
+    period = report.period
+    if report.status == DRAFT and month_over(report, now):
+        expire_drafts(session, now, ids=[report.id])  # commits
+        raise ReportError(MSG_EXPIRED, period=period)
+    if report.status == EXPIRED:
+        session.rollback()
+        raise ReportError(MSG_EXPIRED, period=period)
 
 
 def month_over(report: Report, now: dt.datetime | None = None) -> bool:
@@ -457,10 +458,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     if report.status != DRAFT and report.submitted_at is not None:
         session.rollback()
         return _earlier_result(report)
-    if report.status == EXPIRED or (report.status == DRAFT and month_over(report, now)):
-        period = report.period
-        expire_drafts(session, now, ids=[report.id])
-        raise ReportError(MSG_EXPIRED, period=period)
+    _refuse_expired(session, report, now)
     if report.status != DRAFT or not report.current:
         session.rollback()
         raise ReportError(MSG_SUBMITTED)
