@@ -43,10 +43,10 @@ async def _run_app(application, work):
             await application.stop()
 
 
-def _prepare(db_url: str, data_dir: Path) -> tuple[list[tuple[int, int, str, str]], list[str]]:
-    """One village per cadre with an asset whose checklist is open; return (report, asset, key, option)."""
+def _prepare(db_url: str, data_dir: Path) -> tuple[list[tuple[int, int]], list[str]]:
+    """One village per cadre with an asset; return the invited cadres' (user id, asset id) and invite codes."""
     engine = make_engine(db_url)
-    plan, codes = [], []
+    people, codes = [], []
     with Session(engine) as session:
         tree = make_tree(session)
         villages = [tree.village_a1, tree.village_a2, tree.village_b1, tree.village_x]
@@ -54,20 +54,34 @@ def _prepare(db_url: str, data_dir: Path) -> tuple[list[tuple[int, int, str, str
             asset = make_asset(session, village)
             created = users.create_invite(session, None, scope=village, role="village_cadre")
             session.commit()
-            report = reports.start_or_resume(session, created.user, asset.id, channel="telegram")
-            first = reports.walker_for(report).current()
-            plan.append((report.id, asset.id, first.key, first.options[0].key))
+            people.append((created.user.id, asset.id))
             codes.append(created.code)
         session.commit()
     engine.dispose()
-    return plan, codes
+    return people, codes
+
+
+def _open_checklists(db_url: str, people: list[tuple[int, int]]) -> list[tuple[int, int, str, str]]:
+    """Start each (redeemed) cadre's checklist; return (report, asset, first key, its first option)."""
+    from bot.storage.models import User
+
+    engine = make_engine(db_url)
+    plan = []
+    with Session(engine) as session:
+        for user_id, asset_id in people:
+            report = reports.start_or_resume(session, session.get(User, user_id), asset_id, channel="telegram")
+            first = reports.walker_for(report).current()
+            plan.append((report.id, asset_id, first.key, first.options[0].key))
+        session.commit()
+    engine.dispose()
+    return plan
 
 
 async def adapter_rate(double: DoubleProcess, n: int, workdir: Path) -> float:
     """Answers per second through our adapter (each answer re-answers the first question of a checklist)."""
     db_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
     upgrade(db_url)
-    plan, codes = _prepare(db_url, workdir)
+    cadres, codes = _prepare(db_url, workdir)
     settings = Settings(data_dir=workdir, database_url=db_url, telegram_token=double.token,
                         telegram_api_url=double.url)
     engine = make_engine(db_url)
@@ -79,6 +93,8 @@ async def adapter_rate(double: DoubleProcess, n: int, workdir: Path) -> float:
             double.send_command(person, "start", code)
         for person in people:
             await double.wait_reply(person.id, timeout=30)
+        # An invited cadre can act once the invite is redeemed: their drafts are opened now.
+        plan = _open_checklists(db_url, cadres)
         # Each cadre opens their checklist (the report is already a draft: this resumes it).
         for person, (rid, asset_id, key, option) in zip(people, plan):
             double.send_command(person, "report")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, SecretKeyMissing, Settings, is_loopback, load_settings, resolve_secret_key
 from bot.i18n import N_, translate
 
 log = logging.getLogger("villagebot")
@@ -39,6 +39,17 @@ class Context:
             self._engine = make_engine(self.settings.effective_database_url)
         return self._engine
 
+    def keyed_settings(self, *, generate: bool) -> Settings:
+        """Return the settings with their secret key (see ``bot.config.resolve_secret_key``); on a
+        public address (``generate`` false) a missing key stops the command with an explanation."""
+        try:
+            self._settings = resolve_secret_key(self.settings, generate=generate)
+        except SecretKeyMissing:
+            self.fail(MSG_NO_KEY, path=str(self.settings.secret_key_file))
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        return self._settings
+
     def t(self, msgid: str, **params: object) -> str:
         return translate(self.lang, msgid, **params)
 
@@ -48,6 +59,12 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+MSG_NO_KEY = N_(
+    "Refusing to serve on a public address without a secret key: VILLAGEBOT_SECRET_KEY is not set and there "
+    "is no key file {path}. Set VILLAGEBOT_SECRET_KEY to a long random value (for example the output of "
+    "`openssl rand -hex 32`; the same for every process sharing the database), or create the key file once "
+    "with `villagebot secret init` in a data directory that is kept across restarts.")
 
 
 @click.group()
@@ -238,6 +255,25 @@ def users_invite(ctx: Context, scope_key: str, role: str, name: str | None, qr_p
         click.echo(ctx.t("QR code written to {path}.", path=str(qr_path)))
 
 
+@users.command("deactivate")
+@click.argument("user_id", type=click.IntRange(1, 2_147_483_647))
+@pass_ctx
+def users_deactivate(ctx: Context, user_id: int) -> None:
+    """Deactivate a user: every web sign-in of theirs ends at once and an unused invite stops working."""
+    from bot.services.users import deactivate
+    from bot.storage.db import session_scope
+    from bot.storage.models import User
+
+    with session_scope(ctx.engine) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            ctx.fail(N_("There is no user {id}."), id=user_id)
+            return
+        ended = deactivate(session, None, user)
+        name = user.name
+    click.echo(ctx.t("{name} is deactivated; {n} web sign-in(s) ended.", name=name, n=ended))
+
+
 # --- audit --------------------------------------------------------------------------------------
 
 @cli.group("audit")
@@ -262,6 +298,28 @@ def audit_verify(ctx: Context) -> None:
     sys.exit(1)
 
 
+# --- secret key ---------------------------------------------------------------------------------
+
+@cli.group("secret")
+def secret_group() -> None:
+    """The secret key that signs sign-in links, device cookies and form tokens."""
+
+
+@secret_group.command("init")
+@pass_ctx
+def secret_init(ctx: Context) -> None:
+    """Create the key file in the data directory (mode 0600) unless it exists; VILLAGEBOT_SECRET_KEY wins."""
+    path = ctx.settings.secret_key_file
+    if ctx.settings.secret_key:
+        click.echo(ctx.t("VILLAGEBOT_SECRET_KEY is set; it is used and no key file is needed."))
+        return
+    existed = path.exists()
+    ctx.keyed_settings(generate=True)
+    key = N_("The key file {path} already exists; it is kept.") if existed else N_(
+        "Created the key file {path} (readable only by this user). Keep it with the data directory.")
+    click.echo(ctx.t(key, path=str(path)))
+
+
 # --- demo and serve -----------------------------------------------------------------------------
 
 @cli.command()
@@ -274,6 +332,7 @@ def demo(ctx: Context, serve: bool, host: str, port: int) -> None:
     from bot.services.demo import load_demo
     from bot.storage.db import session_scope, upgrade
 
+    ctx.keyed_settings(generate=not serve or is_loopback(host))
     upgrade(ctx.settings.effective_database_url)
     with session_scope(ctx.engine) as session:
         summary = load_demo(session, ctx.settings)
@@ -296,17 +355,19 @@ def _echo_demo_links(ctx: Context) -> None:
     from sqlmodel import select
 
     from bot.services import weblinks
+    from bot.services.demo import COUNTY, showcase_users
     from bot.storage.db import session_scope
-    from bot.storage.models import Asset, User
+    from bot.storage.models import Asset, OrgUnit
 
     settings = ctx.settings
     with session_scope(ctx.engine) as session:
+        county = session.exec(select(OrgUnit).where(OrgUnit.code == COUNTY[1])).first()
+        if county is None:
+            return
         click.echo(ctx.t("Try it in a browser (each link works once, for 24 hours):"))
-        for role in ("village_cadre", "township_leader", "county_officer"):
-            user = session.exec(select(User).where(User.role == role, User.active.is_(True)).order_by(User.id)).first()
-            if user is not None:
-                link = weblinks.create_link(session, user, secret=settings.secret_key, public_url=settings.public_url)
-                click.echo(f"  {role:<16} {user.name:<8} {link}")
+        for user in showcase_users(session, county):
+            link = weblinks.create_link(session, user, secret=settings.secret_key, public_url=settings.public_url)
+            click.echo(f"  {user.role:<16} {user.name:<8} {link}")
         asset = session.exec(select(Asset).order_by(Asset.id)).first()
         if asset is not None:
             click.echo(ctx.t("Public page of {asset}: {url}", asset=asset.name,
@@ -323,11 +384,13 @@ def serve(ctx: Context, host: str, port: int) -> None:
 
 
 def _serve(ctx: Context, host: str, port: int) -> None:
+    """Serve; on 127.0.0.1 a missing key is made in the data directory, on a public address it must exist."""
     import uvicorn
 
     from bot.web.app import create_app
 
-    app = create_app(ctx.settings, engine=ctx.engine)
+    settings = ctx.keyed_settings(generate=is_loopback(host))
+    app = create_app(settings, engine=ctx.engine)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
 
 

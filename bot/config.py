@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +15,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class ConfigError(RuntimeError):
     """A configuration value is wrong; the message names the variable."""
+
+
+SECRET_KEY_FILE = "secret_key"
+MIN_KEY_LENGTH = 16
+# Keys that were ever published as a default: refused even when set on purpose.
+PUBLIC_KEYS = frozenset({"dev-insecure-secret-change-me"})
+
+
+class SecretKeyMissing(ConfigError):
+    """No VILLAGEBOT_SECRET_KEY and no key file, and one may not be generated here."""
 
 
 class Settings(BaseSettings):
@@ -29,9 +42,19 @@ class Settings(BaseSettings):
     telegram_mode: str = "polling"
     public_url: str = "http://127.0.0.1:8000"
     timezone: str = "Asia/Shanghai"
-    secret_key: str = "dev-insecure-secret-change-me"
+    secret_key: str = ""  # empty: a random key kept in <data_dir>/secret_key (see resolve_secret_key)
     max_upload_mb: int = 20
     supervision_phone: str = ""
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_key(cls, value: str) -> str:
+        if value and value.strip() in PUBLIC_KEYS:
+            raise ValueError("this is the old public development key; anyone could sign cookies with it. "
+                             "Unset it (a random key is then kept in the data directory) or set your own")
+        if value and len(value) < MIN_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -91,6 +114,72 @@ class Settings(BaseSettings):
     @property
     def evidence_dir(self) -> Path:
         return self.data_dir / "evidence"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / SECRET_KEY_FILE
+
+
+def is_loopback(host: str) -> bool:
+    """Whether serving on ``host`` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_key(path: Path) -> str | None:
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    if len(key) < MIN_KEY_LENGTH:
+        raise ConfigError(f"the key file {path} is empty or too short; delete it to have a new one made, "
+                          "or set VILLAGEBOT_SECRET_KEY")
+    return key
+
+
+def _create_key(path: Path) -> str:
+    """Write a new random key to ``path`` (mode 0600) unless another process just did; return the key kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and fails if the file exists: two first starts keep one key
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_key(path)
+
+
+def resolve_secret_key(settings: Settings, *, generate: bool = True) -> Settings:
+    """Return ``settings`` with a secret key: VILLAGEBOT_SECRET_KEY, else the key file in the data
+    directory, else (when ``generate``) a new random key written there with mode 0600 and reused later.
+
+    Raise SecretKeyMissing when there is none and ``generate`` is false (serving on a public address).
+    """
+    if settings.secret_key:
+        return settings
+    path = settings.secret_key_file
+    key = _read_key(path)
+    if key is None:
+        if not generate:
+            raise SecretKeyMissing(
+                f"VILLAGEBOT_SECRET_KEY is not set and there is no key file {path}. On an address other "
+                "than 127.0.0.1 the key is not made silently: set VILLAGEBOT_SECRET_KEY to a long random "
+                "value (e.g. `openssl rand -hex 32`; the same for every process that shares the database), "
+                "or create the key file once with `villagebot secret init` on a data directory that is kept.")
+        key = _create_key(path)
+    return settings.model_copy(update={"secret_key": key})
 
 
 def load_settings() -> Settings:

@@ -1,4 +1,9 @@
-"""A realistic, fictional demo county: 3 townships, 12 villages, 40 assets, users of every role."""
+"""A realistic, fictional demo county: 3 townships, 12 villages, 40 assets, users of every role.
+
+Every demo user is created by an invite and so is inactive until the invite is redeemed in Telegram,
+like anyone else; only the first village cadre, township leader and county officer (``SHOWCASE_ROLES``)
+are activated by the demo itself, so that its web sign-in links can be tried without a bot.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ from sqlmodel import Session, select
 from bot.config import Settings
 from bot.services import audit
 from bot.services.orgs import ensure_unit
-from bot.services.users import create_invite
-from bot.storage.models import Asset, OrgUnit
+from bot.services.users import activate_for_demo, create_invite
+from bot.storage.models import Asset, OrgUnit, User
 
 COUNTY = ("青山县", "990101000000")
+SHOWCASE_ROLES = ("village_cadre", "township_leader", "county_officer")
 TOWNSHIPS = {
     "青山镇": ["石桥村", "枫林村", "竹园村", "王庄村"],
     "柳溪乡": ["柳溪村", "梨树村", "河湾村", "桃花村"],
@@ -67,7 +73,9 @@ def _funds(rng: random.Random) -> dict[str, Decimal]:
 def load_demo(session: Session, settings: Settings) -> DemoSummary:
     """Create the demo county unless it exists; return what was created (with invite links)."""
     summary = DemoSummary(county=COUNTY[0])
-    if session.exec(select(OrgUnit).where(OrgUnit.code == COUNTY[1])).first():
+    existing = session.exec(select(OrgUnit).where(OrgUnit.code == COUNTY[1])).first()
+    if existing is not None:
+        showcase_users(session, existing)  # a demo loaded before invites needed redeeming
         return summary
     rng = random.Random(2026)
     actor = audit.Actor(None, "demo")
@@ -88,8 +96,22 @@ def load_demo(session: Session, settings: Settings) -> DemoSummary:
                                                                             "name": a.name}) for a in assets])
     summary.assets = len(assets)
     summary.invites = _demo_users(session, settings, county, villages)
+    showcase_users(session, county)
     summary.created = True
     return summary
+
+
+def showcase_users(session: Session, county: OrgUnit) -> list[User]:
+    """Return (activating them if needed) the demo county's first user of each of ``SHOWCASE_ROLES``."""
+    found = []
+    for role in SHOWCASE_ROLES:
+        user = session.exec(select(User).join(OrgUnit, OrgUnit.id == User.org_unit_id)
+                            .where(User.role == role, OrgUnit.path.startswith(county.path))
+                            .order_by(User.id)).first()
+        if user is not None:
+            activate_for_demo(session, user)
+            found.append(user)
+    return found
 
 
 def _demo_assets(rng: random.Random, villages: list[tuple[OrgUnit, OrgUnit]]) -> list[Asset]:

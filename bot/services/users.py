@@ -2,6 +2,9 @@
 
 An invite is a one-time code that binds a Telegram account to a (pre-created) user on
 the first ``/start <code>``; only the code's SHA-256 is stored, codes expire and are single-use.
+A user created by an invite is not active until the invite is redeemed: before that they cannot sign
+in (web links, Mini App), act, or receive reminders. ``deactivate`` ends a user's sessions at once and
+makes their unused invites useless.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def create_invite(session: Session, actor_user: User | None, *, scope: OrgUnit, 
         require(session, actor_user, "user.invite", scope)
     actor = actor or audit.Actor(actor_user.id if actor_user else None,
                                  f"user:{actor_user.id}" if actor_user else "cli")
-    user = User(name=name or f"{scope.name} {role}", role=role, org_unit_id=scope.id)
+    user = User(name=name or f"{scope.name} {role}", role=role, org_unit_id=scope.id, active=False)
     session.add(user)
     session.flush()
     code = secrets.token_urlsafe(12)
@@ -91,6 +94,13 @@ def redeem_invite(session: Session, code: str, *, telegram_user_id: int, chat_id
     ).rowcount
     if claimed != 1:
         raise InviteError(N_("This invite code has already been used. Ask your township for a new one."))
+    user = session.get(User, invite.user_id)
+    activated = not user.active
+    if activated:
+        user.active = True
+        session.add(user)
+        audit.record(session, audit.Actor(invite.user_id, f"telegram:{telegram_user_id}"), "user.activate",
+                     "app_user", user.id, {"active": False}, {"active": True, "invite_id": invite.id})
     identity = session.exec(select(TelegramIdentity).where(
         TelegramIdentity.telegram_user_id == telegram_user_id)).first()
     before = None
@@ -105,7 +115,45 @@ def redeem_invite(session: Session, code: str, *, telegram_user_id: int, chat_id
     session.flush()
     audit.record(session, audit.Actor(invite.user_id, f"telegram:{telegram_user_id}"), "telegram.bind",
                  "telegram_identity", identity.id, before, {"user_id": invite.user_id, "invite_id": invite.id})
-    return session.get(User, invite.user_id)
+    return user
+
+
+def activate_for_demo(session: Session, user: User) -> bool:
+    """Make a demo user active without an invite (the demo's web sign-in links); return whether it changed.
+
+    Only the demo county uses this: everywhere else a person becomes active by redeeming the invite.
+    """
+    if user.active:
+        return False
+    user.active = True
+    session.add(user)
+    audit.record(session, audit.Actor(None, "demo"), "user.activate", "app_user", user.id, {"active": False},
+                 {"active": True, "reason": "demo"})
+    return True
+
+
+def deactivate(session: Session, actor_user: User | None, user: User, *, actor: audit.Actor | None = None) -> int:
+    """Make ``user`` inactive: their web sessions end at once and their unused invites expire.
+
+    ``actor_user`` needs ``user.invite`` over the user's unit (None: the command line). Returns the number
+    of sessions ended.
+    """
+    from bot.services import sessions
+
+    scope = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id is not None else None
+    if actor_user is not None:
+        require(session, actor_user, "user.invite", scope)
+    actor = actor or audit.Actor(actor_user.id if actor_user else None,
+                                 f"user:{actor_user.id}" if actor_user else "cli")
+    now = utcnow()
+    before = {"active": user.active}
+    user.active = False
+    session.add(user)
+    session.execute(update(Invite).where(Invite.user_id == user.id, Invite.used_at.is_(None),
+                                         Invite.expires_at > now).values(expires_at=now))
+    session.flush()
+    audit.record(session, actor, "user.deactivate", "app_user", user.id, before, {"active": False})
+    return sessions.revoke_all(session, user.id, actor=actor, now=now)
 
 
 def user_for_telegram(session: Session, telegram_user_id: int) -> User | None:

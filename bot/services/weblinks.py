@@ -1,12 +1,12 @@
-"""Sign-in for the web form without passwords: signed single-use links, session cookies, Mini App initData.
+"""Sign-in for the web form without passwords: signed single-use links and Mini App initData.
 
 - ``create_link`` makes a link ``{public_url}/auth/link/<token>`` for one user. The token is a random
   part plus an HMAC of it under ``settings.secret_key`` (forged tokens are refused before the
   database is asked); only the SHA-256 of the whole token is stored (``LinkToken``). A link
   expires (default 24 h) and works once.
 - ``redeem_link`` checks and consumes a token and returns the user.
-- ``session_value`` / ``session_user_id``: the signed cookie a redeemed link or a valid Mini App
-  sign-in opens: ``<user id>.<expiry>.<signature>``.
+- A redeemed link or a valid Mini App sign-in opens a server-side session (``bot.services.sessions``):
+  the cookie carries a random id, not a signature over a user id.
 - ``validate_init_data``: Telegram Mini App ``initData`` checked with the Bot API algorithm
   (secret = HMAC-SHA256(key="WebAppData", bot token); hash = HMAC-SHA256(secret, data-check-string)),
   refusing tampered, stale (``auth_date`` older than ``max_age``, default one day) and foreign data.
@@ -30,7 +30,6 @@ from bot.i18n import N_
 from bot.storage.models import LinkToken, User
 
 LINK_TTL = dt.timedelta(hours=24)
-SESSION_TTL = dt.timedelta(hours=12)
 INIT_DATA_MAX_AGE = dt.timedelta(days=1)
 
 
@@ -55,6 +54,8 @@ MSG_INIT_STALE = N_("This Telegram sign-in is too old. Close the form and open i
 # --- signing -----------------------------------------------------------------------------------
 
 def _mac(secret: str, purpose: str, value: str) -> str:
+    if not secret:  # never sign with an empty key (bot.config.resolve_secret_key gives every process one)
+        raise ValueError("no secret key: set VILLAGEBOT_SECRET_KEY or resolve the key file first")
     digest = hmac.new(secret.encode("utf-8"), f"{purpose}|{value}".encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
 
@@ -119,28 +120,6 @@ def redeem_link(session: Session, token: str, *, secret: str, now: dt.datetime |
         raise LinkError(MSG_LINK_USED, "used")
     session.refresh(row)
     return row
-
-
-# --- session cookie ------------------------------------------------------------------------------
-
-def session_value(secret: str, user_id: int, *, now: dt.datetime | None = None,
-                  ttl: dt.timedelta = SESSION_TTL) -> str:
-    """Return the signed session cookie value for ``user_id``, valid for ``ttl``."""
-    expires = int(((now or utcnow()) + ttl).timestamp())
-    return sign(secret, "session", f"{user_id}.{expires}")
-
-
-def session_user_id(secret: str, value: str | None, *, now: dt.datetime | None = None) -> int | None:
-    """Return the user id of a valid, unexpired session cookie, else None."""
-    body = unsign(secret, "session", value)
-    if body is None:
-        return None
-    user_id, _, expires = body.partition(".")
-    if not (user_id.isdigit() and expires.isdigit()):
-        return None
-    if int(expires) <= (now or utcnow()).timestamp():
-        return None
-    return int(user_id)
 
 
 # --- Telegram Mini App ------------------------------------------------------------------------------

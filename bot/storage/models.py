@@ -260,6 +260,22 @@ class LinkToken(SQLModel, table=True):
     used_at: Optional[dt.datetime] = None
 
 
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries a random id, only its SHA-256 is stored; revocable."""
+
+    __tablename__ = "web_session"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    via: str = Field(default="link", max_length=16)  # how it was opened: link, telegram
+    user_agent: str = Field(default="", max_length=300)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow)
+    expires_at: dt.datetime
+    revoked_at: Optional[dt.datetime] = None
+
+
 class AssetClass(SQLModel, table=True):
     """The township's four-way class (四个一批) of an asset, suggested and confirmed."""
 

@@ -10,14 +10,18 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from bot import __version__
-from bot.config import Settings
+from bot.config import Settings, resolve_secret_key
 from bot.storage.db import make_engine
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, engine=None) -> FastAPI:
-    """Build the app on ``settings``; routes of later packages register in ``_include_routes``."""
+    """Build the app on ``settings``; routes of later packages register in ``_include_routes``.
+
+    Without VILLAGEBOT_SECRET_KEY the key comes from (or is created in) the data directory's key file.
+    """
+    settings = resolve_secret_key(settings)
     engine = engine or make_engine(settings.effective_database_url)
 
     @asynccontextmanager

@@ -1,4 +1,5 @@
-"""Sign-in without passwords: a single-use link from the bot, or the Telegram Mini App's initData."""
+"""Sign-in without passwords (a single-use link from the bot, or the Telegram Mini App's initData), and the
+page where a signed-in person sees the browsers signed in as them and ends any of them."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from bot.clock import as_utc
 from bot.i18n import N_, translate
-from bot.services import users, weblinks
+from bot.services import audit, sessions, users, weblinks
 from bot.storage.models import User
-from bot.web.common import WebError, check_csrf, locale_of, render, set_session_cookie, web
+from bot.web.common import (RowId, WebError, check_csrf, clear_session_cookie, current_session, locale_of,
+                            render, require_user, set_session_cookie, web)
 
 router = APIRouter(tags=["sign-in"])
 
@@ -18,6 +21,7 @@ router = APIRouter(tags=["sign-in"])
 HOME = {"township_leader": "/review", "county_officer": "/oversight", "department_officer": "/oversight",
         "admin": "/oversight"}
 MSG_NOT_BOUND = N_("This Telegram account is not linked to VillageBot yet. Use your invite in the bot first.")
+MSG_SIGNED_OUT = N_("You are signed out on this device. To sign in again, send /form to the bot.")
 
 
 @router.get("/auth/link/{token}", include_in_schema=False)
@@ -30,11 +34,11 @@ def sign_in_by_link(request: Request, token: str):
         except weblinks.LinkError as exc:
             session.rollback()
             raise WebError(403, exc.msgid) from None
+        user = session.get(User, row.user_id)
+        target = f"/f/report/{row.report_id}" if row.report_id else HOME.get(user.role, "/f")
+        response = RedirectResponse(target, status_code=303)
+        set_session_cookie(request, response, session, user, via="link")
         session.commit()
-        role = session.get(User, row.user_id).role
-    target = f"/f/report/{row.report_id}" if row.report_id else HOME.get(role, "/f")
-    response = RedirectResponse(target, status_code=303)
-    set_session_cookie(request, response, row.user_id)
     return response
 
 
@@ -56,9 +60,78 @@ def sign_in_by_telegram(request: Request, init_data: Annotated[str, Form()] = ""
         raise WebError(403, exc.msgid) from None
     with state.session() as session:
         user = users.user_for_telegram(session, tg_user["id"])
-    if user is None:
-        raise WebError(403, MSG_NOT_BOUND)
-    response = JSONResponse({"redirect": "/f", "name": user.name,
-                             "message": translate(locale_of(request), N_("Signed in."))})
-    set_session_cookie(request, response, user.id)
+        if user is None:
+            raise WebError(403, MSG_NOT_BOUND)
+        response = JSONResponse({"redirect": "/f", "name": user.name,
+                                 "message": translate(locale_of(request), N_("Signed in."))})
+        set_session_cookie(request, response, session, user, via="telegram")
+        session.commit()
+    return response
+
+
+# --- my sessions ----------------------------------------------------------------------------------
+
+def _when(request: Request, moment) -> str:
+    return as_utc(moment).astimezone(web(request).settings.tz).strftime("%Y-%m-%d %H:%M")
+
+
+@router.get("/me/sessions", include_in_schema=False)
+def my_sessions(request: Request):
+    """The browsers signed in as this person: device, since when, last used; each can be ended."""
+    with web(request).session() as session:
+        user = require_user(request, session)
+        current = current_session(request, session)
+        rows = sessions.list_for(session, user)
+    items = [{"id": row.id, "device": sessions.describe(row.user_agent), "via": row.via,
+              "created": _when(request, row.created_at), "last_seen": _when(request, row.last_seen_at),
+              "current": row.id == current.id} for row in rows]
+    return render(request, "sessions.html", user=user, items=items, home=HOME.get(user.role, "/f"))
+
+
+@router.post("/me/sessions/{session_id}/revoke", include_in_schema=False)
+def revoke_session(request: Request, session_id: RowId, csrf: Annotated[str, Form()] = ""):
+    """End one of my sessions; ending the current one signs this browser out."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        current = current_session(request, session)
+        try:
+            sessions.revoke(session, user, session_id)
+        except sessions.SessionError as exc:
+            raise WebError(404, exc.msgid) from None
+        session.commit()
+    if session_id == current.id:
+        return _signed_out(request)
+    return RedirectResponse("/me/sessions", status_code=303)
+
+
+@router.post("/me/sessions/revoke-others", include_in_schema=False)
+def revoke_other_sessions(request: Request, csrf: Annotated[str, Form()] = ""):
+    """End every session of mine except this browser's."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        current = current_session(request, session)
+        sessions.revoke_all(session, user.id, actor=audit.Actor(user.id, f"user:{user.id}"), except_id=current.id)
+        session.commit()
+    return RedirectResponse("/me/sessions", status_code=303)
+
+
+@router.post("/auth/logout", include_in_schema=False)
+def sign_out(request: Request, csrf: Annotated[str, Form()] = ""):
+    """Sign this browser out: its session record is ended and its cookie removed."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        current = current_session(request, session)
+        if current is not None:
+            user = session.get(User, current.user_id)
+            sessions.revoke(session, user, current.id)
+            session.commit()
+    return _signed_out(request)
+
+
+def _signed_out(request: Request):
+    request.state.web_session = None
+    response = render(request, "signed_out.html", message=translate(locale_of(request), MSG_SIGNED_OUT))
+    clear_session_cookie(request, response)
     return response

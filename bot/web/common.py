@@ -4,6 +4,8 @@
   rendered; the CSRF token of a form is an HMAC of that device id, so a post without the
   cookie, or with a token made for another device, is refused (403).
 - The language is ``?lang=`` (zh_CN default, en), remembered in a ``vb_lang`` cookie.
+- Sign-in state is a server-side session (``bot.services.sessions``): the ``vb_session`` cookie
+  carries its random id; revoking the record ends it at the next request.
 - Templates are rendered by Jinja2 with autoescape on; ``t(msgid, **params)`` translates.
 """
 
@@ -22,7 +24,7 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from bot.i18n import N_, catalogue, normalise_locale, translate
-from bot.services import weblinks
+from bot.services import sessions, weblinks
 from bot.services.evidence import EvidenceStore
 from bot.services.public import format_money
 from bot.storage.models import User
@@ -105,10 +107,21 @@ def check_csrf(request: Request, token: str | None) -> str:
     return device
 
 
+_UNKNOWN = object()
+
+
+def current_session(request: Request, session: Session):
+    """Return this request's live ``WebSession`` (of an active user), or None; remembered per request."""
+    row = getattr(request.state, "web_session", _UNKNOWN)
+    if row is _UNKNOWN:
+        row = request.state.web_session = sessions.find(session, request.cookies.get(SESSION_COOKIE))
+    return row
+
+
 def current_user(request: Request, session: Session) -> User | None:
     """Return the signed-in, active user of this request, or None."""
-    user_id = weblinks.session_user_id(web(request).settings.secret_key, request.cookies.get(SESSION_COOKIE))
-    user = session.get(User, user_id) if user_id is not None else None
+    row = current_session(request, session)
+    user = session.get(User, row.user_id) if row is not None else None
     return user if user is not None and user.active else None
 
 
@@ -125,11 +138,16 @@ def _secure(request: Request) -> bool:
     return web(request).settings.public_url.startswith("https://")
 
 
-def set_session_cookie(request: Request, response, user_id: int) -> None:
-    """Open a signed session for ``user_id`` on ``response``."""
-    value = weblinks.session_value(web(request).settings.secret_key, user_id)
-    response.set_cookie(SESSION_COOKIE, value, max_age=int(weblinks.SESSION_TTL.total_seconds()),
+def set_session_cookie(request: Request, response, session: Session, user: User, *, via: str = "link") -> None:
+    """Open a server-side session for ``user`` (flushed; the caller commits) and set its cookie."""
+    token = sessions.open_session(session, user, via=via, user_agent=request.headers.get("user-agent"))
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(sessions.MAX_AGE.total_seconds()),
                         httponly=True, samesite="lax", secure=_secure(request))
+
+
+def clear_session_cookie(request: Request, response) -> None:
+    """Remove the session cookie from the browser (the record is revoked by the caller)."""
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=_secure(request))
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -154,6 +172,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
     html = state.env.get_template(template).render(
         t=t, locale=locale, lang_query=f"lang={locale}", switch=switch,
+        signed_in=getattr(request.state, "web_session", None) is not None,
         csrf=csrf_token(state.settings.secret_key, device), **context)
     response = HTMLResponse(html, status_code=status)
     response.headers["Content-Security-Policy"] = (

@@ -25,14 +25,16 @@ def _invite(session: Session, role: str = "village_cadre", name: str = "李书�
 def test_a_code_binds_the_telegram_account_once(engine):
     with Session(engine) as s:
         created = _invite(s)
+        assert created.user.active is False  # invited: can do nothing until the invite is redeemed
         user = redeem_invite(s, created.code, telegram_user_id=5_000_000_001, chat_id=5_000_000_001, username="li")
         s.commit()
-        assert user.id == created.user.id
+        assert user.id == created.user.id and user.active
         assert user_for_telegram(s, 5_000_000_001).name == "李书记"
         invite = s.exec(select(Invite)).one()
         assert invite.used_at is not None and invite.used_by_telegram_id == 5_000_000_001
         assert invite.code_hash != created.code  # only the hash is stored
-        assert s.exec(select(AuditEntry.action).order_by(AuditEntry.id.desc())).first() == "telegram.bind"
+        assert s.exec(select(AuditEntry.action).order_by(AuditEntry.id.desc())).all()[:2] == [
+            "telegram.bind", "user.activate"]
 
 
 def test_a_second_use_is_refused_and_changes_nothing(engine):

@@ -93,16 +93,18 @@ def api_schema(web_settings, engine):
 @pytest.fixture
 def signed_headers(engine, world, web_settings):
     """Cookies of a signed-in cadre with a device and a draft, and the matching CSRF header."""
-    from bot.services import reports
+    from bot.services import reports, sessions
     from bot.storage.models import User
     from bot.web.common import csrf_token
 
     with Session(engine) as session:
         world.draft_id = reports.start_or_resume(session, session.get(User, world.cadre.id), world.asset.id,
                                                  channel="web").id
+        token = sessions.open_session(session, session.get(User, world.cadre.id))
+        session.commit()
     secret = web_settings.secret_key
     device = "fuzz-device"
-    cookie = (f"vb_session={weblinks.session_value(secret, world.cadre.id)}; "
+    cookie = (f"vb_session={token}; "
               f"vb_device={weblinks.sign(secret, 'device', device)}")
     return {"Cookie": cookie, "X-CSRF-Token": csrf_token(secret, device)}
 

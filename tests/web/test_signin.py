@@ -1,4 +1,4 @@
-"""Sign-in: single-use expiring links, the session cookie, and Telegram Mini App initData."""
+"""Sign-in: single-use expiring links, the server-side session they open, and Telegram Mini App initData."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.clock import utcnow
-from bot.services import weblinks
+from bot.services import sessions, weblinks
 from bot.services.weblinks import LinkError
-from bot.storage.models import LinkToken, TelegramIdentity
+from bot.storage.models import LinkToken, TelegramIdentity, WebSession
 from tests.web.conftest import BOT_TOKEN, csrf_of
 
 SECRET = "test-secret-key-0123456789"
@@ -95,7 +95,7 @@ def test_link_signs_in_once(client, engine, world):
     path = _link(engine, world.cadre)
     first = client.get(path)
     assert first.status_code == 303 and first.headers["location"] == "/f"
-    assert weblinks.session_user_id(SECRET, client.cookies.get("vb_session")) == world.cadre.id
+    assert _signed_in_as(engine, client) == world.cadre.id
     again = type(client)(client.app, follow_redirects=False).get(path)
     assert again.status_code == 403 and "已使用过" in again.text and "vb_session" not in again.cookies
 
@@ -132,16 +132,20 @@ def test_service_link_errors(engine, world):
         assert info.value.code == "forged"
 
 
-def test_session_cookie_tampering_and_expiry():
-    value = weblinks.session_value(SECRET, 7)
-    assert weblinks.session_user_id(SECRET, value) == 7
-    body, _, mac = value.rpartition(".")
-    assert weblinks.session_user_id(SECRET, "8" + body[1:] + "." + mac) is None
-    assert weblinks.session_user_id("other", value) is None
-    old = weblinks.session_value(SECRET, 7, now=utcnow() - weblinks.SESSION_TTL - dt.timedelta(seconds=1))
-    assert weblinks.session_user_id(SECRET, old) is None
-    # a signature of another purpose is not a session
-    assert weblinks.session_user_id(SECRET, weblinks.sign(SECRET, "device", "7.99999999999")) is None
+def _signed_in_as(engine, client) -> int | None:
+    with Session(engine) as session:
+        user = sessions.user_for(session, client.cookies.get("vb_session"))
+        return user.id if user is not None else None
+
+
+def test_the_session_cookie_is_a_random_id_not_a_signed_user_id(client, engine, world):
+    client.get(_link(engine, world.cadre))
+    value = client.cookies.get("vb_session")
+    assert str(world.cadre.id) not in value.split(".") and weblinks.unsign(SECRET, "session", value) is None
+    with Session(engine) as session:
+        row = session.exec(select(WebSession)).one()
+    assert row.token_hash == hashlib.sha256(value.encode()).hexdigest() and value not in row.token_hash
+    assert row.user_id == world.cadre.id and row.via == "link"
 
 
 # --- Mini App sign-in route -------------------------------------------------------------------------
@@ -158,7 +162,7 @@ def test_mini_app_sign_in(client, engine, world):
     response = client.post("/auth/telegram", data={"init_data": telegram_init_data(BOT_TOKEN), "csrf": csrf},
                            headers={"Accept": "application/json"})
     assert response.status_code == 200 and response.json()["redirect"] == "/f"
-    assert weblinks.session_user_id(SECRET, client.cookies.get("vb_session")) == world.cadre.id
+    assert _signed_in_as(engine, client) == world.cadre.id
 
 
 @pytest.mark.parametrize("case", ["tampered", "stale", "wrong_bot", "unbound", "no_csrf"])
