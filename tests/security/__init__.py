@@ -1,0 +1,1 @@
+"""Security tests: attacks on a served instance, each refused."""
