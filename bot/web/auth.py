@@ -12,8 +12,18 @@ from bot.clock import as_utc
 from bot.i18n import N_, translate
 from bot.services import audit, sessions, users, weblinks
 from bot.storage.models import User
-from bot.web.common import (RowId, WebError, check_csrf, clear_session_cookie, current_session, locale_of,
-                            render, require_user, set_session_cookie, web)
+from bot.web.common import (
+    RowId,
+    WebError,
+    check_csrf,
+    clear_session_cookie,
+    current_session,
+    locale_of,
+    render,
+    require_user,
+    set_session_cookie,
+    web,
+)
 
 router = APIRouter(tags=["sign-in"])
 
