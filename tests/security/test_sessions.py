@@ -395,3 +395,56 @@ def test_the_demo_prints_web_links_that_work(clean_env, tmp_path):
         inactive = session.exec(select(User).where(User.active.is_(False))).all()
     assert sorted(active) == ["county_officer", "township_leader", "village_cadre"]
     assert len(inactive) > 20
+
+
+# --- the migration -----------------------------------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_url(request, tmp_path):
+    """An empty database of its own (the migration is run from before this change)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL, _pg_base_url
+
+    name = f"vbt_mig_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{_pg_base_url()}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_migration_deactivates_users_who_never_redeemed_their_invite(empty_db_url):
+    from sqlalchemy import text
+
+    from bot.storage.db import make_engine, upgrade
+
+    upgrade(empty_db_url, "sessions_0001-1")  # the schema before this change
+    engine = make_engine(empty_db_url)
+    later, used = "2099-01-01 00:00:00+00", "2026-01-01 00:00:00+00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO org_unit (id, level, name, path) VALUES (1, 'village', '新桥村', '/1/')"))
+            for uid, name in ((1, "waiting"), (2, "redeemed"), (3, "bound"), (4, "made by hand")):
+                conn.execute(text("INSERT INTO app_user (id, name, role, org_unit_id, locale, active, created_at) "
+                                  "VALUES (:id, :name, 'village_cadre', 1, 'zh_CN', true, :at)"),
+                             {"id": uid, "name": name, "at": used})
+            rows = [(1, 1, None), (2, 2, used), (3, 3, None)]
+            for iid, uid, used_at in rows:
+                conn.execute(text("INSERT INTO invite (id, code_hash, user_id, expires_at, used_at, created_at) "
+                                  "VALUES (:id, :h, :u, :e, :used, :at)"),
+                             {"id": iid, "h": f"h{iid}", "u": uid, "e": later, "used": used_at, "at": used})
+            conn.execute(text("INSERT INTO telegram_identity (telegram_user_id, chat_id, user_id, reachable, "
+                              "bound_at) VALUES (77, 77, 3, true, :at)"), {"at": used})
+        upgrade(empty_db_url)
+        with Session(engine) as session:
+            active = {u.name: u.active for u in session.exec(select(User)).all()}
+            assert active == {"waiting": False, "redeemed": True, "bound": True, "made by hand": True}
+            assert session.exec(select(WebSession)).all() == []
+    finally:
+        engine.dispose()
