@@ -32,14 +32,6 @@ def _county(ctx, session: Session, key: str):
         ctx.fail(exc.msgid, **exc.params)
 
 
-def _profile(ctx, name: str) -> Profile:
-    try:
-        return load(name)
-    except ProfileError as exc:
-        click.echo(exc.describe(ctx.lang), err=True)
-        sys.exit(2)
-
-
 @click.group("policy")
 def policy() -> None:
     """Policy profiles: each county's calendar, reminders and escalation chain."""
@@ -59,19 +51,20 @@ def policy_list(ctx) -> None:
 @click.option("--county", "county_key", required=True, help="County name or 12-digit code.")
 @click.pass_obj
 def policy_use(ctx, profile_name: str, county_key: str) -> None:
-    """Make a county follow a profile (audited)."""
-    from bot.services import audit
+    """Make a county follow a shipped profile (by id) or its own profile file (by path; its text is stored)."""
+    from bot.services import audit, policies
     from bot.storage.db import session_scope
 
-    profile = _profile(ctx, profile_name)
-    with session_scope(ctx.engine) as session:
-        county = _county(ctx, session, county_key)
-        before = {"policy_profile": county.policy_profile}
-        county.policy_profile = profile.id
-        session.add(county)
-        audit.record(session, audit.Actor(None, CLI), "policy.use", "org_unit", county.id, before,
-                     {"policy_profile": profile.id})
-        name = county.name
+    try:
+        with session_scope(ctx.engine) as session:
+            county = _county(ctx, session, county_key)
+            profile = policies.use(session, audit.Actor(None, CLI), county, profile_name)
+            name = county.name
+    except ProfileError as exc:
+        click.echo(exc.describe(ctx.lang), err=True)
+        sys.exit(2)
+    except policies.PolicyError as exc:
+        ctx.fail(exc.msgid, **exc.params)
     click.echo(ctx.t("{county} now follows the profile {profile}.", county=name, profile=profile.id))
 
 
@@ -80,12 +73,18 @@ def policy_use(ctx, profile_name: str, county_key: str) -> None:
 @click.pass_obj
 def policy_show(ctx, county_key: str) -> None:
     """Show the profile a county follows: duties, reminders, escalation, quiet hours."""
+    from bot.services.policies import county_profile
+
     with Session(ctx.engine) as session:
         county = _county(ctx, session, county_key)
         if not county.policy_profile:
             ctx.fail(N_("{county} has no policy profile yet; choose one with `villagebot policy use`."),
                      county=county.name)
-        profile = _profile(ctx, county.policy_profile)
+        try:
+            profile = county_profile(session, county)
+        except ProfileError as exc:
+            click.echo(exc.describe(ctx.lang), err=True)
+            sys.exit(2)
     for line in describe(profile, ctx.lang):
         click.echo(line)
 
