@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.clock import as_utc
 from bot.i18n import N_, translate
+from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import render
 from bot.policy.profile import Profile, available, load
 from bot.policy.validate import ProfileError
@@ -21,6 +22,9 @@ PERIOD_DUTY = N_("{label} ({role}, {frequency}): due at {time} on day {day} of m
 NEXT_PERIOD_DUTY = N_("{label} ({role}, {frequency}): due at {time} on day {day} of month {month} of the "
                       "following period")
 LAST_DAY = N_("the last day")
+NOT_JOINED = N_("not joined")
+UNREACHED = N_("Warning: {n} of these message(s) cannot be sent: {people} person(s) have not joined yet ({names}). "
+               "Re-issue their invites with `villagebot users pending` and `villagebot users reinvite`.")
 
 
 def _county(ctx, session: Session, key: str):
@@ -160,15 +164,22 @@ def schedule_preview(ctx, start: str, end: str, scope_key: str | None, as_json: 
                      if r.person == message.recipient and r.channel == message.channel), message.recipient)
         local = message.at.astimezone(view.tz)
         rows.append({**message.as_dict(), "at": local.isoformat(), "county": view.county.name,
-                     "recipient_name": name, "text": render(message, ctx.lang)})
+                     "recipient_name": name, "joined": message.channel != NO_CHANNEL,
+                     "text": render(message, ctx.lang)})
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
+    absent = ctx.t(NOT_JOINED)
     for row in rows:
+        channel = row["channel"] if row["joined"] else absent
         click.echo(f"{row['at'][:16]}  {row['kind']:<10} {row['role']:<18} {row['scope']:<14} "
-                   f"{row['channel']:<8} {row['recipient_name']}  {row['subject']} {row['step']}")
+                   f"{channel:<8} {row['recipient_name']}  {row['subject']} {row['step']}")
     click.echo(ctx.t("{n} message(s).", n=len(rows)))
+    unreached = {row["recipient_name"] for row in rows if not row["joined"]}
+    if unreached:
+        click.echo(ctx.t(UNREACHED, n=sum(not row["joined"] for row in rows), people=len(unreached),
+                         names="、".join(sorted(unreached))), err=True)
 
 
 @schedule.command("tick")

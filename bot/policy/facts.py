@@ -20,6 +20,9 @@ class Scope:
     parent: str | None = None
 
 
+NO_CHANNEL = "none"  # the channel of a person who has not joined: planned (and previewed), never sent
+
+
 @dataclass(frozen=True)
 class Recipient:
     """One route to one person (or group) holding ``role`` over ``scope``, through ``channel``."""
@@ -30,6 +33,11 @@ class Recipient:
     scope: str
     channel: str = "telegram"
     locale: str = "zh_CN"
+
+    @property
+    def joined(self) -> bool:
+        """Whether the person can receive anything: invited people who have not joined have no channel."""
+        return self.channel != NO_CHANNEL
 
     @property
     def key(self) -> str:

@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from bot.clock import UTC
+from bot.clock import UTC, utcnow
 from bot.i18n import N_
 from bot.policy.calendar import Occurrence, occurrences
-from bot.policy.facts import Facts, Recipient, Scope, SeriousProblem, Submission
+from bot.policy.facts import NO_CHANNEL, Facts, Recipient, Scope, SeriousProblem, Submission
 from bot.policy.messages import PlannedMessage
 from bot.policy.planner import plan
 from bot.policy.profile import ROLE_LEVEL, Profile
-from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, TelegramIdentity, User
+from bot.storage.models import Asset, Invite, OrgUnit, Problem, ProblemEvent, Report, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute, DutyRecord
 
 MONTHLY_REPORT = "village_monthly_report"
@@ -137,11 +137,31 @@ def _recipients(session: Session, view: CountyView, by_id: dict[int, Unit]) -> l
         seen.add(user_id)
         scope = department_code(view.county) if role == "department_officer" else scope_code(by_id[unit_id])
         found.append(Recipient(f"u{user_id}", name, role, scope, "telegram", locale))
+    found += _not_joined(session, view, by_id)
     routes = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id.in_(_in_county(view, "township")),
                                                      ChannelRoute.reachable.is_(True))).all()
     for route in routes:
         found.append(Recipient(f"r{route.id}", route.name, "township_leader", scope_code(by_id[route.org_unit_id]),
                                route.kind, "zh_CN"))
+    return found
+
+
+def _not_joined(session: Session, view: CountyView, by_id: dict[int, Unit]) -> list[Recipient]:
+    """Return the people invited (active, or with an invite still open) who never bound a channel:
+    messages are planned for them with the channel ``none`` — shown by the preview and named in the
+    digests, never sent."""
+    now = utcnow()
+    bound = select(TelegramIdentity.user_id)
+    open_invite = select(Invite.user_id).where(Invite.used_at.is_(None), Invite.expires_at > now)
+    users = session.exec(
+        select(User.id, User.name, User.role, User.org_unit_id, User.locale)
+        .where(User.role.in_(list(ROLE_LEVEL)), User.org_unit_id.in_(_in_county(view)),
+               col(User.id).not_in(bound), User.active.is_(True) | col(User.id).in_(open_invite))
+        .order_by(User.id)).all()
+    found = []
+    for user_id, name, role, unit_id, locale in users:
+        scope = department_code(view.county) if role == "department_officer" else scope_code(by_id[unit_id])
+        found.append(Recipient(f"u{user_id}", name, role, scope, NO_CHANNEL, locale))
     return found
 
 

@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 
 from bot.clock import as_utc, utcnow
 from bot.i18n import N_, translate
+from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
 from bot.policy.sources import CountyView, county_view, counties_with_profile, department_code, planned, scope_code
 from bot.policy.validate import ProfileError
@@ -131,7 +132,8 @@ def plan_county(session: Session, county: OrgUnit, now: dt.datetime) -> TickResu
     view = county_view(session, county)
     messages, facts = planned(session, view, now, since)
     names = {(r.person, r.channel, r.scope): r.name for r in facts.recipients}
-    rows = [_row(county.id, m, names.get((m.recipient, m.channel, m.scope), ""), now) for m in messages]
+    rows = [_row(county.id, m, names.get((m.recipient, m.channel, m.scope), ""), now) for m in messages
+            if m.channel != NO_CHANNEL]  # people who have not joined: in the preview and the digests only
     result.planned = len(rows)
     result.inserted = _insert_ignore(session, OutboxMessage, rows, ["key"])
     _record_due_items(session, view, since, now)
