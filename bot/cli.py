@@ -274,6 +274,62 @@ def users_deactivate(ctx: Context, user_id: int) -> None:
     click.echo(ctx.t("{name} is deactivated; {n} web sign-in(s) ended.", name=name, n=ended))
 
 
+@users.command("pending")
+@click.option("--scope", "scope_key", default=None, help="Only this county, township or village (name or code).")
+@pass_ctx
+def users_pending(ctx: Context, scope_key: str | None) -> None:
+    """List the people invited who have not joined yet (they receive no reminder)."""
+    from sqlmodel import Session, select
+
+    from bot.services.orgs import OrgError, find_unit
+    from bot.services.reach import ROLE_LABELS, not_joined
+    from bot.storage.models import User
+
+    with Session(ctx.engine) as session:
+        try:
+            scope = find_unit(session, scope_key) if scope_key else None
+        except OrgError as exc:
+            ctx.fail(exc.msgid, **exc.params)
+            return
+        # The command line acts as an installation-wide administrator, optionally narrowed to a unit.
+        viewer = User(id=0, name="cli", role="admin", org_unit_id=scope.id if scope else None, active=True)
+        waiting = not_joined(session, viewer)
+    for w in waiting:
+        until = w.invite_valid_until.strftime("%Y-%m-%d") if w.invite_valid_until else ctx.t("expired")
+        click.echo(f"{w.user.id:>6}  {w.unit.name:<12} {w.user.name:<16} {ctx.t(ROLE_LABELS[w.user.role])}  "
+                   + ctx.t("invite valid until {when}", when=until))
+    click.echo(ctx.t("{n} person(s) have not joined.", n=len(waiting)))
+
+
+@users.command("reinvite")
+@click.argument("user_id", type=int)
+@click.option("--qr", "qr_path", type=click.Path(path_type=Path), default=None, help="Also write the link as a QR PNG.")
+@pass_ctx
+def users_reinvite(ctx: Context, user_id: int, qr_path: Path | None) -> None:
+    """Give a person who has not joined a new invite; their earlier code stops working."""
+    from bot.services.access import AccessDenied
+    from bot.services.reach import ReachError, reissue
+    from bot.storage.db import session_scope
+
+    try:
+        with session_scope(ctx.engine) as session:
+            created = reissue(session, None, user_id)
+            name = created.user.name
+    except (AccessDenied, ReachError) as exc:
+        ctx.fail(exc.msgid, **exc.params)
+        return
+    link = created.deep_link(ctx.settings.telegram_bot_username)
+    click.echo(ctx.t("New invite for {name}.", name=name))
+    click.echo(ctx.t("Invite code: {code}", code=created.code))
+    click.echo(ctx.t("Telegram link: {link}", link=link))
+    click.echo(ctx.t("Valid until {when} (UTC), for one use.", when=created.expires_at.strftime("%Y-%m-%d %H:%M")))
+    if qr_path:
+        from bot.services.qr import write_qr_png
+
+        write_qr_png(link, qr_path)
+        click.echo(ctx.t("QR code written to {path}.", path=str(qr_path)))
+
+
 # --- audit --------------------------------------------------------------------------------------
 
 @cli.group("audit")

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.clock import as_utc
 from bot.i18n import N_, translate
+from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import render
 from bot.policy.profile import Profile, available, load
 from bot.policy.validate import ProfileError
@@ -21,6 +22,9 @@ PERIOD_DUTY = N_("{label} ({role}, {frequency}): due at {time} on day {day} of m
 NEXT_PERIOD_DUTY = N_("{label} ({role}, {frequency}): due at {time} on day {day} of month {month} of the "
                       "following period")
 LAST_DAY = N_("the last day")
+NOT_JOINED = N_("not joined")
+UNREACHED = N_("Warning: {n} of these message(s) cannot be sent: {people} person(s) have not joined yet ({names}). "
+               "Re-issue their invites with `villagebot users pending` and `villagebot users reinvite`.")
 
 
 def _county(ctx, session: Session, key: str):
@@ -30,14 +34,6 @@ def _county(ctx, session: Session, key: str):
         return find_unit(session, key, level="county")
     except OrgError as exc:
         ctx.fail(exc.msgid, **exc.params)
-
-
-def _profile(ctx, name: str) -> Profile:
-    try:
-        return load(name)
-    except ProfileError as exc:
-        click.echo(exc.describe(ctx.lang), err=True)
-        sys.exit(2)
 
 
 @click.group("policy")
@@ -59,19 +55,20 @@ def policy_list(ctx) -> None:
 @click.option("--county", "county_key", required=True, help="County name or 12-digit code.")
 @click.pass_obj
 def policy_use(ctx, profile_name: str, county_key: str) -> None:
-    """Make a county follow a profile (audited)."""
-    from bot.services import audit
+    """Make a county follow a shipped profile (by id) or its own profile file (by path; its text is stored)."""
+    from bot.services import audit, policies
     from bot.storage.db import session_scope
 
-    profile = _profile(ctx, profile_name)
-    with session_scope(ctx.engine) as session:
-        county = _county(ctx, session, county_key)
-        before = {"policy_profile": county.policy_profile}
-        county.policy_profile = profile.id
-        session.add(county)
-        audit.record(session, audit.Actor(None, CLI), "policy.use", "org_unit", county.id, before,
-                     {"policy_profile": profile.id})
-        name = county.name
+    try:
+        with session_scope(ctx.engine) as session:
+            county = _county(ctx, session, county_key)
+            profile = policies.use(session, audit.Actor(None, CLI), county, profile_name)
+            name = county.name
+    except ProfileError as exc:
+        click.echo(exc.describe(ctx.lang), err=True)
+        sys.exit(2)
+    except policies.PolicyError as exc:
+        ctx.fail(exc.msgid, **exc.params)
     click.echo(ctx.t("{county} now follows the profile {profile}.", county=name, profile=profile.id))
 
 
@@ -80,12 +77,18 @@ def policy_use(ctx, profile_name: str, county_key: str) -> None:
 @click.pass_obj
 def policy_show(ctx, county_key: str) -> None:
     """Show the profile a county follows: duties, reminders, escalation, quiet hours."""
+    from bot.services.policies import county_profile
+
     with Session(ctx.engine) as session:
         county = _county(ctx, session, county_key)
         if not county.policy_profile:
             ctx.fail(N_("{county} has no policy profile yet; choose one with `villagebot policy use`."),
                      county=county.name)
-        profile = _profile(ctx, county.policy_profile)
+        try:
+            profile = county_profile(session, county)
+        except ProfileError as exc:
+            click.echo(exc.describe(ctx.lang), err=True)
+            sys.exit(2)
     for line in describe(profile, ctx.lang):
         click.echo(line)
 
@@ -161,15 +164,22 @@ def schedule_preview(ctx, start: str, end: str, scope_key: str | None, as_json: 
                      if r.person == message.recipient and r.channel == message.channel), message.recipient)
         local = message.at.astimezone(view.tz)
         rows.append({**message.as_dict(), "at": local.isoformat(), "county": view.county.name,
-                     "recipient_name": name, "text": render(message, ctx.lang)})
+                     "recipient_name": name, "joined": message.channel != NO_CHANNEL,
+                     "text": render(message, ctx.lang)})
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
+    absent = ctx.t(NOT_JOINED)
     for row in rows:
+        channel = row["channel"] if row["joined"] else absent
         click.echo(f"{row['at'][:16]}  {row['kind']:<10} {row['role']:<18} {row['scope']:<14} "
-                   f"{row['channel']:<8} {row['recipient_name']}  {row['subject']} {row['step']}")
+                   f"{channel:<8} {row['recipient_name']}  {row['subject']} {row['step']}")
     click.echo(ctx.t("{n} message(s).", n=len(rows)))
+    unreached = {row["recipient_name"] for row in rows if not row["joined"]}
+    if unreached:
+        click.echo(ctx.t(UNREACHED, n=sum(not row["joined"] for row in rows), people=len(unreached),
+                         names="、".join(sorted(unreached))), err=True)
 
 
 @schedule.command("tick")

@@ -9,7 +9,8 @@ from bot.policy.calendar import Occurrence
 from bot.policy.context import Context, Draft
 from bot.policy.facts import Scope
 from bot.policy.messages import (
-    DIGEST, LATE_LINE, LATE_LINE_NOBODY, MORE_LATE, OVERDUE_SELF, Line, PlannedMessage,
+    DIGEST, LATE_LINE, LATE_LINE_NOBODY, LATE_LINE_SOME_ABSENT, LATE_LINE_UNREACHABLE, MORE_LATE, OVERDUE_SELF,
+    Line, PlannedMessage,
 )
 from bot.policy.profile import LEVELS, ChainStep
 from bot.policy.timing import next_open
@@ -95,7 +96,13 @@ def _line(ctx: Context, occ: Occurrence, rung: ChainStep, unit: Scope) -> Line:
     parent = ctx.facts.find(unit.parent)
     if parent is not None and parent.level != rung.level:
         name = f"{parent.name} / {unit.name}"
-    people = tuple(sorted({r.name for r in ctx.facts.routes(unit.code, occ.role)}))
-    if not people:
+    routes = ctx.facts.routes(unit.code, occ.role)
+    people = tuple(sorted({r.name for r in routes if r.joined}))
+    absent = tuple(sorted({r.name for r in routes if not r.joined} - set(people)))
+    if not people and not absent:
         return Line(LATE_LINE_NOBODY, {"scope": name})
+    if not people:
+        return Line(LATE_LINE_UNREACHABLE, {"scope": name, "absent": absent})
+    if absent:
+        return Line(LATE_LINE_SOME_ABSENT, {"scope": name, "people": people, "absent": absent})
     return Line(LATE_LINE, {"scope": name, "people": people})

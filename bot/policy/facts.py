@@ -20,6 +20,9 @@ class Scope:
     parent: str | None = None
 
 
+NO_CHANNEL = "none"  # the channel of a person who has not joined: planned (and previewed), never sent
+
+
 @dataclass(frozen=True)
 class Recipient:
     """One route to one person (or group) holding ``role`` over ``scope``, through ``channel``."""
@@ -30,6 +33,11 @@ class Recipient:
     scope: str
     channel: str = "telegram"
     locale: str = "zh_CN"
+
+    @property
+    def joined(self) -> bool:
+        """Whether the person can receive anything: invited people who have not joined have no channel."""
+        return self.channel != NO_CHANNEL
 
     @property
     def key(self) -> str:
@@ -75,6 +83,8 @@ class Facts:
     recipients: tuple[Recipient, ...] = ()
     submissions: tuple[Submission, ...] = ()
     problems: tuple[SeriousProblem, ...] = field(default=())
+    # Public postings started (a year-end self-evaluation posted on the village board and QR pages).
+    postings: tuple[Submission, ...] = ()
 
     @cached_property
     def _by_code(self) -> dict[str, Scope]:
@@ -89,12 +99,11 @@ class Facts:
 
     @cached_property
     def _first_submission(self) -> dict[tuple[str, str, str], dt.datetime]:
-        first: dict[tuple[str, str, str], dt.datetime] = {}
-        for s in self.submissions:
-            key = (s.item, s.period, s.scope)
-            if key not in first or s.at < first[key]:
-                first[key] = s.at
-        return first
+        return _first(self.submissions)
+
+    @cached_property
+    def _first_posting(self) -> dict[tuple[str, str, str], dt.datetime]:
+        return _first(self.postings)
 
     def scope(self, code: str) -> Scope:
         """Return the scope with this code."""
@@ -123,3 +132,18 @@ class Facts:
         """Return True when ``scope`` had recorded ``item`` for ``period`` at or before ``moment``."""
         first = self._first_submission.get((item, period, scope))
         return first is not None and first <= moment
+
+    def posting_started_by(self, item: str, period: str, scope: str, moment: dt.datetime) -> bool:
+        """Return True when ``scope`` had started the public posting of ``item`` for ``period`` by ``moment``."""
+        first = self._first_posting.get((item, period, scope))
+        return first is not None and first <= moment
+
+
+def _first(entries: tuple[Submission, ...]) -> dict[tuple[str, str, str], dt.datetime]:
+    """Return the earliest instant of each (item, period, scope)."""
+    first: dict[tuple[str, str, str], dt.datetime] = {}
+    for s in entries:
+        key = (s.item, s.period, s.scope)
+        if key not in first or s.at < first[key]:
+            first[key] = s.at
+    return first

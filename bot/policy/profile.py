@@ -165,15 +165,25 @@ def load(name_or_path: str | Path) -> Profile:
     return _load_file(str(path), path.stat().st_mtime_ns)
 
 
+def is_shipped(name: str) -> bool:
+    """Return True when ``name`` is the id of a profile shipped under ``PROFILES_DIR``."""
+    return name in available()
+
+
 @lru_cache(maxsize=64)
 def _load_file(name: str, mtime_ns: int) -> Profile:
     """Parse one profile file; cached per modification time, so an edited file is read again."""
-    path = Path(name)
+    return load_text(Path(name).read_text(encoding="utf-8"), name)
+
+
+@lru_cache(maxsize=64)
+def load_text(content: str, source: str = "<profile>") -> Profile:
+    """Parse and validate a profile from its YAML text (a county's own profile kept in the database)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(content)
     except yaml.YAMLError as exc:
-        raise ProfileError(str(path), "", N_("Not valid YAML: {detail}"), detail=str(exc)) from exc
-    return parse(data, source=str(path))
+        raise ProfileError(source, "", N_("Not valid YAML: {detail}"), detail=str(exc)) from exc
+    return parse(data, source=source)
 
 
 def parse(data: object, source: str = "<profile>") -> Profile:

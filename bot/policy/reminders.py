@@ -50,11 +50,19 @@ def schedule(ctx: Context, deadline: dt.datetime, prefix: str) -> list[tuple[str
 
 
 def reminders(ctx: Context, occ: Occurrence) -> Iterator[PlannedMessage]:
-    """Yield the reminders of one occurrence due by ``ctx.until`` for every unit not yet done."""
+    """Yield the reminders of one occurrence due by ``ctx.until`` for every unit not yet done.
+
+    A catch-up tick (after the service was down) never sends a reminder of a deadline that has
+    passed by the time it goes out: "due by the 25th" on the 27th is stale, and the escalation
+    that follows the deadline says what is late. A posting reminder ("start posting by …") skips
+    the units that have started posting.
+    """
     plans = [("remind", occ.due_at, REMIND)]
     if occ.posting_by is not None:
         plans.insert(0, ("posting", occ.posting_by, REMIND_POSTING))
     for prefix, deadline, msgid in plans:
+        if ctx.since is not None and deadline <= ctx.until:
+            continue
         steps = [(s, a) for s, a in schedule(ctx, deadline, prefix) if ctx.wanted(a)]
         if steps:
             yield from _to_units(ctx, occ, steps, _text(ctx, occ, msgid), prefix)
@@ -67,6 +75,8 @@ def _to_units(ctx: Context, occ: Occurrence, steps: list[tuple[str, dt.datetime]
         for step, at in steps:
             if ctx.facts.submitted_by(occ.item, occ.period, unit.code, at):
                 break  # done: later steps are later still
+            if family == "posting" and ctx.facts.posting_started_by(occ.item, occ.period, unit.code, at):
+                break  # posting already: nothing to start
             draft = Draft(kind="reminder", step=step, subject=occ.subject, item=occ.item, period=occ.period,
                           at=at, urgent=False, due_at=occ.due_at, text=text, about=(unit.code,),
                           actions=("open",), family=family)

@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from bot.clock import UTC
+from bot.clock import UTC, utcnow
 from bot.i18n import N_
 from bot.policy.calendar import Occurrence, occurrences
-from bot.policy.facts import Facts, Recipient, Scope, SeriousProblem, Submission
+from bot.policy.facts import NO_CHANNEL, Facts, Recipient, Scope, SeriousProblem, Submission
 from bot.policy.messages import PlannedMessage
 from bot.policy.planner import plan
-from bot.policy.profile import ROLE_LEVEL, Profile, load
-from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, TelegramIdentity, User
+from bot.policy.profile import ROLE_LEVEL, Profile
+from bot.storage.models import Asset, Invite, OrgUnit, Problem, ProblemEvent, Report, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute, DutyRecord
 
 MONTHLY_REPORT = "village_monthly_report"
@@ -92,7 +92,9 @@ class Unit:
 
 def county_view(session: Session, county: OrgUnit) -> CountyView:
     """Return the county with its loaded profile and units."""
-    view = CountyView(county=county, profile=load(county.policy_profile))
+    from bot.services.policies import county_profile
+
+    view = CountyView(county=county, profile=county_profile(session, county))
     rows = session.exec(select(OrgUnit.id, OrgUnit.level, OrgUnit.name, OrgUnit.code, OrgUnit.parent_id,
                                OrgUnit.path).where(OrgUnit.path.like(county.path + "%"))).all()
     for row in rows:
@@ -112,7 +114,8 @@ def load_facts(session: Session, view: CountyView, occs: list[Occurrence], since
         scopes.append(Scope(scope_code(unit), unit.level, unit.name, scope_code(parent) if parent else None))
     return Facts(scopes=tuple(scopes), recipients=tuple(_recipients(session, view, by_id)),
                  submissions=tuple(_submissions(session, view, by_id, occs)),
-                 problems=tuple(_problems(session, view, by_id, since)))
+                 problems=tuple(_problems(session, view, by_id, since)),
+                 postings=tuple(_postings(session, view, by_id, occs)))
 
 
 def _in_county(view: CountyView, level: str | None = None):
@@ -134,11 +137,31 @@ def _recipients(session: Session, view: CountyView, by_id: dict[int, Unit]) -> l
         seen.add(user_id)
         scope = department_code(view.county) if role == "department_officer" else scope_code(by_id[unit_id])
         found.append(Recipient(f"u{user_id}", name, role, scope, "telegram", locale))
+    found += _not_joined(session, view, by_id)
     routes = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id.in_(_in_county(view, "township")),
                                                      ChannelRoute.reachable.is_(True))).all()
     for route in routes:
         found.append(Recipient(f"r{route.id}", route.name, "township_leader", scope_code(by_id[route.org_unit_id]),
                                route.kind, "zh_CN"))
+    return found
+
+
+def _not_joined(session: Session, view: CountyView, by_id: dict[int, Unit]) -> list[Recipient]:
+    """Return the people invited (active, or with an invite still open) who never bound a channel:
+    messages are planned for them with the channel ``none`` — shown by the preview and named in the
+    digests, never sent."""
+    now = utcnow()
+    bound = select(TelegramIdentity.user_id)
+    open_invite = select(Invite.user_id).where(Invite.used_at.is_(None), Invite.expires_at > now)
+    users = session.exec(
+        select(User.id, User.name, User.role, User.org_unit_id, User.locale)
+        .where(User.role.in_(list(ROLE_LEVEL)), User.org_unit_id.in_(_in_county(view)),
+               col(User.id).not_in(bound), User.active.is_(True) | col(User.id).in_(open_invite))
+        .order_by(User.id)).all()
+    found = []
+    for user_id, name, role, unit_id, locale in users:
+        scope = department_code(view.county) if role == "department_officer" else scope_code(by_id[unit_id])
+        found.append(Recipient(f"u{user_id}", name, role, scope, NO_CHANNEL, locale))
     return found
 
 
@@ -183,6 +206,23 @@ def _monthly_reports(session: Session, view: CountyView, by_id: dict[int, "Unit"
         found += [Submission(MONTHLY_REPORT, period, scope_code(unit), EPOCH)
                   for vid, unit in by_id.items() if unit.level == "village" and vid not in counted]
     return found
+
+
+def _postings(session: Session, view: CountyView, by_id: dict[int, Unit],
+              occs: list[Occurrence]) -> list[Submission]:
+    """Return when each unit started the public posting of an item with a posting window."""
+    from bot.services.cycle import FORMS
+    from bot.storage.models_cycle import CycleStep
+
+    items = {o.item for o in occs if o.posting_by is not None}
+    forms = {f.form_id: f.item for f in FORMS.values() if f.item in items}
+    if not forms:
+        return []
+    rows = session.exec(select(CycleStep.form_id, CycleStep.period, CycleStep.org_unit_id, CycleStep.at).where(
+        CycleStep.step == "post", col(CycleStep.form_id).in_(list(forms)),
+        CycleStep.org_unit_id.in_(_in_county(view)))).all()
+    return [Submission(forms[form_id], period, scope_code(by_id[unit_id]), at)
+            for form_id, period, unit_id, at in rows if unit_id in by_id]
 
 
 def _problems(session: Session, view: CountyView, by_id: dict[int, Unit],

@@ -21,17 +21,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "village_supervisor": frozenset({"asset.view", "report.view", "report.sign_off", "problem.view"}),
     "township_leader": frozenset({
         "asset.view", "report.view", "report.review", "problem.view", "problem.handle", "asset.classify",
-        "inspection.fill", "export.ledger",
+        "inspection.fill", "export.ledger", "user.reinvite",
     }),
     "department_officer": frozenset({"asset.view", "report.view", "problem.view", "targets.set", "export.ledger"}),
     "county_officer": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "problem.view", "problem.handle",
-        "problem.decide", "export.ledger", "user.invite", "policy.choose", "grade.set", "org.import",
+        "problem.decide", "export.ledger", "user.invite", "user.reinvite", "policy.choose", "grade.set",
+        "org.import",
     }),
     "admin": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "report.review", "problem.view",
-        "problem.handle", "problem.decide", "export.ledger", "user.invite", "policy.choose", "grade.set",
-        "org.import", "audit.verify",
+        "problem.handle", "problem.decide", "export.ledger", "user.invite", "user.reinvite", "policy.choose",
+        "grade.set", "org.import", "audit.verify",
     }),
 }
 ACTIONS = frozenset().union(*PERMISSIONS.values())

@@ -29,13 +29,12 @@ from sqlmodel import Session, col, select
 from bot.clock import as_utc, utcnow
 from bot.flows import load_form
 from bot.i18n import N_, UserError, translate
-from bot.policy import profile as profiles
 from bot.policy.calendar import Occurrence, occurrences
 from bot.policy.profile import FREQUENCIES
 from bot.scoring.errors import ScoringInputError
 from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
-from bot.services import audit, reports
+from bot.services import audit, policies, reports
 from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
 from bot.services.assessment import score_asset
 from bot.storage.models import Asset, OrgUnit, Report, User
@@ -154,9 +153,9 @@ def open_occurrences(session: Session, unit: OrgUnit, now: dt.datetime | None = 
     """Return the forms of ``FORMS`` open at ``now`` on the calendar of the unit's county profile."""
     now = as_utc(now or utcnow())
     county = county_of(session, unit)
-    if not county.policy_profile:
+    profile = policies.county_profile(session, county)
+    if profile is None:
         return []
-    profile = profiles.load(county.policy_profile)
     tz = ZoneInfo(profile.timezone)
     found = []
     by_item = {spec.item: spec for spec in FORMS.values()}

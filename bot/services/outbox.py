@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 
 from bot.clock import as_utc, utcnow
 from bot.i18n import N_, translate
+from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
 from bot.policy.sources import CountyView, county_view, counties_with_profile, department_code, planned, scope_code
 from bot.policy.validate import ProfileError
@@ -65,6 +66,7 @@ class TickResult:
     forwarded: int = 0
     failed: int = 0
     recovered: int = 0
+    county_errors: int = 0
 
     def add(self, other: "TickResult") -> None:
         """Add another result's counts to this one."""
@@ -130,12 +132,13 @@ def plan_county(session: Session, county: OrgUnit, now: dt.datetime) -> TickResu
     view = county_view(session, county)
     messages, facts = planned(session, view, now, since)
     names = {(r.person, r.channel, r.scope): r.name for r in facts.recipients}
-    rows = [_row(county.id, m, names.get((m.recipient, m.channel, m.scope), ""), now) for m in messages]
+    rows = [_row(county.id, m, names.get((m.recipient, m.channel, m.scope), ""), now) for m in messages
+            if m.channel != NO_CHANNEL]  # people who have not joined: in the preview and the digests only
     result.planned = len(rows)
     result.inserted = _insert_ignore(session, OutboxMessage, rows, ["key"])
     _record_due_items(session, view, since, now)
     session.execute(update(ScheduleState).where(ScheduleState.county_id == county.id)
-                    .values(watermark=now, updated_at=utcnow()))
+                    .values(watermark=now, updated_at=utcnow(), error=None, error_at=None))
     return result
 
 
@@ -368,17 +371,45 @@ def _forward(session: Session, message: OutboxMessage, now: dt.datetime) -> int:
 
 
 def tick(engine: Engine, channels: dict, *, now: dt.datetime | None = None, worker: str | None = None) -> TickResult:
-    """Plan every county with a profile up to ``now``, then deliver what is due."""
+    """Plan every county with a profile up to ``now``, then deliver what is due.
+
+    Each county is planned in its own transaction: whatever goes wrong in one county (a broken
+    profile, a bad row, a bug) is logged with the county, kept on its ``schedule_state`` for
+    ``/healthz``, and leaves its watermark where it was (the next tick tries again and catches up);
+    the other counties are planned and every county's messages are delivered all the same.
+    """
     now = as_utc(now) if now else utcnow()
     result = TickResult()
     with Session(engine) as session:
-        county_ids = [c.id for c in counties_with_profile(session)]
-    for county_id in county_ids:
+        counties = [(c.id, c.name) for c in counties_with_profile(session)]
+    for county_id, name in counties:
         try:
             with session_scope(engine) as session:
                 result.add(plan_county(session, session.get(OrgUnit, county_id), now))
-        except ProfileError as exc:
-            log.error("schedule: county %s has a broken profile: %s", county_id, exc)
+        except Exception as exc:  # noqa: BLE001 - one county's failure must not stop the others
+            detail = exc.describe("en") if isinstance(exc, ProfileError) else f"{type(exc).__name__}: {exc}"
+            log.exception("schedule: planning county %s (%s) failed: %s", county_id, name, detail)
+            _record_error(engine, county_id, detail, now)
+            result.county_errors += 1
     result.add(deliver(engine, channels, now=now, worker=worker))
     return result
 
+
+def _record_error(engine: Engine, county_id: int, detail: str, now: dt.datetime) -> None:
+    """Keep the county's last planning error on its schedule_state row (created if need be)."""
+    try:
+        with session_scope(engine) as session:
+            _insert_ignore(session, ScheduleState, [{"county_id": county_id, "watermark": now - FIRST_LOOKBACK,
+                                                     "updated_at": now}], ["county_id"])
+            session.execute(update(ScheduleState).where(ScheduleState.county_id == county_id)
+                            .values(error=detail[:500], error_at=utcnow()))
+    except Exception:  # noqa: BLE001 - the log above already has the error
+        log.exception("schedule: could not record the planning error of county %s", county_id)
+
+
+def planning_errors(session: Session) -> list[dict]:
+    """Return the counties whose last tick failed to plan: id, name, error and when (for /healthz)."""
+    rows = session.exec(select(ScheduleState, OrgUnit.name).join(OrgUnit, OrgUnit.id == ScheduleState.county_id)
+                        .where(ScheduleState.error.is_not(None)).order_by(ScheduleState.county_id)).all()
+    return [{"county_id": state.county_id, "county": name, "error": state.error,
+             "at": as_utc(state.error_at).isoformat() if state.error_at else None} for state, name in rows]

@@ -27,6 +27,9 @@ class ScheduleState(SQLModel, table=True):
     county_id: int = Field(foreign_key="org_unit.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
     watermark: dt.datetime
     updated_at: dt.datetime = Field(default_factory=utcnow)
+    # The last planning failure of this county (None once a tick plans it again): shown on /healthz.
+    error: Optional[str] = Field(default=None, max_length=500)
+    error_at: Optional[dt.datetime] = None
 
 
 class DueItemRow(SQLModel, table=True):
@@ -113,3 +116,18 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: Optional[dt.datetime] = None
     error: Optional[str] = Field(default=None, max_length=500)
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class PolicyDocument(SQLModel, table=True):
+    """A county's own policy profile (a file given by path to ``policy use``), kept in the database so
+    that every later tick, on any host, reads the same text even when the file is gone."""
+
+    __tablename__ = "policy_document"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    profile_id: str = Field(max_length=64, unique=True)
+    source: str = Field(max_length=500)
+    content: str
+    sha256: str = Field(max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)

@@ -46,10 +46,17 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict:
-        """Answer whether the service and its database are up."""
+        """Answer whether the service and its database are up, and which counties' planning fails."""
+        from sqlmodel import Session
+
+        from bot.services.outbox import planning_errors
+
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__, "database": engine.dialect.name}
+        with Session(engine) as session:
+            errors = planning_errors(session)
+        return {"status": "degraded" if errors else "ok", "version": __version__,
+                "database": engine.dialect.name, "schedule_errors": errors}
 
     _include_routes(app, settings, engine)
     return app
@@ -59,7 +66,7 @@ def _include_routes(app: FastAPI, settings: Settings, engine) -> None:
     import importlib
 
     for module in ("bot.web.routes", "bot.web.review", "bot.web.problems", "bot.web.oversight",
-                   "bot.adapters.telegram_webhook"):
+                   "bot.web.people", "bot.adapters.telegram_webhook"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -68,12 +68,25 @@ def test_it_collapses_stale_reminders_after_downtime(sqlite_engine):
         world = build(session, locales={"cadre_a2": "en"})
     recorder = Recorder()
     tick(sqlite_engine, {"telegram": recorder}, now=NOV)
-    # Down from Nov 10 to Nov 26 10:00 local: D-5, D-1 and the first digest were all missed.
-    result = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 26, 2, tzinfo=UTC))
+    # Down from Nov 10 to Nov 25 10:00 local: D-5 and D-1 were missed, the deadline is still ahead.
+    result = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 25, 2, tzinfo=UTC))
     to_a2 = [t for chat, t, _ in recorder.sent if chat == world.chats["cadre_a2"]]
     assert len(to_a2) == 1 and "1 earlier reminders" in to_a2[0] and "2026-11-25 23:59" in to_a2[0]
     rows = {r.recipient: r for r in _rows(sqlite_engine) if r.kind == "reminder"}
     assert {r.step for r in rows.values()} == {"remind-d1"} and {r.collapsed for r in rows.values()} == {1}
+    assert not [t for chat, t, _ in recorder.sent if chat == world.chats["leader_a"]]
+    assert result.sent == len(recorder.sent)
+
+
+def test_it_drops_reminders_whose_deadline_passed_during_downtime(sqlite_engine):
+    with session_scope(sqlite_engine) as session:
+        world = build(session, locales={"cadre_a2": "en"})
+    recorder = Recorder()
+    tick(sqlite_engine, {"telegram": recorder}, now=NOV)
+    # Down from Nov 10 to Nov 26 10:00 local: D-5, D-1, the deadline and the first digest all passed.
+    result = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 26, 2, tzinfo=UTC))
+    assert not [t for chat, t, _ in recorder.sent if chat == world.chats["cadre_a2"]]
+    assert not [r for r in _rows(sqlite_engine) if r.kind == "reminder"]
     leader = [t for chat, t, _ in recorder.sent if chat == world.chats["leader_a"]]
     assert len(leader) == 1 and result.sent == len(recorder.sent)
 
@@ -89,10 +102,22 @@ def test_it_keeps_non_urgent_messages_out_of_quiet_hours(sqlite_engine):
     assert morning.sent == 3
 
 
-def _race(url: str, seed: int) -> list[tuple[int, str]]:
-    """One scheduler process: tick through November and December; return what it sent."""
+def _race(url: str, seed: int, gate: str = "") -> list[tuple[int, str]]:
+    """One scheduler process: tick through November and December; return what it sent.
+
+    With ``gate`` (a folder), each process waits there for the other before its first tick, so that
+    both really run at once however slowly a loaded machine starts them.
+    """
     engine = make_engine(url)
     recorder = Recorder()
+    if gate:
+        import pathlib
+        import time
+
+        (pathlib.Path(gate) / str(seed)).touch()
+        deadline = time.monotonic() + 120
+        while len(list(pathlib.Path(gate).iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     moment = NOV
     while moment < dt.datetime(2027, 1, 1, tzinfo=UTC):
         tick(engine, {"telegram": recorder}, now=moment, worker=f"proc-{seed}")
@@ -101,12 +126,12 @@ def _race(url: str, seed: int) -> list[tuple[int, str]]:
     return [(chat, text) for chat, text, _ in recorder.sent]
 
 
-def test_two_processes_on_postgres_send_each_message_once(pg_url):
+def test_two_processes_on_postgres_send_each_message_once(pg_url, tmp_path):
     engine = make_engine(pg_url)
     with session_scope(engine) as session:
         build(session)
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        sent = pool.starmap(_race, [(pg_url, 1), (pg_url, 2)])
+        sent = pool.starmap(_race, [(pg_url, 1, str(tmp_path)), (pg_url, 2, str(tmp_path))])
     combined = Counter(sent[0]) + Counter(sent[1])
     rows = _rows(engine)
     assert rows and all(r.status == "sent" for r in rows)

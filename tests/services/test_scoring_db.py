@@ -382,11 +382,13 @@ def test_the_county_policy_profile_sets_the_deadline(engine, tmp_path_factory):
     shipped = (PROFILES_DIR / "yanshan-2024.yaml").read_text(encoding="utf-8")
     assert "due: {day: 25," in shipped
     profile = tmp_path_factory.mktemp("pp") / "by20.yaml"
-    profile.write_text(shipped.replace("due: {day: 25,", "due: {day: 20,", 1), encoding="utf-8")
+    profile.write_text(shipped.replace("due: {day: 25,", "due: {day: 20,", 1)
+                       .replace("id: yanshan-2024", "id: by20-county", 1), encoding="utf-8")
     with Session(engine) as session:
+        from bot.services import audit, policies
+
         tree = compliance_county(session)
-        tree.county.policy_profile = str(profile)
-        session.add(tree.county)
+        policies.use(session, audit.SYSTEM, tree.county, str(profile))  # its own profile, kept in the database
         session.flush()
         # due on the 20th: only P (03-20 12:00 local) is on time; S (03-25 23:00) is now late too → 1/4
         assert scores(compliance_scores(session, tree.county, "2026-03", as_of=AS_OF))["county"][1] == 25

@@ -13,14 +13,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from bot.i18n import N_, UserError, translate
-from bot.policy import load as load_profile
 from bot.policy.calendar import due_date
 from bot.storage.models import OrgUnit, Report
 
@@ -73,41 +71,30 @@ class Deadline:
 
     tz: dt.tzinfo
     profile_id: str | None
+    item: Any = None  # the profile's monthly village report duty (None: the default day applies)
 
     def due(self, year: int, month: int) -> dt.date:
         """Return the local due date of the report on month ``month`` of ``year``."""
-        item = monthly_item(self.profile_id)
-        if item is None:
+        if self.item is None:
             return dt.date(year, month, min(DEFAULT_DUE_DAY, calendar.monthrange(year, month)[1]))
-        return due_date(item, year, month - 1)
-
-
-@lru_cache(maxsize=None)
-def monthly_item(profile_id: str | None):
-    """Return the profile's monthly village report duty, or None (then the default applies)."""
-    if profile_id is None:
-        return None
-    try:
-        return load_profile(profile_id).item(MONTHLY_ITEM)
-    except KeyError:
-        return None
-
-
-@lru_cache(maxsize=None)
-def profile_zone(profile_id: str | None) -> str:
-    """Return the time zone of a profile (the default zone without one)."""
-    if profile_id is None:
-        return DEFAULT_TIMEZONE
-    return load_profile(profile_id).timezone
+        return due_date(self.item, year, month - 1)
 
 
 def deadline_for(session: Session, unit: OrgUnit) -> Deadline:
     """Return the deadline rule of the nearest unit at or above ``unit`` that chose a policy profile."""
+    from bot.services.policies import profile_by_id
+
     ids = [int(p) for p in unit.path.strip("/").split("/") if p]
     units = {u.id: u for u in session.exec(select(OrgUnit).where(col(OrgUnit.id).in_(ids))).all()}
     chosen = [units[i].policy_profile for i in reversed(ids) if i in units and units[i].policy_profile]
-    profile_id = chosen[0] if chosen else None
-    return Deadline(ZoneInfo(profile_zone(profile_id)), profile_id)
+    if not chosen:
+        return Deadline(ZoneInfo(DEFAULT_TIMEZONE), None)
+    profile = profile_by_id(session, chosen[0])
+    try:
+        item = profile.item(MONTHLY_ITEM)
+    except KeyError:
+        item = None
+    return Deadline(ZoneInfo(profile.timezone), profile.id, item)
 
 
 @dataclass(frozen=True)
