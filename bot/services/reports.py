@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.clock import period_of, utcnow
 from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
-from bot.services import audit, evidence
+from bot.services import audit, evidence, notices
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.evidence import EvidenceStore
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, ProblemEvent, Report, User
@@ -479,6 +479,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     from bot.services import cycle  # the cycle builds on this module
 
     cycle.after_submit(session, user, report, now)
+    notices.report_submitted(session, user, report, created, now)
     audit.record_many(session, _actor(user), [
         ("report.submit", "report", report.id, {"status": DRAFT},
          {"status": SUBMITTED, "asset_id": report.asset_id, "org_unit_id": report.org_unit_id,
