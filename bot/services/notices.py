@@ -132,7 +132,7 @@ def serious_problems(session: Session, problems: list[Problem], *, reporter: Use
     now = now or utcnow()
     written = 0
     for problem in problems:
-        asset, village, params = _problem_params(session, problem)
+        _, village, params = _problem_params(session, problem)
         township = _township(session, village)
         routes = _routes(session, leaders_of(session, village), township)
         label = _translatable(problem.description) if problem.description else problem.kind
@@ -193,7 +193,7 @@ def problem_decided(session: Session, problem: Problem, decision: str, *, actor:
                     now: dt.datetime | None = None) -> int:
     """Tell the township (leaders and groups) of the county's decision on a problem it handed up."""
     now = now or utcnow()
-    asset, village, params = _problem_params(session, problem)
+    _, village, params = _problem_params(session, problem)
     township = _township(session, village)
     step = f"decided-{int(now.timestamp())}"
     return _write(session, unit=township, kind="notice", step=step, subject=f"problem/{problem.id}", item=ITEM,
@@ -206,7 +206,7 @@ def problem_decided(session: Session, problem: Problem, decision: str, *, actor:
 def villager_report(session: Session, problem: Problem, now: dt.datetime | None = None) -> int:
     """Tell the township (leaders and groups) of a villager's report from an asset's QR page."""
     now = now or problem.created_at or utcnow()
-    asset, village, params = _problem_params(session, problem)
+    _, village, params = _problem_params(session, problem)
     township = _township(session, village)
     return _write(session, unit=township, kind="notice", step="villager-report", subject=f"problem/{problem.id}",
                   item=ITEM, period=str(problem.id), role="township_leader",
