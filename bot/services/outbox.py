@@ -12,6 +12,12 @@
    'pending'`` (only one process wins), sent, and marked sent. A transient failure puts it back
    with a later ``next_attempt_at``; a dead route marks that Telegram identity or webhook
    unreachable and forwards the message to the next level of the chain.
+
+Event notices (alerts, sign-off and send-back notices, decisions, villagers' reports) are rows too,
+written by ``bot.services.notices`` with ``queue`` in the transaction of the change that causes them;
+after that transaction commits, ``nudge`` wakes this process's ``Courier``, which delivers at once
+(the tick delivers them anyway). ``compose`` turns a row's actions ("name" or "name:argument", see
+``ACTIONS``) into Telegram buttons and, for the group robots, web links.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def _effects(engine, report_id: int) -> dict:
 
 
 async def test_a_web_submit_and_a_telegram_submit_have_the_same_effects(world, tmp_path):  # noqa: F811
-    double = world.double
+    double = world.double  # noqa: F811 - the fixture is imported for pytest
     cadre_id = world.invites["cadre_a"][0]
     store = store_at(tmp_path / "ev")
     on_web = fill_draft(world.engine, cadre_id, world.assets["greenhouse"], SERIOUS, store, now=utcnow(),

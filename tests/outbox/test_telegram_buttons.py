@@ -22,7 +22,7 @@ def zh(msgid: str, **params) -> str:
 
 
 async def test_the_leaders_alert_and_the_supervisors_notice_come_with_working_buttons(world, tmp_path):  # noqa: F811
-    double = world.double
+    double = world.double  # noqa: F811 - the fixture is imported for pytest
     with Session(world.engine) as session:
         village = session.exec(select(OrgUnit).where(OrgUnit.name == "新桥村")).one()
         created = users.create_invite(session, None, scope=village, role="village_supervisor", name="李监委")
