@@ -44,6 +44,8 @@ SENT_BACK_SUPERVISOR = N_("Your village supervisor sent back {form} of {subject}
                           "Your answers are kept; correct them and submit again.")
 DECIDED = N_("The county decided on the problem at {asset} ({village}): {decision}")
 VILLAGER = N_("A villager reported a problem at {asset} ({village}): {text}")
+ESCALATED = N_("{township} hands up the problem at {asset} ({village}) for the county's decision. "
+               "Proposal: {proposal}")
 SERIOUS_ITEM = "serious_problem"  # the planner's item of serious problems (bot.policy.alerts.ITEM)
 ITEM = "notice"
 
@@ -201,6 +203,22 @@ def problem_decided(session: Session, problem: Problem, decision: str, *, actor:
                   routes=_routes(session, leaders_of(session, village), township),
                   body=[[DECIDED, {**params, "decision": decision}]], actions=[f"problem:{problem.id}"],
                   now=now, actor=actor)
+
+
+def problem_escalated(session: Session, problem: Problem, proposal: str, *, actor: audit.Actor = audit.SYSTEM,
+                      now: dt.datetime | None = None) -> int:
+    """Tell the county office that a township handed a problem up for its decision."""
+    now = now or utcnow()
+    _, village, params = _problem_params(session, problem)
+    township = _township(session, village)
+    county = session.get(OrgUnit, _county_id(village))
+    officers = list(session.exec(select(User).where(User.role == "county_officer", col(User.active).is_(True),
+                                                    User.org_unit_id == county.id).order_by(User.id)).all())
+    return _write(session, unit=county, kind="notice", step=f"escalated-{int(now.timestamp())}",
+                  subject=f"problem/{problem.id}", item=ITEM, period=str(problem.id), role="county_officer",
+                  routes=_routes(session, officers, None),
+                  body=[[ESCALATED, {**params, "township": township.name, "proposal": proposal}]],
+                  actions=[f"problem:{problem.id}"], now=now, actor=actor)
 
 
 def villager_report(session: Session, problem: Problem, now: dt.datetime | None = None) -> int:

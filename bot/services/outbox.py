@@ -556,7 +556,8 @@ class Courier:
 
 def pending_notices(session: Session, until: dt.datetime, scope: OrgUnit | None = None) -> list[OutboxMessage]:
     """Return the event notices not yet sent that are due by ``until`` (for ``schedule preview``),
-    only those about ``scope`` (a unit above, at or below the message's scope) if given."""
+    only those about ``scope`` if given: the problem's or report's unit lies at or below ``scope``,
+    or above it."""
     rows = session.exec(select(OutboxMessage).where(
         OutboxMessage.key.startswith(NOTICE_PREFIX), OutboxMessage.status.in_(("pending", "claimed", "sending")),
         OutboxMessage.send_at <= until).order_by(OutboxMessage.send_at, OutboxMessage.id)).all()
@@ -564,7 +565,24 @@ def pending_notices(session: Session, until: dt.datetime, scope: OrgUnit | None 
         return list(rows)
     found = []
     for row in rows:
-        unit, _ = _scope_unit(session, row)
+        unit = _about(session, row)
         if unit is not None and (unit.path.startswith(scope.path) or scope.path.startswith(unit.path)):
             found.append(row)
     return found
+
+
+def _about(session: Session, row: OutboxMessage) -> OrgUnit | None:
+    """The unit a notice is about: its problem's or report's village (or unit), else its scope."""
+    from bot.storage.models import Asset, Problem, Report
+
+    kind, _, ident = row.subject.partition("/")
+    thing = None
+    if ident.isdigit():
+        thing = session.get(Problem if kind == "problem" else Report, int(ident)) if kind in ("problem",
+                                                                                             "report") else None
+    asset_id = getattr(thing, "asset_id", None)
+    if asset_id is not None:
+        return session.get(OrgUnit, session.get(Asset, asset_id).village_id)
+    if getattr(thing, "org_unit_id", None) is not None:
+        return session.get(OrgUnit, thing.org_unit_id)
+    return _scope_unit(session, row)[0]

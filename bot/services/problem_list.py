@@ -156,8 +156,10 @@ def escalate(session: Session, user: User, problem_id: int, proposal: str, *,
     if problem.status in ("resolved", "escalated"):
         raise ProblemListError(N_("This problem cannot be escalated now (it is {status})."),
                                status=Label(STATUS_LABELS[problem.status]))
-    return _step(session, user, problem, "escalated", text, {"status": "escalated", "owner_level": "county"},
-                 now or utcnow())
+    now = now or utcnow()
+    _step(session, user, problem, "escalated", text, {"status": "escalated", "owner_level": "county"}, now)
+    notices.problem_escalated(session, problem, text, actor=audit.Actor(user.id, f"user:{user.id}"), now=now)
+    return problem
 
 
 def decide(session: Session, user: User, problem_id: int, decision: str, *,
