@@ -479,7 +479,6 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     from bot.services import cycle  # the cycle builds on this module
 
     cycle.after_submit(session, user, report, now)
-    notices.report_submitted(session, user, report, created, now)
     audit.record_many(session, _actor(user), [
         ("report.submit", "report", report.id, {"status": DRAFT},
          {"status": SUBMITTED, "asset_id": report.asset_id, "org_unit_id": report.org_unit_id,
@@ -490,6 +489,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
             "owner_level": p.owner_level}) for p in created],
         *[("problem.reported_again", "problem", p.id, None, {"report_id": report.id}) for p in recurring],
     ])
+    notices.report_submitted(session, user, report, created, now)  # in the same transaction
     session.commit()
     return SubmitResult(report, created, [p for p in created if p.severity == "serious"], recurring)
 
