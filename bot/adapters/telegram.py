@@ -47,10 +47,10 @@ from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import AnswerError
 from bot.i18n import N_, normalise_locale, translate
-from bot.services import cycle, reports, review, users
+from bot.services import reports, review, users
 from bot.services.access import AccessDenied
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
-from bot.storage.models import Asset, OrgUnit, ProcessedUpdate, Report, TelegramIdentity, User
+from bot.storage.models import OrgUnit, ProcessedUpdate, Report, TelegramIdentity, User
 from bot.storage.rows import adopt, columns, first, prefixed
 
 log = logging.getLogger(__name__)
@@ -544,8 +544,7 @@ def _own_report(turn: Turn, report_id: int) -> Report:
 
 
 async def _submit(turn: Turn, report_id: int) -> None:
-    from bot.adapters.telegram_township import alert_township
-
+    # The service writes the notices (township alerts, supervisors' sign-off) with the submission.
     result = reports.submit(turn.session, turn.user, report_id)
     _activate(turn, None)
     name = reports.subject_name(turn.session, result.report)
@@ -557,13 +556,6 @@ async def _submit(turn: Turn, report_id: int) -> None:
     lines += ["⚠ " + flag_label(turn.locale, flag) for flag in result.report.flags or []
               if isinstance(flag, dict) and flag.get("question_key")]
     await turn.say("\n".join(lines), views.report_button(turn.locale))
-    if cycle.needs_sign_off(result.report):
-        from bot.adapters.telegram_forms import tell_supervisors
-
-        await tell_supervisors(turn.update.get_bot(), turn.session, result.report)
-    if result.serious:
-        asset = turn.session.get(Asset, result.report.asset_id)
-        await alert_township(turn.update.get_bot(), turn.session, asset, result.serious, reporter=turn.user)
 
 
 BUTTONS.update({"a": _start_button, "v": _value_button, "t": _toggle_button, "n": _navigate_button,

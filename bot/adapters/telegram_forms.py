@@ -21,17 +21,14 @@ import logging
 
 from sqlmodel import Session
 from telegram import InlineKeyboardMarkup
-from telegram.error import Forbidden
 
 from bot.adapters import telegram as tg
 from bot.adapters import telegram_views as views
-from bot.adapters.telegram_township import mark_unreachable
-from bot.flows import format_answer, load_form
 from bot.clock import utcnow
-from bot.i18n import N_, normalise_locale, translate
+from bot.flows import format_answer, load_form
+from bot.i18n import N_, translate
 from bot.services import cycle, reports
 from bot.services.access import PERMISSIONS
-from bot.services.users import telegram_chats
 from bot.storage.models import Report, User
 
 log = logging.getLogger(__name__)
@@ -133,33 +130,10 @@ async def on_sign_off_button(turn: tg.Turn, query, rest: str) -> None:
 
 
 async def _send_back(turn: tg.Turn, report_id: int, reason: str) -> bool:
-    """The supervisor's reason (follow-up of ``so:<id>:back``): send the report back and tell its cadre."""
+    """The supervisor's reason (follow-up of ``so:<id>:back``): send the report back; the service tells
+    its cadre, with a button to reopen it."""
     new = cycle.send_back(turn.session, turn.user, report_id, reason)
     await turn.say(turn.t(N_("Sent back to the village: {asset}."), asset=reports.subject_name(turn.session, new)))
-    await tell_sent_back(turn.update.get_bot(), turn.session, new, reason)
-    return True
-
-
-async def tell_sent_back(bot, session: Session, new: Report, reason: str) -> bool:
-    """Tell the cadre who submitted a report that the supervisor sent it back, with a button to reopen it."""
-    from bot.services.review import submitter
-
-    cadre = submitter(session, new)
-    chat = telegram_chats(session, [cadre.id]).get(cadre.id) if cadre else None
-    if chat is None:
-        return False
-    locale = normalise_locale(cadre.locale)
-    text = translate(locale, N_("Your village supervisor sent back {form} of {subject} for {period}: {reason}\n"
-                                "Your answers are kept; correct them and submit again."),
-                     form=_form_title(locale, new.form_id), subject=reports.subject_name(session, new),
-                     period=new.period, reason=reason)
-    button = views._button(translate(locale, N_("Open the report to correct it")), f"n:{new.id}:resume")
-    try:
-        await bot.send_message(chat, text, reply_markup=InlineKeyboardMarkup([[button]]))
-    except Forbidden:
-        mark_unreachable(session, chat)
-        session.commit()
-        return False
     return True
 
 
@@ -170,33 +144,6 @@ async def on_report_up_button(turn: tg.Turn, query, rest: str) -> None:
     await turn.say(turn.t(N_("Reported to the township: {form} of {subject} for {period}."),
                           form=_form_title(turn.locale, report.form_id),
                           subject=reports.subject_name(turn.session, report), period=report.period))
-
-
-async def tell_supervisors(bot, session: Session, report: Report) -> int:
-    """Tell the village supervisors on Telegram that a report waits for their sign-off; return how many."""
-    told = 0
-    if not cycle.needs_sign_off(report):
-        return told
-    people = cycle.supervisors_of(session, report)
-    chats = telegram_chats(session, [p.id for p in people])
-    for person in people:
-        chat = chats.get(person.id)
-        if chat is None:
-            continue
-        locale = normalise_locale(person.locale)
-        title = translate(locale, N_("Sign off: {form} · {subject} · {period}"), form=_form_title(locale, report.form_id),
-                          subject=reports.subject_name(session, report), period=report.period)
-        text = translate(locale, N_("A report waits for your sign-off before it goes up: {title}"), title=title)
-        button = views._button(views._short(title), f"so:{report.id}")
-        try:
-            await bot.send_message(chat, text, reply_markup=InlineKeyboardMarkup([[button]]))
-            told += 1
-        except Forbidden:
-            mark_unreachable(session, chat)
-            session.commit()
-        except Exception:  # noqa: BLE001 - a failed courtesy message must not undo the submission
-            log.exception("could not tell supervisor %s about report %s", person.id, report.id)
-    return told
 
 
 COMMANDS = (("forms", on_forms),)

@@ -10,67 +10,22 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import Session, select
-from telegram.error import Forbidden, TelegramError
-
 from bot.adapters import telegram_views as views
 from bot.adapters.telegram import BUTTONS, FOLLOW_UPS, OUTSIDE, Turn, expect, signed_in
 from bot.clock import utcnow
-from bot.i18n import N_, normalise_locale, translate
-from bot.services import problem_list, problems, reports, review, users, weblinks
+from bot.i18n import N_
+from bot.services import problem_list, problems, reports, review, weblinks
 from bot.services.access import PERMISSIONS, AccessDenied, require_asset
 from bot.services.assessment import classes as four_way
 from bot.services.assessment.common import AssessmentError
-from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, TelegramIdentity, User
+from bot.storage.models import Asset, OrgUnit, Problem, Report
 
 log = logging.getLogger(__name__)
 
 
-# ---------------------------------------------------------------------------------------------- alerts
-
-async def alert_township(bot, session: Session, asset: Asset, serious: list, *, reporter: User | None) -> int:
-    """Tell the village's township leader(s) at once of serious problems, with Acknowledge/Resolve buttons.
-
-    Each alert sent is recorded as ``ProblemEvent(action='alerted')`` so the scheduler never repeats it.
-    Returns the number of messages sent.
-    """
-    village = session.get(OrgUnit, asset.village_id)
-    leaders = users.leaders_of(session, village)
-    chats = users.telegram_chats(session, [u.id for u in leaders])
-    sent = 0
-    for problem in serious:
-        for leader in leaders:
-            chat_id = chats.get(leader.id)
-            if chat_id is None:
-                continue
-            locale = normalise_locale(leader.locale)
-            text = translate(locale, N_("⚠ Serious problem at {asset} ({village}): {problem}. Reported by {who}."),
-                             asset=asset.name, village=village.name, problem=problem_label(locale, problem),
-                             who=reporter.name if reporter else "-")
-            try:
-                await bot.send_message(chat_id, text, reply_markup=views.problem_buttons(locale, problem.id))
-                sent += 1
-                session.add(ProblemEvent(problem_id=problem.id, action="alerted", actor_user_id=None,
-                                         note=f"telegram:{leader.id}"))
-            except Forbidden:
-                mark_unreachable(session, chat_id)
-            except TelegramError:
-                log.exception("alert for problem %s to user %s failed", problem.id, leader.id)
-        session.commit()
-    return sent
-
-
-def problem_label(locale: str, problem) -> str:
-    """A readable name for a problem: its description, or its kind."""
-    return translate(locale, problem.description) if problem.description else problem.kind
-
-
-def mark_unreachable(session: Session, chat_id: int) -> None:
-    """Remember that the bot can no longer write to this chat (blocked, deleted)."""
-    for identity in session.exec(select(TelegramIdentity).where(TelegramIdentity.chat_id == chat_id)).all():
-        identity.reachable = False
-        session.add(identity)
-
+# ---------------------------------------------------------------------------------------------- problems
+# The township's alert of a serious problem is an outbox row written by ``reports.submit``
+# (``bot.services.notices``); its Acknowledge / Resolve buttons come here.
 
 def _problem(turn: Turn, problem_id: int, action: str) -> Problem:
     """The problem if the user may do ``action`` on it; unknown and foreign ids get the same refusal."""
@@ -153,29 +108,9 @@ async def _show_report(turn: Turn, report: Report) -> None:
 
 
 async def _send_back(turn: Turn, report_id: int, reason: str) -> bool:
+    """The leader's reason: send the report back (the service tells the cadre, with a reopen button)."""
     new = review.send_back(turn.session, turn.user, report_id, reason)
     await turn.say(turn.t(N_("Sent back to the village: {asset}."), asset=reports.subject_name(turn.session, new)))
-    await tell_sent_back(turn.update.get_bot(), turn.session, new, reason)
-    return True
-
-
-async def tell_sent_back(bot, session: Session, new: Report, reason: str) -> bool:
-    """Tell the cadre who submitted a report that it was sent back, with a button to reopen it."""
-    cadre = review.submitter(session, new)
-    chat = users.telegram_chats(session, [cadre.id]).get(cadre.id) if cadre else None
-    if chat is None or new.asset_id is None:
-        return False
-    asset = session.get(Asset, new.asset_id)
-    locale = normalise_locale(cadre.locale)
-    text = translate(locale, N_("Your township sent back the {period} check of {asset}: {reason}\n"
-                                "Your answers are kept; correct them and submit again."),
-                     period=new.period, asset=asset.name, reason=reason)
-    try:
-        await bot.send_message(chat, text, reply_markup=views.reopen_button(locale, asset.id))
-    except Forbidden:
-        mark_unreachable(session, chat)
-        session.commit()
-        return False
     return True
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from types import SimpleNamespace
 
 import click
 from sqlmodel import Session
@@ -158,14 +159,16 @@ def schedule_preview(ctx, start: str, end: str, scope_key: str | None, as_json: 
             except OrgError as exc:
                 ctx.fail(exc.msgid, **exc.params)
         found = preview(session, begin, finish, scope)
-    rows = []
-    for view, message, facts in found:
-        name = next((r.name for r in facts.routes(message.scope, message.role)
-                     if r.person == message.recipient and r.channel == message.channel), message.recipient)
-        local = message.at.astimezone(view.tz)
-        rows.append({**message.as_dict(), "at": local.isoformat(), "county": view.county.name,
-                     "recipient_name": name, "joined": message.channel != NO_CHANNEL,
-                     "text": render(message, ctx.lang)})
+        rows = []
+        for view, message, facts in found:
+            name = next((r.name for r in facts.routes(message.scope, message.role)
+                         if r.person == message.recipient and r.channel == message.channel), message.recipient)
+            local = message.at.astimezone(view.tz)
+            rows.append({**message.as_dict(), "at": local.isoformat(), "county": view.county.name,
+                         "recipient_name": name, "joined": message.channel != NO_CHANNEL,
+                         "text": render(message, ctx.lang), "status": "planned"})
+        rows += _notices(session, finish, scope, ctx.lang, tz)
+    rows.sort(key=lambda r: (r["at"], r["key"]))
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -173,13 +176,37 @@ def schedule_preview(ctx, start: str, end: str, scope_key: str | None, as_json: 
     absent = ctx.t(NOT_JOINED)
     for row in rows:
         channel = row["channel"] if row["joined"] else absent
+        waiting = "  " + ctx.t("(waiting in the outbox)") if row["status"] != "planned" else ""
         click.echo(f"{row['at'][:16]}  {row['kind']:<10} {row['role']:<18} {row['scope']:<14} "
-                   f"{channel:<8} {row['recipient_name']}  {row['subject']} {row['step']}")
+                   f"{channel:<8} {row['recipient_name']}  {row['subject']} {row['step']}{waiting}")
     click.echo(ctx.t("{n} message(s).", n=len(rows)))
     unreached = {row["recipient_name"] for row in rows if not row["joined"]}
     if unreached:
         click.echo(ctx.t(UNREACHED, n=sum(not row["joined"] for row in rows), people=len(unreached),
                          names="、".join(sorted(unreached))), err=True)
+
+
+def _notices(session: Session, until: dt.datetime, scope, lang: str, tz: dt.tzinfo) -> list[dict]:
+    """The event notices waiting in the outbox (alerts, sign-off and send-back notices, decisions,
+    villagers' reports): written when something happened, sent at the next delivery."""
+    from bot.services.outbox import compose, pending_notices
+    from bot.storage.models import OrgUnit
+
+    rows = []
+    for message in pending_notices(session, until, scope):
+        shown = SimpleNamespace(body=message.body, locale=lang, collapsed=message.collapsed,
+                                actions=message.actions, subject=message.subject)
+        text, buttons = compose(shown)  # in the reader's language
+        county = session.get(OrgUnit, message.county_id)
+        rows.append({
+            "key": message.key, "kind": message.kind, "step": message.step, "subject": message.subject,
+            "item": message.item, "period": message.period, "role": message.role, "scope": message.scope,
+            "channel": message.channel, "recipient": message.recipient,
+            "at": as_utc(message.send_at).astimezone(tz).isoformat(), "urgent": message.urgent, "due_at": None,
+            "about": [], "actions": list(message.actions), "collapsed": message.collapsed,
+            "county": county.name if county else "", "recipient_name": message.recipient_name or message.recipient,
+            "text": text, "buttons": [b.data for b in buttons], "status": message.status, "joined": True})
+    return rows
 
 
 @schedule.command("tick")

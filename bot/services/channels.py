@@ -54,10 +54,12 @@ class Target:
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button: a label and the callback data the Telegram adapter handles."""
+    """An inline button: a label, the callback data the Telegram adapter handles, and the path of the
+    same thing on the web (group robots, which have no buttons, get it as a link)."""
 
     label: str
     data: str
+    link: str | None = None
 
 
 class TelegramChannel:
@@ -123,11 +125,13 @@ class TelegramChannel:
         self.client.close()
 
 
-def _markdown(text: str) -> str:
-    """Return the text as group-robot markdown: the first line bold, the rest quoted."""
+def _markdown(text: str, buttons: list[Button] | None = None, public_url: str = "") -> str:
+    """Return the text as group-robot markdown: the first line bold, the rest quoted, then the
+    buttons that have a web page as links (only when the installation has a public URL)."""
     lines = text.split("\n")
     head = f"**{lines[0]}**" if lines else ""
-    return "\n".join([head, *(f"> {line}" for line in lines[1:])])
+    links = [f"[{b.label}]({public_url.rstrip('/')}{b.link})" for b in buttons or () if b.link and public_url]
+    return "\n".join([head, *(f"> {line}" for line in lines[1:]), *links])
 
 
 class _Robot:
@@ -137,8 +141,9 @@ class _Robot:
     dead: frozenset[int] = frozenset()
     busy: frozenset[int] = frozenset()
 
-    def __init__(self, *, timeout: float = 10.0, client: httpx.Client | None = None) -> None:
+    def __init__(self, *, timeout: float = 10.0, client: httpx.Client | None = None, public_url: str = "") -> None:
         self.client = client or httpx.Client(timeout=timeout)
+        self.public_url = public_url
 
     def _post(self, url: str, body: dict) -> None:
         try:
@@ -172,13 +177,14 @@ class WeComChannel(_Robot):
     dead, busy = WECOM_DEAD, WECOM_BUSY
 
     def send(self, target: Target, text: str, buttons: list[Button] | None = None) -> None:
-        """Post the text as markdown to the group."""
-        self._post(target.url, {"msgtype": "markdown", "markdown": {"content": _markdown(text)}})
+        """Post the text as markdown to the group (buttons become links to the web)."""
+        self._post(target.url, {"msgtype": "markdown",
+                                "markdown": {"content": _markdown(text, buttons, self.public_url)}})
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     """Return DingTalk's signature: base64(HMAC-SHA256(secret, "timestamp\\nsecret")), url-encoded."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     return urllib.parse.quote_plus(base64.b64encode(digest))
 
 
@@ -189,18 +195,22 @@ class DingTalkChannel(_Robot):
     dead, busy = DINGTALK_DEAD, DINGTALK_BUSY
 
     def send(self, target: Target, text: str, buttons: list[Button] | None = None) -> None:
-        """Post the text as markdown to the group, signing the URL when the route has a secret."""
+        """Post the text as markdown to the group (buttons become links to the web), signing the URL
+        when the route has a secret."""
         url = target.url
         if target.secret:
             stamp = int(time.time() * 1000)
             url += ("&" if "?" in url else "?") + f"timestamp={stamp}&sign={dingtalk_sign(target.secret, stamp)}"
         title = text.split("\n", 1)[0][:60]
-        self._post(url, {"msgtype": "markdown", "markdown": {"title": title, "text": _markdown(text)}})
+        self._post(url, {"msgtype": "markdown", "markdown": {"title": title,
+                                                             "text": _markdown(text, buttons, self.public_url)}})
 
 
 def build_channels(settings: Settings, *, timeout: float = 10.0) -> dict[str, object]:
     """Return the channels this installation can use (Telegram only with a token)."""
-    channels: dict[str, object] = {"wecom": WeComChannel(timeout=timeout), "dingtalk": DingTalkChannel(timeout=timeout)}
+    public = settings.public_url if settings.public_url.startswith(("http://", "https://")) else ""
+    channels: dict[str, object] = {"wecom": WeComChannel(timeout=timeout, public_url=public),
+                                   "dingtalk": DingTalkChannel(timeout=timeout, public_url=public)}
     if settings.telegram_token:
         channels["telegram"] = TelegramChannel(settings.telegram_token, settings.telegram_api_url or
                                                "https://api.telegram.org", timeout=timeout,

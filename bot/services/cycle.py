@@ -34,7 +34,7 @@ from bot.policy.profile import FREQUENCIES
 from bot.scoring.errors import ScoringInputError
 from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
-from bot.services import audit, policies, reports
+from bot.services import audit, notices, policies, reports
 from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
 from bot.services.assessment import score_asset
 from bot.storage.models import Asset, OrgUnit, Report, User
@@ -352,6 +352,7 @@ def send_back(session: Session, user: User, report_id: int, reason: str, *,
     _step(session, report, "send_back", user, now, data={"reason": reason})
     session.flush()
     new = reports.reopen(session, report, reason, now, actor=_actor(user), action="cycle.send_back")
+    notices.sent_back(session, new, reason, by="supervisor", actor=_actor(user), now=now)
     session.commit()
     return new
 

@@ -12,10 +12,17 @@
    'pending'`` (only one process wins), sent, and marked sent. A transient failure puts it back
    with a later ``next_attempt_at``; a dead route marks that Telegram identity or webhook
    unreachable and forwards the message to the next level of the chain.
+
+Event notices (alerts, sign-off and send-back notices, decisions, villagers' reports) are rows too,
+written by ``bot.services.notices`` with ``queue`` in the transaction of the change that causes them;
+after that transaction commits, ``nudge`` wakes this process's ``Courier``, which delivers at once
+(the tick delivers them anyway). ``compose`` turns a row's actions ("name" or "name:argument", see
+``ACTIONS``) into Telegram buttons and, for the group robots, web links.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -24,15 +31,23 @@ import socket
 import uuid
 from dataclasses import dataclass, fields
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as SASession
 from sqlmodel import Session, select
 
 from bot.clock import as_utc, utcnow
 from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
-from bot.policy.sources import CountyView, county_view, counties_with_profile, department_code, planned, scope_code
+from bot.policy.sources import (
+    CountyView,
+    counties_with_profile,
+    county_view,
+    department_code,
+    planned,
+    scope_code,
+)
 from bot.policy.validate import ProfileError
 from bot.services.channels import Button, DeliveryError, Target
 from bot.services.users import telegram_chats
@@ -47,7 +62,20 @@ MAX_ATTEMPTS = 12
 FIRST_LOOKBACK = dt.timedelta(days=1)  # a county's first tick plans the last day, not its whole history
 UNCONFIGURED_WAIT = dt.timedelta(hours=1)
 
-BUTTONS = {"open": N_("Open reports"), "acknowledge": N_("Acknowledge"), "resolve": N_("Resolve")}
+# A message's actions are stored as "name" or "name:argument"; each becomes a Telegram button
+# (label, callback data) and, for the group robots, a link to the same thing on the web.
+ACTIONS: dict[str, tuple[str, str, str | None]] = {
+    "open": (N_("Open reports"), "go:report", "/review"),
+    "acknowledge": (N_("Acknowledge"), "pb:ack:{}", "/problems/{}"),
+    "resolve": (N_("Resolve"), "pb:res:{}", "/problems/{}"),
+    "problem": (N_("Open the problem"), "pl:{}", "/problems/{}"),
+    "reopen": (N_("Open the report to correct it"), "n:{}:resume", "/f/report/{}"),
+    "sign_off": (N_("Open the report to sign it off"), "so:{}", "/f/signoff/{}"),
+}
+# Actions that still make sense for the person a message is forwarded to (the next level up).
+FORWARDABLE = frozenset({"open", "acknowledge", "resolve", "problem"})
+NUDGE = "villagebot.outbox.nudge"
+NOTICE_PREFIX = "n|"  # keys of event notices (bot.services.notices); the planner's start with their subject
 FORWARDED = N_("Forwarded to you because {name} could not be reached:")
 COLLAPSED = N_("({count} earlier reminders about this were folded into this one.)")
 NEXT_UP = {"village": ("township_leader", "township"), "township": ("county_officer", "county"),
@@ -68,7 +96,7 @@ class TickResult:
     recovered: int = 0
     county_errors: int = 0
 
-    def add(self, other: "TickResult") -> None:
+    def add(self, other: TickResult) -> None:
         """Add another result's counts to this one."""
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
@@ -182,14 +210,38 @@ def recover(session: Session, lease: dt.timedelta = LEASE) -> TickResult:
     return result
 
 
+def _param(value: object, locale: str) -> object:
+    """A body parameter as shown: ``{"_t": msgid, "p": {...}}`` is translated (its own parameters too)."""
+    if isinstance(value, dict) and "_t" in value:
+        params = {k: _param(v, locale) for k, v in (value.get("p") or {}).items()}
+        return translate(locale, str(value["_t"]), **params)
+    return value
+
+
+def action_button(action: str, locale: str, subject: str = "") -> Button | None:
+    """Return the button of a stored action ("name" or "name:argument"); None for an unknown name.
+
+    An action without argument about a problem (the planner's "acknowledge", "resolve") takes the
+    problem's id from the message's subject ``problem/<id>``.
+    """
+    name, _, argument = action.partition(":")
+    if name not in ACTIONS:
+        return None
+    if not argument and subject.startswith("problem/"):
+        argument = subject.split("/", 1)[1]
+    label, data, link = ACTIONS[name]
+    return Button(translate(locale, label), data.format(argument),
+                  link.format(argument) if link else None)
+
+
 def compose(message: OutboxMessage) -> tuple[str, list[Button]]:
     """Return the message's text in the recipient's language and its buttons."""
-    lines = [render_line(Line(msgid, params), message.locale) for msgid, params in message.body]
+    locale = message.locale
+    lines = [render_line(Line(msgid, {k: _param(v, locale) for k, v in params.items()}), locale)
+             for msgid, params in message.body]
     if message.collapsed:
-        lines.append(translate(message.locale, COLLAPSED, count=message.collapsed))
-    problem = message.subject.split("/", 1)[1] if message.subject.startswith("problem/") else ""
-    data = {"open": "go:report", "acknowledge": f"pb:ack:{problem}", "resolve": f"pb:res:{problem}"}
-    buttons = [Button(translate(message.locale, BUTTONS[a]), data[a]) for a in message.actions if a in BUTTONS]
+        lines.append(translate(locale, COLLAPSED, count=message.collapsed))
+    buttons = [b for b in (action_button(a, locale, message.subject) for a in message.actions) if b is not None]
     return "\n".join(lines), buttons
 
 
@@ -364,7 +416,8 @@ def _forward(session: Session, message: OutboxMessage, now: dt.datetime) -> int:
         "kind": message.kind, "step": message.step, "subject": message.subject, "item": message.item,
         "period": message.period, "role": role, "scope": scope_code(head), "channel": channel,
         "recipient": person, "recipient_name": name[:100], "locale": locale, "send_at": now,
-        "urgent": message.urgent, "body": body, "actions": message.actions, "collapsed": message.collapsed,
+        "urgent": message.urgent, "body": body, "collapsed": message.collapsed,
+        "actions": [a for a in message.actions if a.partition(":")[0] in FORWARDABLE],
         "status": "pending", "attempts": 0, "next_attempt_at": now, "recovered": 0, "created_at": now,
     } for person, channel, name, locale in people]
     return _insert_ignore(session, OutboxMessage, rows, ["key"])
@@ -413,3 +466,154 @@ def planning_errors(session: Session) -> list[dict]:
                         .where(ScheduleState.error.is_not(None)).order_by(ScheduleState.county_id)).all()
     return [{"county_id": state.county_id, "county": name, "error": state.error,
              "at": as_utc(state.error_at).isoformat() if state.error_at else None} for state, name in rows]
+
+
+# ---------------------------------------------------------------------------------------------- event notices
+
+def queue(session: Session, rows: list[dict]) -> int:
+    """Insert event notices (``bot.services.notices``) in the caller's transaction; return how many went in.
+
+    Once that transaction commits, the processes' delivery loops are nudged (``listen``), so the
+    notices go out at once instead of at the next tick; the tick delivers them anyway.
+    """
+    inserted = _insert_ignore(session, OutboxMessage, rows, ["key"])
+    if inserted:
+        session.info[NUDGE] = True
+    return inserted
+
+
+_listeners: list = []
+
+
+def listen(callback) -> None:
+    """Call ``callback()`` (from any thread) after each commit that queued notices."""
+    _listeners.append(callback)
+
+
+def unlisten(callback) -> None:
+    """Stop calling ``callback``."""
+    if callback in _listeners:
+        _listeners.remove(callback)
+
+
+def nudge() -> None:
+    """Tell this process's delivery loops that something waits (a lost nudge only delays to the tick)."""
+    for callback in _listeners:
+        try:
+            callback()
+        except Exception:
+            log.exception("outbox: a nudge listener failed")
+
+
+@event.listens_for(SASession, "after_commit")
+def _after_commit(session) -> None:
+    if session.info.pop(NUDGE, False):
+        nudge()
+
+
+@event.listens_for(SASession, "after_rollback")
+def _after_rollback(session) -> None:
+    session.info.pop(NUDGE, None)
+
+
+class Courier:
+    """Deliver the outbox from a running event loop: at once when nudged, else every ``every`` seconds.
+
+    ``deliver`` runs in a worker thread (it is blocking HTTP and database work), one at a time.
+    The scheduler's tick delivers too, so a lost nudge or a stopped courier only delays messages.
+    """
+
+    def __init__(self, engine: Engine, channels: dict, *, worker: str | None = None,
+                 every: float | None = None) -> None:
+        self.engine = engine
+        self.channels = channels
+        self.worker = worker or worker_id()
+        self.every = every
+        self.runs = 0
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    async def start(self) -> Courier:
+        """Start waiting for nudges in the running loop; deliver once at start."""
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self._event.set()
+        listen(self.poke)
+        self._task = self._loop.create_task(self._run(), name="villagebot-courier")
+        return self
+
+    def poke(self) -> None:
+        """Wake the courier (thread-safe)."""
+        loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout=self.every)
+            except TimeoutError:
+                pass
+            if self._stopping:
+                return
+            self._event.clear()
+            await asyncio.to_thread(self._deliver)
+
+    def _deliver(self) -> None:
+        try:
+            result = deliver(self.engine, self.channels, worker=self.worker)
+        except Exception:
+            log.exception("outbox: delivery failed")
+            return
+        self.runs += 1
+        if result.sent or result.failed or result.recovered or result.unreachable:
+            log.info("outbox: %s", result)
+
+    async def stop(self) -> None:
+        """Stop after the delivery in progress, if any."""
+        unlisten(self.poke)
+        self._stopping = True
+        if self._event is not None:
+            self._event.set()
+        if self._task is not None:
+            await self._task
+
+
+def pending_notices(session: Session, until: dt.datetime, scope: OrgUnit | None = None) -> list[OutboxMessage]:
+    """Return the event notices not yet sent that are due by ``until`` (for ``schedule preview``),
+    only those about ``scope`` if given: the problem's or report's unit lies at or below ``scope``,
+    or above it."""
+    rows = session.exec(select(OutboxMessage).where(
+        OutboxMessage.key.startswith(NOTICE_PREFIX), OutboxMessage.status.in_(("pending", "claimed", "sending")),
+        OutboxMessage.send_at <= until).order_by(OutboxMessage.send_at, OutboxMessage.id)).all()
+    if scope is None:
+        return list(rows)
+    found = []
+    for row in rows:
+        unit = _about(session, row)
+        if unit is not None and (unit.path.startswith(scope.path) or scope.path.startswith(unit.path)):
+            found.append(row)
+    return found
+
+
+def _about(session: Session, row: OutboxMessage) -> OrgUnit | None:
+    """The unit a notice is about: its problem's or report's village (or unit), else its scope."""
+    from bot.storage.models import Asset, Problem, Report
+
+    kind, _, ident = row.subject.partition("/")
+    thing = None
+    if ident.isdigit():
+        thing = session.get(Problem if kind == "problem" else Report, int(ident)) if kind in ("problem",
+                                                                                             "report") else None
+    asset_id = getattr(thing, "asset_id", None)
+    if asset_id is not None:
+        return session.get(OrgUnit, session.get(Asset, asset_id).village_id)
+    if getattr(thing, "org_unit_id", None) is not None:
+        return session.get(OrgUnit, thing.org_unit_id)
+    return _scope_unit(session, row)[0]

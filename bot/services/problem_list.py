@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
 from bot.i18n import N_, Label, UserError
-from bot.services import audit
+from bot.services import audit, notices
 from bot.services.access import AccessDenied, require, scope_filter
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 
@@ -156,8 +156,10 @@ def escalate(session: Session, user: User, problem_id: int, proposal: str, *,
     if problem.status in ("resolved", "escalated"):
         raise ProblemListError(N_("This problem cannot be escalated now (it is {status})."),
                                status=Label(STATUS_LABELS[problem.status]))
-    return _step(session, user, problem, "escalated", text, {"status": "escalated", "owner_level": "county"},
-                 now or utcnow())
+    now = now or utcnow()
+    _step(session, user, problem, "escalated", text, {"status": "escalated", "owner_level": "county"}, now)
+    notices.problem_escalated(session, problem, text, actor=audit.Actor(user.id, f"user:{user.id}"), now=now)
+    return problem
 
 
 def decide(session: Session, user: User, problem_id: int, decision: str, *,
@@ -167,5 +169,7 @@ def decide(session: Session, user: User, problem_id: int, decision: str, *,
     text = _text(decision, N_("Please write the county's decision (up to {max} characters)."))
     if problem.status != "escalated":
         raise ProblemListError(N_("Only an escalated problem awaits the county's decision."))
-    return _step(session, user, problem, "decided", text, {"status": "in_hand", "owner_level": "township"},
-                 now or utcnow())
+    now = now or utcnow()
+    _step(session, user, problem, "decided", text, {"status": "in_hand", "owner_level": "township"}, now)
+    notices.problem_decided(session, problem, text, actor=audit.Actor(user.id, f"user:{user.id}"), now=now)
+    return problem

@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
 from bot.i18n import N_
-from bot.services import audit
+from bot.services import audit, notices
 from bot.services.evidence import EvidenceStore
 from bot.storage.models import FUND_SOURCES, Asset, AssetClass, AuditEntry, OrgUnit, Photo, PhotoUse, \
     Problem, ProblemEvent, Report
@@ -325,4 +325,5 @@ def report_problem(session: Session, asset: Asset, *, text: str, category: str, 
     actor = audit.Actor(None, device_pseudonym(device_id))
     audit.record(session, actor, REPORT_ACTION, "problem", problem.id, None, {
         "asset_id": asset.id, "kind": problem.kind, "severity": problem.severity, "photo_sha256": sha})
+    notices.villager_report(session, problem)
     return problem

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
 from bot.i18n import N_, UserError, translate
-from bot.services import audit, reports
+from bot.services import audit, notices, reports
 from bot.services.access import AccessDenied, require, require_asset, scope_filter
 from bot.storage.models import Asset, OrgUnit, Report, User
 
@@ -100,6 +100,7 @@ def send_back(session: Session, user: User, report_id: int, reason: str, *,
         raise ReviewError(MSG_NOT_REVIEWABLE, status=reports.status_label(session.get(Report, report_id).status))
     session.refresh(old)
     new = reports.reopen(session, old, reason, now, actor=_actor(user), action="report.send_back")
+    notices.sent_back(session, new, reason, by="township", actor=_actor(user), now=now)
     session.commit()
     return new
 

@@ -1,5 +1,7 @@
 """Run the scheduler inside the web app: APScheduler calls ``outbox.tick`` every minute, and
-expires the drafts of monthly checks whose month has ended every hour.
+expires the drafts of monthly checks whose month has ended every hour. An ``outbox.Courier``
+delivers event notices (alerts, sign-off and send-back notices) as soon as the transaction that
+wrote them commits in this process, without waiting for the next tick.
 
 APScheduler keeps no state here (its in-memory job store is per process); everything the tick
 needs is in the database, so any number of processes may run this side by side.
@@ -30,6 +32,7 @@ class SchedulerRunner:
         self.channels = channels
         self.worker = outbox.worker_id()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.courier = outbox.Courier(engine, channels)
 
     def run_tick(self) -> None:
         """Run one tick now; errors are logged, the next minute tries again."""
@@ -53,8 +56,9 @@ class SchedulerRunner:
             log.info("schedule: %d draft(s) of ended months expired", len(expired))
 
     async def stop(self) -> None:
-        """Stop ticking and close the channels' HTTP clients."""
+        """Stop ticking and delivering, and close the channels' HTTP clients."""
         self.scheduler.shutdown(wait=False)
+        await self.courier.stop()
         await asyncio.sleep(0)  # AsyncIOScheduler shuts down through the event loop: let it run
         for channel in self.channels.values():
             channel.close()
@@ -68,4 +72,5 @@ async def start(app, settings: Settings, engine: Engine) -> SchedulerRunner:
     runner.scheduler.add_job(runner.run_expiry, "interval", hours=1, next_run_time=utcnow(),
                              max_instances=1, coalesce=True, id="villagebot-expire-drafts")
     runner.scheduler.start()
+    await runner.courier.start()
     return runner

@@ -97,23 +97,18 @@ def sign_off(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = 
 
 
 @router.post("/f/signoff/{report_id}/back", include_in_schema=False)
-async def send_back(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
-                    reason: Annotated[str, Form()] = ""):
-    """Send the report back to the village with a reason; its cadre is told on Telegram when the bot runs."""
+def send_back(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
+              reason: Annotated[str, Form()] = ""):
+    """Send the report back to the village with a reason; the service tells its cadre (through the outbox)."""
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
         try:
-            new = cycle.send_back(session, user, report_id, reason)
+            cycle.send_back(session, user, report_id, reason)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except cycle.CycleError as exc:
             raise WebError(409, exc.msgid, **exc.params) from None
-        application = getattr(request.app.state, "telegram_application", None)
-        if application is not None:
-            from bot.adapters.telegram_forms import tell_sent_back
-
-            await tell_sent_back(application.bot, session, new, reason.strip())
     return RedirectResponse(f"/f?{_lang(request)}", status_code=303)
 
 
@@ -305,26 +300,21 @@ def goto(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
 
 
 @router.post("/f/report/{report_id}/submit", include_in_schema=False)
-async def submit(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
-    """Submit a complete draft (problems are raised by the reports service); a report that needs the
-    village supervisor's sign-off is announced to them on Telegram when the bot runs."""
+def submit(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
+    """Submit a complete draft: the same service call as on Telegram, with the same problems and
+    notices (township alerts, the village supervisor's sign-off) written to the outbox."""
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
         report, asset = report_in_scope(session, user, report_id)
         try:
-            result = reports.submit(session, user, report.id)
+            reports.submit(session, user, report.id)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except reports.ReportError as exc:
             session.rollback()
             return _show(request, session, session.get(Report, report_id), asset, status=400,
                          error=translate(locale_of(request), exc.msgid, **exc.params))
-        application = getattr(request.app.state, "telegram_application", None)
-        if application is not None and cycle.needs_sign_off(result.report):
-            from bot.adapters.telegram_forms import tell_supervisors
-
-            await tell_supervisors(application.bot, session, result.report)
     return RedirectResponse(f"/f/report/{report_id}?{_lang(request)}", status_code=303)
 
 

@@ -96,28 +96,18 @@ def approve(request: Request, report_id: int, csrf: Annotated[str, Form()] = "")
 
 
 @router.post("/review/{report_id}/send-back", include_in_schema=False)
-async def send_back(request: Request, report_id: int, csrf: Annotated[str, Form()] = "",
-                    reason: Annotated[str, Form()] = ""):
-    """Send the report back with a reason; tell the cadre on Telegram if the bot is running."""
+def send_back(request: Request, report_id: int, csrf: Annotated[str, Form()] = "",
+              reason: Annotated[str, Form()] = ""):
+    """Send the report back with a reason; the service tells the cadre (through the outbox)."""
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
         _reviewable(session, user, report_id)
         try:
-            new = review.send_back(session, user, report_id, reason)
+            review.send_back(session, user, report_id, reason)
         except review.ReviewError as exc:
             raise WebError(400, exc.msgid, **exc.params) from None
-        await _tell_cadre(request, session, new, reason.strip())
     return RedirectResponse(f"/review?{request.url.query}", status_code=303)
-
-
-async def _tell_cadre(request: Request, session, new: Report, reason: str) -> None:
-    application = getattr(request.app.state, "telegram_application", None)
-    if application is None:
-        return
-    from bot.adapters.telegram_township import tell_sent_back
-
-    await tell_sent_back(application.bot, session, new, reason)
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:

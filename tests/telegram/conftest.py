@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 from bot.adapters.telegram import build_application
 from bot.config import Settings
 from bot.flows import Walker, form_for_asset_type
-from bot.services import users
+from bot.services import outbox, users
+from bot.services.channels import build_channels
 from bot.storage.models import Asset, OrgUnit, Report
 from tests.factories import make_asset, make_tree
 from tests.fakes.botapi import BotApiDouble, Sent
@@ -64,14 +65,22 @@ def world(sqlite_engine, sqlite_url, tmp_path, double) -> World:
 
 @contextlib.asynccontextmanager
 async def running_bot(world: World, *, rate_limit: bool = False):
-    """Run our real Application with long polling against the double for the duration of the block."""
+    """Run our real Application with long polling against the double for the duration of the block,
+    beside the outbox's courier (as the service runs them): notices the services write are delivered
+    when their transaction commits."""
     application = build_application(world.settings, world.engine, rate_limit=rate_limit)
+    channels = build_channels(world.settings)
+    courier = outbox.Courier(world.engine, channels)
     async with application:
         await application.start()
         await application.updater.start_polling(poll_interval=0, timeout=1)
+        await courier.start()
         try:
             yield application
         finally:
+            await courier.stop()
+            for channel in channels.values():
+                channel.close()
             await application.updater.stop()
             await application.stop()
 

@@ -396,10 +396,10 @@ async def test_a_draft_of_a_month_that_has_ended_is_refused_with_the_reason(worl
         assert (expired.status, expired.answers) == ("expired", {"operating_normally": "yes"})
 
 
-async def test_the_scheduler_does_not_repeat_the_adapters_alert_but_sends_what_nobody_was_told(world):
-    """The adapter alerts the township at submission; the next scheduler tick must not alert again.
+async def test_the_scheduler_does_not_repeat_the_submissions_alert_but_sends_what_nobody_was_told(world):
+    """The submission alerts the township (an outbox notice); the next scheduler tick must not alert again.
 
-    A serious problem nobody was told of (raised without the adapter) is alerted by the tick: the
+    A serious problem nobody was told of (raised without a submission) is alerted by the tick: the
     control that shows the tick would have sent one.
     """
     import asyncio as aio
@@ -432,5 +432,5 @@ async def test_the_scheduler_does_not_repeat_the_adapters_alert_but_sends_what_n
     await aio.to_thread(outbox.tick, world.engine, build_channels(world.settings),
                         now=utcnow() + dt.timedelta(minutes=1))
     texts = [s.text for s in double.messages_to(leader.id)][1:]  # after the greeting
-    # The adapter's alert, then the scheduler's alert of the problem nobody was told of: nothing else.
+    # The submission's alert, then the scheduler's alert of the problem nobody was told of: nothing else.
     assert len(texts) == 2 and "新桥村蔬菜大棚" in texts[0] and "车间设备被盗" in texts[1]

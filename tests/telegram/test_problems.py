@@ -41,6 +41,9 @@ async def test_escalation_to_the_county_and_its_decision(world):
         double.send_text(leader, "建议终止转租，恢复原用途")
         done = await reply(double, leader)
         assert zh("Escalated to the county.") in done.text
+        # The county office is told (an outbox notice), with a button to the problem.
+        told = await reply(double, officer)
+        assert "建议终止转租，恢复原用途" in told.text and data_of(told) == [f"pl:{pid}"]
 
         double.send_command(officer, "problems")
         listing = await reply(double, officer)
@@ -53,6 +56,8 @@ async def test_escalation_to_the_county_and_its_decision(world):
         double.send_text(officer, "同意，限期一个月整改")
         done = await reply(double, officer)
         assert zh("Decision recorded; the township is told.") in done.text
+        told = await reply(double, leader)
+        assert "同意，限期一个月整改" in told.text and data_of(told) == [f"pl:{pid}"]
 
         # The leader cannot take the county's decision.
         double.press(leader, double._latest_bot_message_id(leader.id), f"pl:dec:{pid}")

@@ -41,11 +41,12 @@ async def test_send_back_reaches_the_cadre_who_corrects_a_new_version(world):
         double.send_text(leader, "公示牌照片看不清，请重拍")
         await reply(double, leader)
 
-        told = await reply(double, cadre)
-        assert "公示牌照片看不清，请重拍" in told.text and f"a:{asset}" in data_of(told)
-        double.press(cadre, told.message_id, f"a:{asset}")
-        reopened = await reply(double, cadre)
+        told = await reply(double, cadre)  # an outbox notice, delivered when the send-back commits
         second = current_report(world, asset)
+        # The button reopens exactly the new version.
+        assert "公示牌照片看不清，请重拍" in told.text and data_of(told) == [f"n:{second.id}:resume"]
+        double.press(cadre, told.message_id, f"n:{second.id}:resume")
+        reopened = await reply(double, cadre)
         assert second.id != first.id and second.version == first.version + 1
         assert second.answers == first.answers  # prefilled
         assert f"n:{second.id}:submit" in data_of(reopened)  # straight to the review of the kept answers
