@@ -23,6 +23,18 @@ PG_ADMIN_URL = os.environ.get("VILLAGEBOT_TEST_PG_URL", "postgresql://postgres@1
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 
 
+@pytest.fixture(autouse=True)
+def audit_key(tmp_path):
+    """Every test signs audit entries with a test key and keeps audit checkpoints in its own directory (never
+    the process settings' data directory); the command line reconfigures from its own settings."""
+    from bot.services import audit
+
+    audit.configure(key="test-audit-key-0123456789abcdef0123456789",
+                    checkpoint_file=tmp_path / "audit-checkpoints.log")
+    yield
+    audit.reset()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
