@@ -86,9 +86,9 @@ def test_every_column_is_signed(engine):
     with Session(engine) as s:
         row = s.exec(select(AuditEntry)).one()
     key = audit.current().key.secret
-    fields = dict(id=row.id, at=row.at, actor_user_id=row.actor_user_id, actor=row.actor, action=row.action,
-                  entity=row.entity, entity_id=row.entity_id, before=row.before, after=row.after,
-                  prev_hash=row.prev_hash, key_id=row.key_id)
+    fields = {"id": row.id, "at": row.at, "actor_user_id": row.actor_user_id, "actor": row.actor,
+              "action": row.action, "entity": row.entity, "entity_id": row.entity_id, "before": row.before,
+              "after": row.after, "prev_hash": row.prev_hash, "key_id": row.key_id}
     assert audit.entry_mac(key, **fields) == row.hash
     changed = {"id": row.id + 1, "at": row.at + dt.timedelta(microseconds=1), "actor_user_id": 99,
                "actor": "x", "action": "x", "entity": "x", "entity_id": "x", "before": {"name": "x"},
@@ -243,7 +243,7 @@ def test_deleting_an_entry_and_closing_the_gap_is_found(engine):
     ids = _ids(engine)
     _exec(engine, f"DELETE FROM audit_log WHERE id = {ids[5]}",
           f"UPDATE audit_log SET id = id + 1000 WHERE id > {ids[5]}",
-          f"UPDATE audit_log SET id = id - 1001 WHERE id > 1000")
+          "UPDATE audit_log SET id = id - 1001 WHERE id > 1000")
     result = _verify(engine)
     assert not result.ok and result.broken_at == ids[5]
     first = [f for f in result.findings if f.entry_id == ids[5]]
@@ -367,7 +367,7 @@ def _legacy(engine, n: int) -> None:
     """Entries as the previous version wrote them: scheme 0, plain SHA-256, no key id."""
     with Session(engine) as s:
         prev = audit.GENESIS
-        at = dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.timezone.utc)
+        at = dt.datetime(2026, 10, 1, 8, 0, tzinfo=dt.UTC)
         for i in range(n):
             digest = audit.entry_hash(prev, at, "cli", "org.create", "org_unit", str(i), None, {"name": f"村{i}"})
             s.add(AuditEntry(at=at, actor_user_id=None, actor="cli", action="org.create", entity="org_unit",
@@ -415,7 +415,7 @@ def test_the_migration_keeps_old_entries_as_legacy(tmp_path):
     upgrade(url, "0003")
     engine = make_engine(url)
     try:
-        at = dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc)
+        at = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
         digest = audit.entry_hash(audit.GENESIS, at, "cli", "org.create", "org_unit", "1", None, {"name": "村"})
         _exec(engine, "INSERT INTO audit_log (at, actor, action, entity, entity_id, after, prev_hash, hash) "
                       f"VALUES ('{at.isoformat()}', 'cli', 'org.create', 'org_unit', '1', '{{\"name\": \"村\"}}', "
