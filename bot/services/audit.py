@@ -131,14 +131,15 @@ class AuditKey:
     secret: bytes = field(repr=False)
     key_id: str
     source: str
+    created: bool = field(default=False, compare=False)  # this process created the key file just now
 
     @classmethod
-    def of(cls, secret: bytes, source: str) -> AuditKey:
+    def of(cls, secret: bytes, source: str, *, created: bool = False) -> AuditKey:
         if len(secret) < _MIN_KEY_BYTES:
             raise AuditKeyError(f"the audit key from {source} is too short: use at least {_MIN_KEY_BYTES} "
                                 "random bytes (e.g. `openssl rand -hex 32`)")
         key_id = hmac.new(secret, b"villagebot audit key id", hashlib.sha256).hexdigest()[:16]
-        return cls(secret, key_id, source)
+        return cls(secret, key_id, source, created)
 
 
 def key_file_path(settings: Settings) -> Path:
@@ -147,9 +148,12 @@ def key_file_path(settings: Settings) -> Path:
     return Path(configured) if configured else settings.data_dir / KEY_FILE
 
 
-def _read_key_file(path: Path) -> AuditKey:
+def _read_key_file(path: Path, *, created: bool = False) -> AuditKey:
     try:
         raw = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise AuditKeyError(f"cannot read the audit key file {path}: it does not exist (restore it from your "
+                            "backup; the default one is created when the first entry is signed)") from None
     except OSError as exc:
         raise AuditKeyError(f"cannot read the audit key file {path}: {exc.strerror}") from None
     mode = path.stat().st_mode & 0o777
@@ -159,7 +163,7 @@ def _read_key_file(path: Path) -> AuditKey:
         secret = bytes.fromhex(raw)
     except ValueError:
         secret = raw.encode("utf-8")
-    return AuditKey.of(secret, str(path))
+    return AuditKey.of(secret, str(path), created=created)
 
 
 def load_key(settings: Settings, *, create: bool = True) -> AuditKey:
@@ -177,18 +181,20 @@ def load_key(settings: Settings, *, create: bool = True) -> AuditKey:
         return _read_key_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".audit-key-", dir=path.parent)  # mkstemp creates it with mode 0600
+    created = False
     try:
         os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
         os.fsync(fd)
         os.close(fd)
         try:
             os.link(tmp, path)  # fails if another process created it first: then use theirs
-            log.info("audit: created the audit key %s (mode 0600); back it up with the database", path)
+            created = True
+            log.info("audit: created the audit key %s (mode 0600); back it up, apart from the database", path)
         except FileExistsError:
             pass
     finally:
         os.unlink(tmp)
-    return _read_key_file(path)
+    return _read_key_file(path, created=created)
 
 
 class _Config:
@@ -199,6 +205,7 @@ class _Config:
         self._settings = settings
         self._key = key
         self._checkpoint_file = checkpoint_file
+        self._created = False
 
     def _get_settings(self) -> Settings:
         if self._settings is None:
@@ -209,8 +216,31 @@ class _Config:
 
     @property
     def key(self) -> AuditKey:
+        """The key to sign with: created on the default path if there is none yet."""
         if self._key is None:
             self._key = load_key(self._get_settings())
+            self._created = self._key.created
+        return self._key
+
+    def take_created(self) -> bool:
+        """Whether this process created the key file (answered True once)."""
+        created, self._created = self._created, False
+        return created
+
+    @property
+    def key_file(self) -> Path:
+        return key_file_path(self._get_settings())
+
+    def existing_key(self) -> AuditKey | None:
+        """The key to verify with, never created (None when there is no key file yet)."""
+        if self._key is None:
+            try:
+                self._key = load_key(self._get_settings(), create=False)
+            except AuditKeyError:
+                settings = self._get_settings()
+                if settings.audit_key or settings.audit_key_file or key_file_path(settings).exists():
+                    raise
+                return None
         return self._key
 
     @property
@@ -294,6 +324,16 @@ def _new_ids(session: Session, n: int, last_id: int) -> list[int]:
     return list(range(last_id + 1, last_id + n + 1))
 
 
+def _warn_if_replaced(session: Session, key: AuditKey) -> None:
+    """A key created while keyed entries exist means the old key was lost: say so loudly, once."""
+    signed = session.exec(select(func.count()).select_from(AuditEntry)
+                          .where(AuditEntry.scheme == KEYED, AuditEntry.key_id != key.key_id)).one()
+    if signed:
+        log.error("audit: the audit key %s was missing and a new one was created, but %d entries are signed "
+                  "with another key: restore the old key file, or 'villagebot audit verify' cannot check them",
+                  key.source, signed)
+
+
 def record(session: Session, actor: Actor, action: str, entity: str, entity_id: Any = None,
            before: Any = None, after: Any = None) -> str:
     """Append one audit entry in the caller's transaction; return its signature."""
@@ -303,10 +343,12 @@ def record(session: Session, actor: Actor, action: str, entity: str, entity_id: 
 def record_many(session: Session, actor: Actor, items: Iterable[tuple[str, str, Any, Any, Any]]) -> str:
     """Append several entries at once (bulk imports), chained in order; return the last signature."""
     items = list(items)
-    key = current().key  # before any write: a missing key fails the change, not only the audit
+    key = current().key  # before any write: a key that cannot be read fails the change, not only the audit
     session.flush()  # rows the entries speak of get their ids first
     _lock_chain(session)
     last_id, prev = _head(session)
+    if current().take_created():
+        _warn_if_replaced(session, key)
     if not items:
         return prev
     ids = _new_ids(session, len(items), last_id)
@@ -556,29 +598,35 @@ def verify(session: Session, batch: int = 5000, *, checkpoints: Iterable[Path] |
     ``expect``: (count, check code) as printed in a report: the entry at that position must carry that code.
     """
     cfg = current()
-    key = cfg.key
+    sources = [cfg.checkpoint_file] if checkpoints is None else list(checkpoints)
+    lines = [item for source in sources for item in read_checkpoints(Path(source))]
+    key = cfg.existing_key()
+    if key is None:  # no key yet: fine while nothing was signed with one
+        keyed = session.exec(select(AuditEntry.id).where(AuditEntry.scheme != LEGACY).limit(1)).first()
+        if keyed is not None or lines:
+            raise AuditKeyError(f"the audit key file {cfg.key_file} does not exist, but entries or checkpoints "
+                                "were signed with a key: restore the key file from your backup")
+        key = AuditKey.of(secrets.token_bytes(32), "none")
     result = VerifyResult(0)
     walk = _Walk(result)
-    sources = [cfg.checkpoint_file] if checkpoints is None else list(checkpoints)
     by_count: dict[int, list[Checkpoint]] = {}
-    for source in sources:
-        for item in read_checkpoints(Path(source)):
-            cp = item.checkpoint
-            if cp is None:
-                walk.add("checkpoint", None, N_("line {line} of {file} is not a readable checkpoint"),
-                         line=item.line, file=item.source)
-            elif cp.key_id != key.key_id:
-                walk.add("checkpoint", None, N_("the checkpoint on line {line} of {file} was signed with another "
-                                                "audit key (id {key_id})"),
-                         line=item.line, file=item.source, key_id=cp.key_id)
-            elif not cp.valid(key):
-                walk.add("checkpoint", None, N_("the checkpoint on line {line} of {file} was altered (its "
-                                                "signature does not match)"), line=item.line, file=item.source)
-            else:
-                by_count.setdefault(cp.count, []).append(cp)
-                result.checkpoints += 1
-                if result.last_checkpoint is None or cp.count >= result.last_checkpoint.count:
-                    result.last_checkpoint = cp
+    for item in lines:
+        cp = item.checkpoint
+        if cp is None:
+            walk.add("checkpoint", None, N_("line {line} of {file} is not a readable checkpoint"),
+                     line=item.line, file=item.source)
+        elif cp.key_id != key.key_id:
+            walk.add("checkpoint", None, N_("the checkpoint on line {line} of {file} was signed with another "
+                                            "audit key (id {key_id})"),
+                     line=item.line, file=item.source, key_id=cp.key_id)
+        elif not cp.valid(key):
+            walk.add("checkpoint", None, N_("the checkpoint on line {line} of {file} was altered (its "
+                                            "signature does not match)"), line=item.line, file=item.source)
+        else:
+            by_count.setdefault(cp.count, []).append(cp)
+            result.checkpoints += 1
+            if result.last_checkpoint is None or cp.count >= result.last_checkpoint.count:
+                result.last_checkpoint = cp
 
     prev, last_id, keyed_seen = GENESIS, 0, False
     if resume is not None:

@@ -473,6 +473,24 @@ def test_the_key_can_be_set_by_the_deployment(tmp_path):
         audit.load_key(Settings(data_dir=tmp_path, audit_key="short"))
 
 
+def test_verify_never_creates_a_key_and_a_lost_key_is_an_error(engine, tmp_path, caplog):
+    settings = Settings(data_dir=tmp_path / "fresh")
+    audit.configure(settings)
+    assert _verify(engine).ok  # a new install: nothing signed yet, nothing to check with
+    assert not (tmp_path / "fresh" / "audit.key").exists()
+    _write(engine, 3)  # the first signed entry creates the key
+    assert (tmp_path / "fresh" / "audit.key").exists() and _verify(engine).ok
+    (tmp_path / "fresh" / "audit.key").unlink()  # lost
+    audit.configure(settings)
+    with pytest.raises(audit.AuditKeyError, match="restore the key file"):
+        _verify(engine)
+    with caplog.at_level(logging.ERROR, logger="bot.services.audit"):
+        _write(engine, 1, start=3)  # the service goes on with a new key, and says why that is bad
+    assert "3 entries are signed with another key" in caplog.text
+    result = _verify(engine)
+    assert not result.ok and _kinds(result) == ["other_key"] * 3
+
+
 def test_a_chain_checked_with_another_key_says_so(engine):
     _write(engine, 3)
     audit.configure(key="another key, not the one that signed these entries")
@@ -532,6 +550,13 @@ def test_the_command_line_takes_checkpoints_and_says_what_it_found(tmp_path, db_
         assert json.loads((data / "audit-checkpoints.log").read_text())["count"] == 20
         again = run("audit", "checkpoint", lang="en")
         assert again.exit_code == 0 and "has not changed since the last checkpoint" in again.output
+        code = audit.code_of(json.loads((data / "audit-checkpoints.log").read_text())["head"])
+        assert code in taken.output
+        printed = run("audit", "verify", "--count", "20", "--code", code, lang="en")
+        assert printed.exit_code == 0 and "Last checkpoint: " in printed.output
+        wrong = run("audit", "verify", "--count", "19", "--code", code, lang="en")
+        assert wrong.exit_code == 1 and f"does not carry the check code {code}" in wrong.output
+        assert run("audit", "verify", "--count", "19").exit_code == 2
         ids = _ids(engine)
         _exec(engine, f"UPDATE audit_log SET actor_user_id = 5 WHERE id = {ids[3]}",
               f"DELETE FROM audit_log WHERE id > {ids[14]}")
