@@ -31,7 +31,7 @@ class Context:
                 raise click.ClickException(str(exc)) from None
             from bot.services import audit
 
-            audit.configure(self._settings)  # the audit key and checkpoints of these settings' data directory
+            audit.configure_default(self._settings)  # the audit key and checkpoints of this data directory
         return self._settings
 
     @property

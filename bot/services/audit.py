@@ -206,6 +206,7 @@ class _Config:
         self._key = key
         self._checkpoint_file = checkpoint_file
         self._created = False
+        self.explicit = False  # set by configure(); the lazy default from get_settings() is not
 
     def _get_settings(self) -> Settings:
         if self._settings is None:
@@ -265,6 +266,14 @@ def configure(settings: Settings | None = None, *, key: bytes | str | None = Non
     if key is not None:
         audit_key = AuditKey.of(key.encode("utf-8") if isinstance(key, str) else key, "configure()")
     _config = _Config(settings, audit_key, Path(checkpoint_file) if checkpoint_file else None)
+    _config.explicit = True
+
+
+def configure_default(settings: Settings) -> None:
+    """Configure from ``settings`` unless this process was configured explicitly (tests, embedding): what the
+    command line calls with the settings it read."""
+    if _config is None or not _config.explicit:
+        configure(settings)
 
 
 def reset() -> None:
