@@ -543,6 +543,7 @@ class VerifyResult:
     good_before: int = 0  # good entries before the first broken one
     first_broken: int | None = None  # id of the first entry found broken
     first_reason: str | None = None
+    kinds: set[str] = field(default_factory=set)  # the kinds of every finding, described or not
     checkpoints: int = 0  # signed checkpoints compared with the chain
     last_checkpoint: Checkpoint | None = None
 
@@ -568,6 +569,7 @@ class _Walk:
 
     def add(self, kind: str, entry_id: int | None, msgid: str, **params: Any) -> None:
         r = self.result
+        r.kinds.add(kind)
         if entry_id is not None and r.first_broken is None:
             r.first_broken, r.first_reason = entry_id, msgid
             r.good_before = r.checked - 1
@@ -696,9 +698,14 @@ def verify(session: Session, batch: int = 5000, *, checkpoints: Iterable[Path] |
             walk.add("emptied", None, N_("the audit log is empty, but the checkpoint of {when} recorded {count} "
                                          "entries: all entries were deleted"), when=latest.when,
                      count=latest.count)
-        else:
+        elif not result.kinds & {"removed", "renumbered"}:  # no gap in the chain: they were cut off the end
             walk.add("truncated", None, N_("the audit log has {n} entries, but the checkpoint of {when} recorded "
                                            "{count}: the last {missing} entries were removed"),
+                     n=result.checked, when=latest.when, count=latest.count,
+                     missing=latest.count - result.checked)
+        else:
+            walk.add("truncated", None, N_("the audit log has {n} entries, but the checkpoint of {when} recorded "
+                                           "{count}: {missing} entries were removed"),
                      n=result.checked, when=latest.when, count=latest.count,
                      missing=latest.count - result.checked)
     if latest is not None and latest.count <= result.checked and latest.legacy != result.legacy:

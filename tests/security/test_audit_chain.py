@@ -130,6 +130,16 @@ def test_deleting_the_last_50_entries_is_found(engine):
     assert "has 30 entries, but the checkpoint" in _said(result) and "the last 50 entries" in _said(result)
 
 
+def test_deleting_in_the_middle_and_at_the_end_is_found(engine):
+    _write(engine, 10)
+    _checkpoint(engine)
+    ids = _ids(engine)
+    _exec(engine, f"DELETE FROM audit_log WHERE id = {ids[3]} OR id > {ids[7]}")
+    result = _verify(engine)
+    assert _kinds(result) == ["removed", "truncated"] and result.broken_at == ids[4]
+    assert "has 7 entries, but the checkpoint" in _said(result) and ": 3 entries were removed" in _said(result)
+
+
 def test_deleting_everything_is_found(engine):
     _write(engine, 12)
     _checkpoint(engine)
