@@ -29,6 +29,9 @@ class Context:
                 self._settings = load_settings()
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
+            from bot.services import audit
+
+            audit.configure_default(self._settings)  # the audit key and checkpoints of this data directory
         return self._settings
 
     @property
@@ -279,7 +282,7 @@ def users_deactivate(ctx: Context, user_id: int) -> None:
 @pass_ctx
 def users_pending(ctx: Context, scope_key: str | None) -> None:
     """List the people invited who have not joined yet (they receive no reminder)."""
-    from sqlmodel import Session, select
+    from sqlmodel import Session
 
     from bot.services.orgs import OrgError, find_unit
     from bot.services.reach import ROLE_LABELS, not_joined
@@ -338,19 +341,35 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--checkpoints", "extra", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also compare with the checkpoints in this file (a copy of the checkpoint file, or a log).")
+@click.option("--count", type=int, default=None, help="With --code: the number of entries a report printed.")
+@click.option("--code", default=None, help="With --count: the check code a report (the half-year PDF) printed.")
 @pass_ctx
-def audit_verify(ctx: Context) -> None:
-    """Check the hash chain of the whole audit log."""
-    from bot.services.audit import verify
+def audit_verify(ctx: Context, extra: tuple[Path, ...], count: int | None, code: str | None) -> None:
+    """Check every entry's signature and link, and the chain against the checkpoints."""
+    from bot.services import audit
     from bot.storage.db import session_scope
 
-    with session_scope(ctx.engine) as session:
-        result = verify(session)
+    if (count is None) != (code is None):
+        ctx.fail(N_("Give --count and --code together (both are printed in the report)."))
+    try:
+        with session_scope(ctx.engine) as session:
+            result = audit.verify(session, checkpoints=[audit.current().checkpoint_file, *extra],
+                                  expect=(count, code) if count is not None else None)
+    except audit.AuditKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     if result.ok:
         click.echo(ctx.t("Audit log intact: {n} entries verified.", n=result.checked))
+        _echo_audit_state(ctx, result)
         return
-    click.echo(ctx.t("Audit log broken at entry {id} after {n} good entries: {reason}",
-                     id=result.broken_at, n=result.checked, reason=ctx.t(result.reason)), err=True)
+    if result.broken_at is not None:
+        click.echo(ctx.t("Audit log broken at entry {id} after {n} good entries: {reason}",
+                         id=result.broken_at, n=result.good_before, reason=ctx.t(result.reason)), err=True)
+    else:
+        click.echo(ctx.t(N_("Audit log not intact ({n} entries in the log):"), n=result.checked), err=True)
+    _echo_findings(ctx, result)
+    _echo_audit_state(ctx, result)
     sys.exit(1)
 
 
@@ -374,6 +393,58 @@ def secret_init(ctx: Context) -> None:
     key = N_("The key file {path} already exists; it is kept.") if existed else N_(
         "Created the key file {path} (readable only by this user). Keep it with the data directory.")
     click.echo(ctx.t(key, path=str(path)))
+
+
+def _echo_findings(ctx: Context, result) -> None:
+    click.echo(ctx.t(N_("Found:")), err=True)
+    for finding in result.findings:
+        message = ctx.t(finding.msgid, **finding.params)
+        if finding.entry_id is None:
+            click.echo(f"  - {message}", err=True)
+        else:
+            click.echo("  - " + ctx.t(N_("entry {id}: {message}"), id=finding.entry_id, message=message), err=True)
+    if result.more:
+        click.echo("  - " + ctx.t(N_("and {n} more problems of the same kinds."), n=result.more), err=True)
+
+
+def _echo_audit_state(ctx: Context, result) -> None:
+    if result.legacy:
+        click.echo(ctx.t(N_("{n} of them are unkeyed legacy entries, written before the audit key existed: they "
+                            "are checked with the old plain hash, and the first keyed entry after them seals "
+                            "them."), n=result.legacy))
+    latest = result.last_checkpoint
+    if latest is None:
+        click.echo(ctx.t(N_("No checkpoint yet: entries removed from the end could not be noticed. Run "
+                            "'villagebot audit checkpoint' (the service takes one every hour).")))
+    else:
+        click.echo(ctx.t(N_("Last checkpoint: {when} (UTC), {count} entries, check code {code}."),
+                         when=latest.when, count=latest.count, code=latest.code))
+
+
+@audit_group.command("checkpoint")
+@pass_ctx
+def audit_checkpoint(ctx: Context) -> None:
+    """Verify the chain and append a signed checkpoint (count and last entry) to the checkpoint file."""
+    from bot.services import audit
+    from bot.storage.db import session_scope
+
+    try:
+        with session_scope(ctx.engine) as session:
+            taken = audit.checkpoint(session)
+    except audit.AuditKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if taken.checkpoint is None:
+        click.echo(ctx.t(N_("No checkpoint taken: the audit log does not verify.")), err=True)
+        _echo_findings(ctx, taken.verified)
+        sys.exit(1)
+    cp = taken.checkpoint
+    path = str(audit.current().checkpoint_file)
+    if taken.written:
+        click.echo(ctx.t(N_("Checkpoint written to {path}: {count} entries, check code {code}."),
+                         path=path, count=cp.count, code=cp.code))
+    else:
+        click.echo(ctx.t(N_("The audit log has not changed since the last checkpoint in {path}: {count} entries, "
+                            "check code {code}."), path=path, count=cp.count, code=cp.code))
 
 
 # --- demo and serve -----------------------------------------------------------------------------

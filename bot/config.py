@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     secret_key: str = ""  # empty: a random key kept in <data_dir>/secret_key (see resolve_secret_key)
     max_upload_mb: int = 20
     supervision_phone: str = ""
+    audit_key: str = ""  # the audit log's HMAC key (empty: the key file below)
+    audit_key_file: Path | None = None  # default: audit.key in data_dir, created once with mode 0600
 
     @field_validator("secret_key")
     @classmethod

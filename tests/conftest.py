@@ -23,6 +23,19 @@ PG_ADMIN_URL = os.environ.get("VILLAGEBOT_TEST_PG_URL", "postgresql://postgres@1
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 
 
+@pytest.fixture(autouse=True)
+def audit_key(tmp_path):
+    """Every test signs audit entries with a test key and keeps audit checkpoints in its own directory (never
+    the process settings' data directory, not even through the command line); ``audit.reset()`` in a test
+    lets the command line take the key and checkpoints of its VILLAGEBOT_DATA_DIR."""
+    from bot.services import audit
+
+    audit.configure(key="test-audit-key-0123456789abcdef0123456789",
+                    checkpoint_file=tmp_path / "audit-checkpoints.log")
+    yield
+    audit.reset()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"

@@ -28,7 +28,7 @@ from bot.clock import as_utc, utcnow
 from bot.flows import all_forms, risk_labels
 from bot.i18n import N_, translate
 from bot.policy.timing import local_to_utc
-from bot.services import oversight
+from bot.services import audit, oversight
 from bot.services.assessment.common import choices, deadline_for, number, yes
 from bot.services.oversight import (
     AGE_BUCKETS,
@@ -734,6 +734,7 @@ def write_half_year(
             ]
         ),
         Spacer(1, 6 * mm),
+        Paragraph(audit.document_line(session, t), body),  # a signed audit checkpoint, in words
     ]
     SimpleDocTemplate(
         out if not isinstance(out, Path) else str(out),

@@ -1,7 +1,8 @@
 """Run the scheduler inside the web app: APScheduler calls ``outbox.tick`` every minute, and
-expires the drafts of monthly checks whose month has ended every hour. An ``outbox.Courier``
-delivers event notices (alerts, sign-off and send-back notices) as soon as the transaction that
-wrote them commits in this process, without waiting for the next tick.
+expires the drafts of monthly checks whose month has ended every hour, and takes an audit checkpoint at
+start and every hour. An ``outbox.Courier`` delivers event notices (alerts, sign-off and send-back
+notices) as soon as the transaction that wrote them commits in this process, without waiting for the
+next tick.
 
 APScheduler keeps no state here (its in-memory job store is per process); everything the tick
 needs is in the database, so any number of processes may run this side by side.
@@ -18,7 +19,7 @@ from sqlmodel import Session
 
 from bot.clock import UTC, utcnow
 from bot.config import Settings
-from bot.services import outbox, reports
+from bot.services import audit, outbox, reports
 from bot.services.channels import build_channels
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,15 @@ class SchedulerRunner:
         if expired:
             log.info("schedule: %d draft(s) of ended months expired", len(expired))
 
+    def run_audit_checkpoint(self) -> None:
+        """Verify the audit chain and append a signed checkpoint to the data directory's checkpoint file
+        (bot.services.audit.checkpoint logs it, or logs what it found); errors are logged."""
+        try:
+            with Session(self.engine) as session:
+                audit.checkpoint(session)
+        except Exception:  # a failed checkpoint must not stop the scheduler
+            log.exception("schedule: audit checkpoint failed")
+
     async def stop(self) -> None:
         """Stop ticking and delivering, and close the channels' HTTP clients."""
         self.scheduler.shutdown(wait=False)
@@ -66,11 +76,14 @@ class SchedulerRunner:
 
 async def start(app, settings: Settings, engine: Engine) -> SchedulerRunner:
     """Start ticking every minute (the first tick at once); return the runner to stop later."""
+    audit.configure_default(settings)  # checkpoints go to this service's data directory
     runner = SchedulerRunner(engine, build_channels(settings))
     runner.scheduler.add_job(runner.run_tick, "interval", minutes=1, next_run_time=utcnow(),
                              max_instances=1, coalesce=True, id="villagebot-tick")
     runner.scheduler.add_job(runner.run_expiry, "interval", hours=1, next_run_time=utcnow(),
                              max_instances=1, coalesce=True, id="villagebot-expire-drafts")
+    runner.scheduler.add_job(runner.run_audit_checkpoint, "interval", hours=1, next_run_time=utcnow(),
+                             max_instances=1, coalesce=True, id="villagebot-audit-checkpoint")
     runner.scheduler.start()
     await runner.courier.start()
     return runner

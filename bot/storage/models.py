@@ -293,7 +293,8 @@ class AssetClass(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """An append-only audit record, chained to the previous one by SHA-256."""
+    """An append-only audit record, chained to the previous one and signed (bot/services/audit.py):
+    scheme 1 is HMAC-SHA256 over every column with the key ``key_id``; scheme 0 the legacy plain SHA-256."""
 
     __tablename__ = "audit_log"
 
@@ -308,5 +309,7 @@ class AuditEntry(SQLModel, table=True):
     after: Optional[dict] = Field(default=None, sa_column=Column(JSON))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    scheme: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    key_id: Optional[str] = Field(default=None, max_length=16)
 from bot.storage import models_schedule  # noqa: F401,E402
 from bot.storage import models_cycle  # noqa: F401,E402

@@ -1,4 +1,4 @@
-"""The hash-chained audit log, on SQLite and PostgreSQL."""
+"""The signed audit chain, on SQLite and PostgreSQL (the tampering cases: tests/security/test_audit_chain.py)."""
 
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -24,6 +24,7 @@ def test_it_chains_entries_and_verifies(engine):
         assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
         assert rows[0].prev_hash == audit.GENESIS
         assert rows[0].actor == "user:7" and rows[0].before == {"name": "旧"}
+        assert {(r.scheme, r.key_id) for r in rows} == {(audit.KEYED, audit.current().key.key_id)}
         result = audit.verify(s)
     assert result.ok and result.checked == 3
 
