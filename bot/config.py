@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     secret_key: str = "dev-insecure-secret-change-me"
     max_upload_mb: int = 20
     supervision_phone: str = ""
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client; empty: none,
+    # the client is the socket's peer (villager report limits count by it).
+    trusted_proxies: str = ""
 
     @field_validator("timezone")
     @classmethod
@@ -76,6 +80,22 @@ class Settings(BaseSettings):
         if value <= 0:
             raise ValueError("must be a positive number of megabytes")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple:
+        """The proxies whose X-Forwarded-For header is believed, as ip_network objects."""
+        return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",")
+                     if p.strip())
 
     @property
     def effective_database_url(self) -> str:

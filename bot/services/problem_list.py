@@ -21,10 +21,11 @@ from bot.services import audit
 from bot.services.access import AccessDenied, require, scope_filter
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 
-STATUSES = ("open", "acknowledged", "in_hand", "resolved", "escalated")
+STATUSES = ("open", "acknowledged", "in_hand", "resolved", "escalated", "closed")
 SEVERITIES = ("serious", "major", "minor")
 STATUS_LABELS = {"open": N_("open"), "acknowledged": N_("acknowledged"), "in_hand": N_("in hand"),
-                 "resolved": N_("resolved"), "escalated": N_("escalated to the county")}
+                 "resolved": N_("resolved"), "escalated": N_("escalated to the county"),
+                 "closed": N_("closed (marked as spam)")}
 SEVERITY_LABELS = {"serious": N_("serious"), "major": N_("major"), "minor": N_("minor")}
 OPEN_STATUSES = ("open", "acknowledged", "in_hand", "escalated")
 TEXT_MAX = 500
