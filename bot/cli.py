@@ -328,7 +328,9 @@ def _serve(ctx: Context, host: str, port: int) -> None:
     from bot.web.app import create_app
 
     app = create_app(ctx.settings, engine=ctx.engine)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    # The app reads X-Forwarded-For itself, and only from VILLAGEBOT_TRUSTED_PROXIES (bot/web/public.py):
+    # uvicorn's own handling would believe any local peer's header.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 def _register_optional() -> None:
