@@ -266,3 +266,23 @@ def test_normalised_text_and_hashed_sources():
     assert villager_reports.source_of("k", "::ffff:192.0.2.1", "d").address_hash == \
         villager_reports.source_of("k", "192.0.2.1", "d").address_hash
     assert "2001" not in one.address_hash and len(one.address_hash) == 64
+
+
+def test_a_problem_closed_as_spam_takes_no_further_step(world, engine):  # noqa: F811
+    from bot.services import problem_list, problems
+
+    chief = leader(engine, world.tree.township_a)
+    with Session(engine) as session:
+        asset = session.get(type(world.asset), world.asset.id)
+        filed = villager_reports.submit(session, asset, text="广告", category="other",
+                                        source=villager_reports.source_of("k", "192.0.2.1", "d"))
+        villager_reports.mark_problem_spam(session, chief, filed.problem.id, days=1)
+        session.commit()
+        for step in (lambda: problem_list.take_in_hand(session, chief, filed.problem.id),
+                     lambda: problem_list.escalate(session, chief, filed.problem.id, "上报"),
+                     lambda: problems.acknowledge(session, chief, filed.problem.id),
+                     lambda: problems.resolve(session, chief, filed.problem.id, "处理了"),
+                     lambda: villager_reports.mark_problem_spam(session, chief, filed.problem.id)):
+            with pytest.raises(ValueError):
+                step()
+        assert session.get(Problem, filed.problem.id).status == "closed"
