@@ -74,7 +74,7 @@ DEFAULT_MUTE_DAYS = 30
 REPORT_ACTION = "problem.villager_report"
 FILED, FOLDED, HELD, ACCEPTED, DISCARDED, SPAM = "filed", "folded", "held", "accepted", "discarded", "spam"
 ZH = "zh_CN"
-# One PostgreSQL advisory lock serialises villager reports, so concurrent posts cannot all pass a limit.
+# One PostgreSQL advisory lock serialises villager reports (see _lock).
 _PG_LOCK_KEY = 0x56_4C_52_50  # 'VLRP'
 _CLOSED = ("resolved", "closed")
 
@@ -184,8 +184,11 @@ def text_hash(value: str) -> str:
 # ------------------------------------------------------------------------------------------ submitting
 
 def _lock(session: Session) -> None:
+    """Serialise villager reports until the caller commits, so that concurrent posts cannot all pass a limit."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    else:  # SQLite: a write statement takes the database's write lock now (it waits out the busy timeout)
+        session.execute(text("UPDATE villager_report SET count = count WHERE 1 = 0"))
 
 
 def _count(session: Session, *where) -> int:

@@ -286,3 +286,22 @@ def test_a_problem_closed_as_spam_takes_no_further_step(world, engine):  # noqa:
             with pytest.raises(ValueError):
                 step()
         assert session.get(Problem, filed.problem.id).status == "closed"
+
+
+def test_concurrent_posts_cannot_all_pass_the_address_limit(app, world, engine):  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = world.asset.public_token
+    forms = []
+    for n in range(3 * villager_reports.PER_ADDRESS_HOUR):  # fresh browsers, each with its form ready
+        client = browser(app, SPAMMER)
+        forms.append((client, csrf_of(client.get(f"/p/{token}").text), n))
+
+    def post(form):
+        client, csrf, n = form
+        return client.post(f"/p/{token}/report", data={"csrf": csrf, "category": "other", "text": f"并发{n}"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = [r.status_code for r in pool.map(post, forms)]
+    assert statuses.count(303) == villager_reports.PER_ADDRESS_HOUR
+    assert len(rows(engine, VillagerReport)) == villager_reports.PER_ADDRESS_HOUR
