@@ -260,13 +260,14 @@ def submit(session: Session, asset: Asset, *, text: str, category: str, source: 
     if category not in CATEGORIES:
         raise PublicReportError(N_("Please choose what kind of problem it is."))
     now = as_utc(now) if now else utcnow()
-    _lock(session)
-    _check_limits(session, source, now)
+    _check_limits(session, source, now)  # refuse early, before a photo costs anything
     sha = None
     if photo:
         if store is None:
             raise ValueError("a photo needs an evidence store")
         sha = store.ingest(photo).sha256
+    _lock(session)  # then again under the lock, which is not held while a photo is decoded
+    _check_limits(session, source, now)
     digest = text_hash(text_)
     report = VillagerReport(asset_id=asset.id, status=HELD, category=category, text=text_, text_hash=digest,
                             photo_sha256=sha, address_hash=source.address_hash, device_hash=source.device_hash,
