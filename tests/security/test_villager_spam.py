@@ -294,14 +294,25 @@ def test_concurrent_posts_cannot_all_pass_the_address_limit(app, world, engine):
     token = world.asset.public_token
     forms = []
     for n in range(3 * villager_reports.PER_ADDRESS_HOUR):  # fresh browsers, each with its form ready
-        client = browser(app, SPAMMER)
-        forms.append((client, csrf_of(client.get(f"/p/{token}").text), n))
+        fresh = browser(app, SPAMMER)
+        forms.append((fresh, csrf_of(fresh.get(f"/p/{token}").text), n))
 
     def post(form):
-        client, csrf, n = form
-        return client.post(f"/p/{token}/report", data={"csrf": csrf, "category": "other", "text": f"并发{n}"})
+        fresh, csrf, n = form
+        return fresh.post(f"/p/{token}/report", data={"csrf": csrf, "category": "other", "text": f"并发{n}"})
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = [r.status_code for r in pool.map(post, forms)]
     assert statuses.count(303) == villager_reports.PER_ADDRESS_HOUR
     assert len(rows(engine, VillagerReport)) == villager_reports.PER_ADDRESS_HOUR
+
+
+def test_trusted_proxies_setting_is_checked_at_start():
+    from bot.config import ConfigError, load_settings
+
+    assert Settings(trusted_proxies="127.0.0.1, 10.0.0.0/8").trusted_networks[1].num_addresses == 2 ** 24
+    assert Settings().trusted_networks == ()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VILLAGEBOT_TRUSTED_PROXIES", "nginx")
+        with pytest.raises(ConfigError, match="VILLAGEBOT_TRUSTED_PROXIES"):
+            load_settings()
