@@ -311,5 +311,5 @@ def problem_detail(locale: str, row, events: list, *, can_handle: bool,
 
 def spam_buttons(locale: str, problem_id: int, choices: Iterable[int]) -> InlineKeyboardMarkup:
     """How long to mute the sender of a villager report marked as spam: one button per choice of days."""
-    return InlineKeyboardMarkup([[_button(t(locale, N_("{days} days"), days=days), f"pl:spam:{days}:{problem_id}")
+    return InlineKeyboardMarkup([[_button(t(locale, N_("{days} day(s)"), days=days), f"pl:spam:{days}:{problem_id}")
                                   for days in choices]])
