@@ -16,7 +16,8 @@ Over a limit the villager is told to try later (HTTP 429). What is accepted beco
 
 - **folded**: the same text (normalised: width, case, spaces and punctuation ignored) was reported
   for the same asset within ``FOLD_WINDOW`` and is still open or held: the earlier report's
-  ``count`` goes up and, for a filed one, its problem gets a ``ProblemEvent`` 'reported_again';
+  ``count`` goes up and, for a filed one, its problem gets a ``ProblemEvent`` 'reported_again' —
+  unless the same address or device sent it before (then it only counts towards the limits);
 - **held**: the asset had ``PER_ASSET_LIMIT`` filed villager reports in ``ASSET_WINDOW``, or the
   address is muted (a muted address may be shared by many villagers behind one carrier gateway, so
   its reports are held, not refused): the report waits in the township's moderation queue, creates
@@ -231,6 +232,15 @@ def _fold_target(session: Session, asset: Asset, digest: str, now: dt.datetime) 
     return None
 
 
+def _same_sender(session: Session, target: VillagerReport, source: Source) -> bool:
+    """Whether this address or device already sent ``target`` or a report folded into it."""
+    if source.address_hash == target.address_hash or source.device_hash == target.device_hash:
+        return True
+    return _count(session, VillagerReport.folded_into_id == target.id,
+                  (VillagerReport.address_hash == source.address_hash)
+                  | (VillagerReport.device_hash == source.device_hash)) > 0
+
+
 def _new_problem(session: Session, asset: Asset, category: str, description: str, photo_sha: str | None,
                  now: dt.datetime, *, actor_user_id: int | None = None, note: str | None = None) -> Problem:
     problem = Problem(asset_id=asset.id, source="villager", kind=f"villager.{category}",
@@ -276,8 +286,12 @@ def submit(session: Session, asset: Asset, *, text: str, category: str, source: 
     address_muted = muted(session, source.address_hash, now)
     target = None if address_muted else _fold_target(session, asset, digest, now)
     if target is not None:
-        target.count += 1
         report.status, report.folded_into_id, report.problem_id = FOLDED, target.id, target.problem_id
+        if _same_sender(session, target, source):  # the same person again: kept for the limits, not counted
+            session.add(report)
+            session.flush()
+            return Outcome(FOLDED, report, None)
+        target.count += 1
         session.add_all([target, report])
         session.flush()
         if target.problem_id is not None:
@@ -377,8 +391,10 @@ def mark_problem_spam(session: Session, user: User, problem_id: int, *, days: in
 
 
 def villager_count(session: Session, problem_id: int) -> int:
-    """How many villager reports a problem gathers (the first and every folded duplicate)."""
-    return _count(session, VillagerReport.problem_id == problem_id)
+    """How many senders reported a problem (the first and each other address or device that sent the same)."""
+    total = session.exec(select(func.sum(VillagerReport.count)).where(
+        VillagerReport.problem_id == problem_id, col(VillagerReport.folded_into_id).is_(None))).one()
+    return int(total or 0)
 
 
 def held_reports(session: Session, user: User, *, limit: int = 200) -> tuple[list[HeldRow], int]:

@@ -124,6 +124,12 @@ def test_duplicate_text_is_folded_into_one_problem_with_a_count(app, world, engi
     assert len(rows(engine, VillagerReport, VillagerReport.problem_id == first.id)) == 3
     again = rows(engine, ProblemEvent, ProblemEvent.problem_id == first.id, ProblemEvent.action == "reported_again")
     assert len(again) == 2 and "3" in again[-1].note
+    # the same person sending it again is folded but not counted again
+    assert outcome(send(browser(app, "198.51.100.1"), token, "路灯坏了")) == "folded"
+    assert rows(engine, VillagerReport, VillagerReport.id == primary[0].id)[0].count == 3
+    with Session(engine) as session:
+        assert villager_reports.villager_count(session, first.id) == 3
+    assert len(rows(engine, ProblemEvent, ProblemEvent.action == "reported_again")) == 2
     # the villager is told it was added to an earlier report
     shown = browser(app, "198.51.100.1").get(f"/p/{token}?sent=folded")
     assert "已有人反映过" in shown.text
