@@ -518,7 +518,9 @@ def _serve(ctx: Context, host: str, port: int) -> None:
 
     settings = ctx.keyed_settings(generate=is_loopback(host))
     app = create_app(settings, engine=ctx.engine)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    # The app reads X-Forwarded-For itself, and only from VILLAGEBOT_TRUSTED_PROXIES (bot/web/public.py):
+    # uvicorn's own handling would believe any local peer's header.
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 def _register_optional() -> None:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         if value and len(value) < MIN_KEY_LENGTH:
             raise ValueError(f"must be at least {MIN_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`)")
         return value
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client; empty: none,
+    # the client is the socket's peer (villager report limits count by it).
+    trusted_proxies: str = ""
 
     @field_validator("timezone")
     @classmethod
@@ -101,6 +104,22 @@ class Settings(BaseSettings):
         if value <= 0:
             raise ValueError("must be a positive number of megabytes")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple:
+        """The proxies whose X-Forwarded-For header is believed, as ip_network objects."""
+        return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",")
+                     if p.strip())
 
     @property
     def effective_database_url(self) -> str:

@@ -14,7 +14,7 @@ from bot.adapters import telegram_views as views
 from bot.adapters.telegram import BUTTONS, FOLLOW_UPS, OUTSIDE, Turn, expect, signed_in
 from bot.clock import utcnow
 from bot.i18n import N_
-from bot.services import problem_list, problems, reports, review, weblinks
+from bot.services import problem_list, problems, reports, review, villager_reports, weblinks
 from bot.services.access import PERMISSIONS, AccessDenied, require_asset
 from bot.services.assessment import classes as four_way
 from bot.services.assessment.common import AssessmentError
@@ -212,6 +212,8 @@ async def _problem_list_button(turn: Turn, query, rest: str) -> None:
         turn.session.commit()
         await query.answer(turn.t(N_("Marked as in hand.")))
         await turn.say(turn.t(N_("Marked as in hand.")))
+    elif action == "spam" or action.startswith("spam:"):
+        await _spam(turn, query, problem_id, action)
     elif action in ("esc", "dec"):
         _problem(turn, problem_id, "problem.handle" if action == "esc" else "problem.decide")
         expect(turn, action, problem_id)
@@ -220,6 +222,22 @@ async def _problem_list_button(turn: Turn, query, rest: str) -> None:
                               else N_("Reply with the county's decision.")))
     else:
         raise AccessDenied(OUTSIDE)
+
+
+async def _spam(turn: Turn, query, problem_id: int, action: str) -> None:
+    """Mark a villager problem as spam: first choose how long to mute its sender, then it is closed."""
+    if action == "spam":
+        _problem(turn, problem_id, "problem.handle")
+        await query.answer()
+        await turn.say(turn.t(N_("Mark this villager report as spam? It is closed, and whoever sent it cannot "
+                                 "report for the days you choose.")),
+                       views.spam_buttons(turn.locale, problem_id, villager_reports.MUTE_DAYS))
+        return
+    days = action.partition(":")[2]
+    villager_reports.mark_problem_spam(turn.session, turn.user, problem_id, days=int(days) if days.isdigit() else 0)
+    turn.session.commit()
+    await query.answer(turn.t(N_("Marked as spam.")))
+    await turn.say(turn.t(N_("Marked as spam; the sender is muted for {days} days."), days=int(days)))
 
 
 async def _escalate(turn: Turn, problem_id: int, text: str) -> bool:

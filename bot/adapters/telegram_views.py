@@ -302,6 +302,14 @@ def problem_detail(locale: str, row, events: list, *, can_handle: bool,
                      _button(t(locale, N_("In hand")), f"pl:hand:{p.id}")])
         rows.append([_button(t(locale, N_("Escalate to county")), f"pl:esc:{p.id}"),
                      _button(t(locale, N_("Resolve")), f"pb:res:{p.id}")])
+        if p.source == "villager":  # a villager's report may be spam (bot.services.villager_reports)
+            rows.append([_button(t(locale, N_("Mark as spam")), f"pl:spam:{p.id}")])
     if can_decide and p.status == "escalated":
         rows.append([_button(t(locale, N_("Record the county's decision")), f"pl:dec:{p.id}")])
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+def spam_buttons(locale: str, problem_id: int, choices: Iterable[int]) -> InlineKeyboardMarkup:
+    """How long to mute the sender of a villager report marked as spam: one button per choice of days."""
+    return InlineKeyboardMarkup([[_button(t(locale, N_("{days} day(s)"), days=days), f"pl:spam:{days}:{problem_id}")
+                                  for days in choices]])

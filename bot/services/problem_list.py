@@ -21,10 +21,11 @@ from bot.services import audit, notices
 from bot.services.access import AccessDenied, require, scope_filter
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 
-STATUSES = ("open", "acknowledged", "in_hand", "resolved", "escalated")
+STATUSES = ("open", "acknowledged", "in_hand", "resolved", "escalated", "closed")
 SEVERITIES = ("serious", "major", "minor")
 STATUS_LABELS = {"open": N_("open"), "acknowledged": N_("acknowledged"), "in_hand": N_("in hand"),
-                 "resolved": N_("resolved"), "escalated": N_("escalated to the county")}
+                 "resolved": N_("resolved"), "escalated": N_("escalated to the county"),
+                 "closed": N_("closed (marked as spam)")}
 SEVERITY_LABELS = {"serious": N_("serious"), "major": N_("major"), "minor": N_("minor")}
 OPEN_STATUSES = ("open", "acknowledged", "in_hand", "escalated")
 TEXT_MAX = 500
@@ -141,6 +142,8 @@ def take_in_hand(session: Session, user: User, problem_id: int, note: str | None
     problem = _load(session, user, problem_id, "problem.handle")
     if problem.status == "resolved":
         raise ProblemListError(N_("This problem is already resolved."))
+    if problem.status == "closed":  # a villager's report marked as spam
+        raise ProblemListError(N_("This problem is already closed."))
     now = now or utcnow()
     changes = {"status": "in_hand"}
     if problem.acknowledged_at is None:
@@ -153,7 +156,7 @@ def escalate(session: Session, user: User, problem_id: int, proposal: str, *,
     """Hand a problem up to the county with a proposed disposal (status ``escalated``, owner county)."""
     problem = _load(session, user, problem_id, "problem.handle")
     text = _text(proposal, N_("Please write the proposed disposal (up to {max} characters)."))
-    if problem.status in ("resolved", "escalated"):
+    if problem.status in ("resolved", "escalated", "closed"):
         raise ProblemListError(N_("This problem cannot be escalated now (it is {status})."),
                                status=Label(STATUS_LABELS[problem.status]))
     now = now or utcnow()

@@ -46,6 +46,8 @@ def acknowledge(session: Session, user: User, problem_id: int, *, now: dt.dateti
     problem = _load(session, user, problem_id)
     if problem.status == "resolved":
         raise ProblemError(N_("This problem is already resolved."))
+    if problem.status == "closed":  # a villager's report marked as spam
+        raise ProblemError(N_("This problem is already closed."))
     if problem.acknowledged_at is not None:
         return problem
     now = as_utc(now) if now else utcnow()
@@ -69,6 +71,8 @@ def resolve(session: Session, user: User, problem_id: int, note: str, *, now: dt
                            length=len(text), limit=NOTE_MAX)
     if problem.status == "resolved":
         raise ProblemError(N_("This problem is already resolved."))
+    if problem.status == "closed":  # a villager's report marked as spam
+        raise ProblemError(N_("This problem is already closed."))
     now = as_utc(now) if now else utcnow()
     before = {"status": problem.status, "resolved_at": None}
     problem.status, problem.resolved_at, problem.resolved_by = "resolved", now, user.id

@@ -19,17 +19,14 @@ Never disclosed: beneficiaries, ownership_shares, performance_targets, income_te
 construction_content, responsible_unit, coordinates, any user's name or phone, report answers
 other than the ones above, photos of other questions, villagers' reports.
 
-Villager reports create a ``Problem`` (source ``villager``, owner_level ``township``; severity
-``major`` for the categories in ``MAJOR_CATEGORIES``, which speak of losing the asset, else
-``minor``), a ``ProblemEvent`` and an audit entry whose actor is the reporting device's
-pseudonym (``device:<hash>``). Rate limits count those audit entries (per device) and villager
-problems (per asset) within ``RATE_WINDOW``.
+Villager reports from the page are taken by ``bot.services.villager_reports`` (limits per hashed
+address and device, duplicates folded, a moderation queue, spam muting); its names are re-exported
+here for the callers that knew them from this module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -38,41 +35,24 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
-from bot.i18n import N_
-from bot.services import audit, notices
+from bot.services import audit
 from bot.services.evidence import EvidenceStore
-from bot.storage.models import FUND_SOURCES, Asset, AssetClass, AuditEntry, OrgUnit, Photo, PhotoUse, \
-    Problem, ProblemEvent, Report
+from bot.services.villager_reports import (  # noqa: F401  (re-exported)
+    CATEGORIES,
+    MAJOR_CATEGORIES,
+    MAX_TEXT,
+    REPORT_ACTION,
+    PublicReportError,
+    device_pseudonym,
+    report_problem,
+)
+from bot.storage.models import FUND_SOURCES, Asset, AssetClass, OrgUnit, Photo, PhotoUse, Problem, Report
 
 PHOTO_KEYS = ("board_photo", "sign_photo")
 # Report answers summed (income) or taken from the latest report (households) for the year.
 INCOME_KEYS = ("income_amount",)
 HOUSEHOLD_KEYS = ("households_benefited",)
 POOR_HOUSEHOLD_KEYS = ("poor_households",)
-
-CATEGORIES = {
-    "damaged": N_("Damaged, broken or missing"),
-    "idle": N_("Idle or not used"),
-    "misuse": N_("Occupied, leased out or sold without approval"),
-    "income": N_("Income not distributed or not disclosed"),
-    "other": N_("Something else"),
-}
-MAJOR_CATEGORIES = frozenset({"damaged", "misuse"})
-MAX_TEXT = 1000
-RATE_WINDOW = dt.timedelta(hours=24)
-PER_DEVICE_LIMIT = 5
-PER_ASSET_LIMIT = 20
-REPORT_ACTION = "problem.villager_report"
-
-
-class PublicReportError(ValueError):
-    """A villager report is refused for a reason the villager can understand; ``msgid`` is translatable."""
-
-    def __init__(self, msgid: str, *, rate_limited: bool = False, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
-        self.rate_limited = rate_limited
 
 
 @dataclass(frozen=True)
@@ -270,60 +250,3 @@ def _posted(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
 
     posted = cycle.posted_evaluation(session, asset, now)
     return posted.as_dict() if posted else None
-
-
-def device_pseudonym(device_id: str) -> str:
-    """Return the audit actor label of a reporting device (a hash: the cookie itself is never stored)."""
-    return "device:" + hashlib.sha256(device_id.encode("utf-8")).hexdigest()[:24]
-
-
-def check_rate(session: Session, asset: Asset, device_id: str, *, now: dt.datetime | None = None) -> None:
-    """Raise PublicReportError when this device or this asset has reported too often lately."""
-    since = (now or utcnow()) - RATE_WINDOW
-    by_device = session.exec(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == REPORT_ACTION, AuditEntry.actor == device_pseudonym(device_id),
-        AuditEntry.at >= since)).one()
-    if by_device >= PER_DEVICE_LIMIT:
-        raise PublicReportError(N_("You have sent {n} reports today. Please try again tomorrow, or call the "
-                                   "supervision number."), rate_limited=True, n=PER_DEVICE_LIMIT)
-    by_asset = session.exec(select(func.count()).select_from(Problem).where(
-        Problem.asset_id == asset.id, Problem.source == "villager", Problem.created_at >= since)).one()
-    if by_asset >= PER_ASSET_LIMIT:
-        raise PublicReportError(N_("This asset has received many reports today and the township is looking "
-                                   "into them. Please try again tomorrow."), rate_limited=True)
-
-
-def report_problem(session: Session, asset: Asset, *, text: str, category: str, device_id: str,
-                   photo: bytes | None = None, store: EvidenceStore | None = None,
-                   now: dt.datetime | None = None) -> Problem:
-    """Record a villager's report as a township problem (flushes; the caller commits).
-
-    Raises PublicReportError (empty or too long text, unknown category, rate limit) and
-    EvidenceError (a photo that is not a usable picture) before anything is written.
-    """
-    text = (text or "").strip()
-    if not text:
-        raise PublicReportError(N_("Please describe the problem."))
-    if len(text) > MAX_TEXT:
-        raise PublicReportError(N_("Please keep the description under {n} characters."), n=MAX_TEXT)
-    if category not in CATEGORIES:
-        raise PublicReportError(N_("Please choose what kind of problem it is."))
-    now = now or utcnow()
-    check_rate(session, asset, device_id, now=now)
-    sha = None
-    if photo:
-        if store is None:
-            raise ValueError("a photo needs an evidence store")
-        sha = store.ingest(photo).sha256
-    problem = Problem(asset_id=asset.id, source="villager", kind=f"villager.{category}",
-                      severity="major" if category in MAJOR_CATEGORIES else "minor", owner_level="township",
-                      description=text, created_at=now)
-    session.add(problem)
-    session.flush()
-    session.add(ProblemEvent(problem_id=problem.id, at=now, action="created",
-                             note=f"photo sha256:{sha}" if sha else None))
-    actor = audit.Actor(None, device_pseudonym(device_id))
-    audit.record(session, actor, REPORT_ACTION, "problem", problem.id, None, {
-        "asset_id": asset.id, "kind": problem.kind, "severity": problem.severity, "photo_sha256": sha})
-    notices.villager_report(session, problem)
-    return problem

@@ -313,3 +313,4 @@ class AuditEntry(SQLModel, table=True):
     key_id: Optional[str] = Field(default=None, max_length=16)
 from bot.storage import models_schedule  # noqa: F401,E402
 from bot.storage import models_cycle  # noqa: F401,E402
+from bot.storage import models_villager  # noqa: F401,E402

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import N_
-from bot.services import problem_list
+from bot.services import problem_list, villager_reports
 from bot.services.access import PERMISSIONS, AccessDenied
 from bot.web.common import WebError, check_csrf, render, require_user, web
 
@@ -42,6 +42,7 @@ def problems_page(request: Request, unit: str | None = None, asset: str | None =
         except problem_list.ProblemListError as exc:
             raise WebError(400, exc.msgid, **exc.params) from None
         return render(request, "problems/list.html", rows=rows[:200], total=len(rows), now=utcnow(),
+                      held=villager_reports.held_count(session, user),
                       filters={"unit": unit or "", "asset": asset or "", "severity": severity or "",
                                "status": status or "", "age": age or "", "open": open},
                       severities=problem_list.SEVERITY_LABELS, statuses=problem_list.STATUS_LABELS)
@@ -59,7 +60,9 @@ def problem_page(request: Request, problem_id: int):
         allowed = PERMISSIONS.get(user.role, frozenset())
         return render(request, "problems/detail.html", row=rows[0], events=events, now=utcnow(),
                       statuses=problem_list.STATUS_LABELS,
-                      can_handle="problem.handle" in allowed, can_decide="problem.decide" in allowed)
+                      can_handle="problem.handle" in allowed, can_decide="problem.decide" in allowed,
+                      villager_count=villager_reports.villager_count(session, problem_id),
+                      mute_days=villager_reports.MUTE_DAYS, default_days=villager_reports.DEFAULT_MUTE_DAYS)
 
 
 @router.post("/problems/{problem_id}/{step}", include_in_schema=False)
@@ -83,5 +86,8 @@ def problem_step(request: Request, problem_id: int, step: str, csrf: Annotated[s
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:
-    """Add the problem list pages."""
+    """Add the problem list pages (and, first, the moderation of villager reports)."""
+    from bot.web import moderation
+
+    app.include_router(moderation.router)
     app.include_router(router)

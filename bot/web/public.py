@@ -1,7 +1,13 @@
-"""Public pages any villager opens from a signboard's QR code: /p/<token>, its photos, the report form."""
+"""Public pages any villager opens from a signboard's QR code: /p/<token>, its photos, the report form.
+
+The report form's limits count the client's address (hashed in ``bot.services.villager_reports``): the
+socket's peer, or — only when that peer is one of ``VILLAGEBOT_TRUSTED_PROXIES`` — the nearest address in
+``X-Forwarded-For`` that is not a trusted proxy. By default the header is ignored, so it cannot be forged.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Annotated
 
@@ -9,15 +15,17 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot.i18n import N_, translate
-from bot.services import public
+from bot.i18n import translate
+from bot.services import public, villager_reports
 from bot.services.evidence import EvidenceError
 from bot.web import labels
 from bot.web.common import MSG_NOT_FOUND, WebError, check_csrf, locale_of, render, web
 
 router = APIRouter(tags=["public"])
 
-MSG_SENT = N_("Thank you. Your report was sent to the township, which will look into it.")
+MSG_SENT = villager_reports.MSG_FILED
+SENT_MESSAGES = {"1": MSG_SENT, villager_reports.FILED: MSG_SENT, villager_reports.FOLDED: villager_reports.MSG_FOLDED,
+                 villager_reports.HELD: villager_reports.MSG_HELD}
 # The public facts change a few times a month: each process keeps them this long (seconds).
 CACHE_SECONDS = 30.0
 
@@ -52,9 +60,9 @@ async def disclosed(request: Request, token: str) -> public.Disclosure:
 async def _page(request: Request, token: str, *, status: int = 200, error: str | None = None,
                 text: str = "", category: str = "other"):
     facts = await disclosed(request, token)
+    sent = SENT_MESSAGES.get(request.query_params.get("sent") or "")
     return render(request, "public.html", status=status, d=facts, labels=labels, categories=public.CATEGORIES,
-                  sent=request.query_params.get("sent") == "1", error=error, text=text, category=category,
-                  msg_sent=MSG_SENT)
+                  sent=sent is not None, error=error, text=text, category=category, msg_sent=sent or MSG_SENT)
 
 
 @router.get("/p/{token}", include_in_schema=False)
@@ -87,29 +95,55 @@ async def _read_upload(request: Request, upload: UploadFile | None) -> bytes | N
     return data
 
 
-def _record(request: Request, token: str, text: str, category: str, device: str, photo: bytes | None) -> None:
+def _within(address: str, networks: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request: Request) -> str:
+    """Return the client's address: the socket's peer unless that peer is a trusted proxy (see above)."""
+    address = request.client.host if request.client else ""
+    trusted = web(request).settings.trusted_networks
+    if not trusted or not _within(address, trusted):
+        return address
+    hops = [hop.strip() for header in request.headers.getlist("x-forwarded-for") for hop in header.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _within(hop, trusted):
+            return hop
+        address = hop
+    return address
+
+
+def _record(request: Request, token: str, text: str, category: str, source: villager_reports.Source,
+            photo: bytes | None) -> str:
     state = web(request)
     with state.session() as session:
         asset = public.find_asset(session, token)
         if asset is None:
             raise WebError(404, MSG_NOT_FOUND)
-        public.report_problem(session, asset, text=text, category=category, device_id=device, photo=photo,
-                              store=state.store)
+        outcome = villager_reports.submit(session, asset, text=text, category=category, source=source,
+                                          photo=photo, store=state.store)
         session.commit()
+        return outcome.status
 
 
 @router.post("/p/{token}/report", include_in_schema=False)
 async def public_report(request: Request, token: str, csrf: Annotated[str, Form()] = "",
                         text: Annotated[str, Form()] = "", category: Annotated[str, Form()] = "other",
                         photo: Annotated[UploadFile | None, File()] = None):
-    """Accept a villager's problem report (text and an optional photo)."""
+    """Accept a villager's problem report (text and an optional photo): filed, folded into an earlier one,
+    or held for the township's moderation; refused (429) only over a per-address or per-device limit."""
     device = check_csrf(request, csrf)
+    source = villager_reports.source_of(web(request).settings.secret_key, client_address(request), device)
     try:
         data = await _read_upload(request, photo)
-        await run_in_threadpool(_record, request, token, text, category, device, data)
-    except (public.PublicReportError, EvidenceError) as exc:
+        outcome = await run_in_threadpool(_record, request, token, text, category, source, data)
+    except (villager_reports.PublicReportError, EvidenceError) as exc:
         message = translate(locale_of(request), exc.msgid, **exc.params)
         status = 429 if getattr(exc, "rate_limited", False) else 400
         return await _page(request, token, status=status, error=message, text=text,
                            category=category if category in public.CATEGORIES else "other")
-    return RedirectResponse(f"/p/{token}?lang={locale_of(request)}&sent=1#report", status_code=303)
+    return RedirectResponse(f"/p/{token}?lang={locale_of(request)}&sent={outcome}#report", status_code=303)

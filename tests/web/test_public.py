@@ -8,7 +8,7 @@ import json
 from PIL import Image
 from sqlmodel import Session, select
 
-from bot.services import public
+from bot.services import public, villager_reports
 from bot.storage.models import AuditEntry, Problem, ProblemEvent
 from tests.services.images import make_jpeg, make_pdf
 from tests.web.conftest import SECRETS, csrf_of
@@ -149,8 +149,8 @@ def test_csrf_is_required(client, world, engine):
 
 def test_rate_limited_per_device(client, world):
     token = world.asset.public_token
-    for _ in range(public.PER_DEVICE_LIMIT):
-        assert _report(client, token).status_code == 303
+    for n in range(villager_reports.PER_DEVICE_LIMIT):
+        assert _report(client, token, data={"text": f"路灯坏了 {n}号"}).status_code == 303
     refused = _report(client, token)
     assert refused.status_code == 429
     assert "明天再试" in refused.text
@@ -159,16 +159,20 @@ def test_rate_limited_per_device(client, world):
     assert _report(other, token).status_code == 303
 
 
-def test_rate_limited_per_asset(client, world, monkeypatch):
-    monkeypatch.setattr(public, "PER_ASSET_LIMIT", 2)
+def test_busy_asset_holds_reports_for_moderation(client, world, monkeypatch, engine):
+    monkeypatch.setattr(villager_reports, "PER_ASSET_LIMIT", 2)
     token = world.asset.public_token
-    for _ in range(2):
+    for n in range(2):
         fresh = type(client)(client.app, follow_redirects=False)
-        assert _report(fresh, token).status_code == 303
+        assert _report(fresh, token, data={"text": f"第{n}个问题"}).headers["location"].endswith("sent=filed#report")
     fresh = type(client)(client.app, follow_redirects=False)
-    assert _report(fresh, token).status_code == 429
-    # the limit is per asset: another asset is not affected
-    assert _report(fresh, world.other_asset.public_token).status_code == 303
+    held = _report(fresh, token, data={"text": "第三个问题"})
+    assert held.status_code == 303 and "sent=held" in held.headers["location"]
+    assert "乡镇核实后" in fresh.get(held.headers["location"]).text
+    with Session(engine) as session:
+        assert len(session.exec(select(Problem).where(Problem.source == "villager")).all()) == 2
+    # the threshold is per asset: another asset is not affected
+    assert "sent=filed" in _report(fresh, world.other_asset.public_token).headers["location"]
 
 
 def test_html_in_asset_fields_is_escaped(client, world, engine):
