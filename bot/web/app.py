@@ -48,6 +48,9 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
         return {"status": "ok", "version": __version__, "database": engine.dialect.name}
 
     _include_routes(app, settings, engine)
+    from bot.web import openapi
+
+    openapi.install(app)
     return app
 
 
