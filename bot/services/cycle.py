@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot import periods
 from bot.clock import as_utc, utcnow
 from bot.flows import load_form
 from bot.i18n import N_, UserError, translate
@@ -48,6 +49,7 @@ OVERDUE_LISTED = dt.timedelta(days=31)  # an overdue form stays on the list this
 
 MSG_NOT_SIGNABLE = N_("Only a submitted report waiting for sign-off can be signed off; this one is {status}.")
 MSG_NOT_SIGNED = N_("The report must be signed off by the village supervisor first.")
+MSG_BAD_PERIOD = N_("“{period}” is not a reporting period. Open the form from your list of forms due.")
 MSG_POSTING = N_("The self-evaluation is posted publicly until {until}; it can be reported after that.")
 MSG_NOT_REPORTED = N_("{village} has not reported its year-end self-evaluation yet.")
 MSG_NO_REVIEW_FORM = N_("Fill in the township's review of {village} first.")
@@ -224,6 +226,8 @@ def start(session: Session, user: User, form_id: str, subject_id: int, period: s
     spec = FORMS.get(form_id)
     if spec is None:
         raise CycleError(MSG_UNKNOWN_FORM)
+    if not periods.valid_label(period):
+        raise CycleError(MSG_BAD_PERIOD, period=str(period)[:20])
     if spec.subject == "asset":
         return reports.start_or_resume_form(session, user, form_id, period, channel=channel, asset_id=subject_id,
                                             now=now)

@@ -21,7 +21,6 @@ With ``user=None`` (command line, scheduler) no access check is made; otherwise 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -30,6 +29,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from bot.clock import period_of, utcnow
+from bot import periods
 from bot.i18n import N_
 from bot.policy.timing import local_to_utc
 from bot.services.access import AccessDenied, require
@@ -64,9 +64,6 @@ CLASSES = ("巩固", "提升", "盘活", "处置")
 UNCLASSIFIED = N_("Not classified")
 NO_CATEGORY = N_("Not given")
 FUND_LABELS = {"central": "中央", "province": "省", "city": "市", "county": "县", "other": "其他资金"}
-MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-QUARTER_RE = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
-HALF_RE = re.compile(r"^(\d{4})-?H([12])$", re.IGNORECASE)
 
 
 class OversightError(ValueError):
@@ -83,10 +80,10 @@ class OversightError(ValueError):
 
 def parse_month(value: str) -> tuple[int, int]:
     """Return (year, month) of 'YYYY-MM'."""
-    match = MONTH_RE.match((value or "").strip())
-    if not match:
-        raise OversightError(N_("{value} is not a month: use YYYY-MM, e.g. 2026-11."), value=value)
-    return int(match.group(1)), int(match.group(2))
+    found = periods.parse(value, "month")
+    if found is None:
+        raise OversightError(N_("{value} is not a month: use YYYY-MM, e.g. 2026-11."), value=_shown(value))
+    return found.year, found.index
 
 
 def month_label(year: int, month: int) -> str:
@@ -96,22 +93,26 @@ def month_label(year: int, month: int) -> str:
 
 def quarter_months(value: str) -> tuple[str, list[str]]:
     """Return ('2026-Q3', ['2026-07', '2026-08', '2026-09']) for '2026Q3' or '2026-Q3'."""
-    match = QUARTER_RE.match((value or "").strip())
-    if not match:
-        raise OversightError(N_("{value} is not a quarter: use YYYYQn, e.g. 2026Q3."), value=value)
-    year, quarter = int(match.group(1)), int(match.group(2))
-    return f"{year}-Q{quarter}", [month_label(year, m) for m in range(quarter * 3 - 2, quarter * 3 + 1)]
+    found = periods.parse(value, "quarter")
+    if found is None:
+        raise OversightError(N_("{value} is not a quarter: use YYYYQn, e.g. 2026Q3."), value=_shown(value))
+    return found.label, [month_label(found.year, m) for m in found.months]
 
 
 def half_months(value: str) -> tuple[str, list[str]]:
     """Return ('2026-H2', ['2026-07', …, '2026-12']) for '2026H2' or '2026-H2'."""
-    match = HALF_RE.match((value or "").strip())
-    if not match:
+    found = periods.parse(value, "half")
+    if found is None:
         raise OversightError(
-            N_("{value} is not a half-year: use YYYYH1 or YYYYH2, e.g. 2026H2."), value=value
+            N_("{value} is not a half-year: use YYYYH1 or YYYYH2, e.g. 2026H2."), value=_shown(value)
         )
-    year, half = int(match.group(1)), int(match.group(2))
-    return f"{year}-H{half}", [month_label(year, m) for m in range(half * 6 - 5, half * 6 + 1)]
+    return found.label, [month_label(found.year, m) for m in found.months]
+
+
+def _shown(value: object) -> str:
+    """Return a refused value as it may be shown back: a short string."""
+    text = str(value or "")
+    return text[:20] + ("…" if len(text) > 20 else "")
 
 
 def current_month(session: Session, unit: OrgUnit, now: dt.datetime | None = None) -> str:

@@ -59,6 +59,9 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
                 "database": engine.dialect.name, "schedule_errors": errors}
 
     _include_routes(app, settings, engine)
+    from bot.web import openapi
+
+    openapi.install(app)
     return app
 
 

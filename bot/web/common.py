@@ -41,6 +41,10 @@ RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 MSG_FORBIDDEN = N_("You do not have access to this.")
 MSG_NOT_FOUND = N_("This page does not exist. Check the address or scan the code again.")
 MSG_CSRF = N_("This form has expired. Go back, reload the page and try again.")
+MSG_INVALID = N_("Some of what was sent is not valid ({fields}). Check it and try again.")
+MSG_METHOD = N_("This address cannot be used that way. Go back and use the buttons on the page.")
+MSG_TOO_MANY = N_("Too many requests. Wait a moment and try again.")
+HTTP_MESSAGES = {404: MSG_NOT_FOUND, 405: MSG_METHOD, 429: MSG_TOO_MANY}
 MSG_SIGN_IN = N_("Please sign in first: send /form to the bot and open the link it gives you.")
 
 
@@ -188,9 +192,22 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return response
 
 
+def invalid_input(errors) -> WebError:
+    """Return the error for input that failed validation: an id in the address that cannot exist is a
+    page that does not exist (404); anything else is named field by field (422)."""
+    places = [tuple(e.get("loc") or ()) for e in errors]
+    if any(p and p[0] == "path" for p in places):
+        return WebError(404, MSG_NOT_FOUND)
+    fields = sorted({str(p[-1]) for p in places if p and len(p) > 1} or {"body"})
+    return WebError(422, MSG_INVALID, fields=", ".join(fields)[:200])
+
+
 def error_response(request: Request, exc: WebError):
-    """Return the error as JSON under /api and to scripts asking for JSON, else as a page."""
+    """Return the error as JSON under /api, on the JSON endpoints /openapi.json documents and to scripts
+    asking for JSON; else as a page."""
     message = translate(locale_of(request), exc.msgid, **exc.params)
-    if request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", ""):
+    route = request.scope.get("route")
+    documented = bool(getattr(route, "include_in_schema", False)) and hasattr(route, "response_model")
+    if request.url.path.startswith("/api/") or documented or "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"detail": message}, status_code=exc.status)
     return render(request, "error.html", status=exc.status, message=message)

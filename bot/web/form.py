@@ -134,7 +134,8 @@ def _cycle_step(request: Request, csrf: str, step, report_id: int) -> RedirectRe
 
 @router.post("/f/form/start", include_in_schema=False)
 def start_form(request: Request, csrf: Annotated[str, Form()] = "", form_id: Annotated[str, Form()] = "",
-               subject_id: Annotated[int, Form()] = 0, period: Annotated[str, Form()] = ""):
+               subject_id: Annotated[int, Form(ge=0, le=2_147_483_647)] = 0,
+               period: Annotated[str, Form(max_length=16)] = ""):
     """Start (or resume) a form of the calendars (inspection, quarterly forms, the yearly cycle) and open it."""
     check_csrf(request, csrf)
     with web(request).session() as session:

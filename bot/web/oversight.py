@@ -34,6 +34,7 @@ from bot.services.oversight import (
 )
 from bot.storage.models import ASSET_TYPES, OrgUnit, User
 from bot.web.common import (
+    RowId,
     MSG_FORBIDDEN,
     MSG_NOT_FOUND,
     WebError,
@@ -109,7 +110,7 @@ def home(request: Request):
 
 
 @router.get("/{unit_id}", include_in_schema=False)
-def dashboard_page(request: Request, unit_id: int, month: str | None = None):
+def dashboard_page(request: Request, unit_id: RowId, month: str | None = None):
     """Show a county's or a township's dashboard for a month (default: this month)."""
     with web(request).session() as session:
         user = _viewer(request, session)
@@ -208,7 +209,7 @@ def _charts(locale: str, figures: oversight.Figures, townships: list[OrgUnit]) -
 @router.get("/{unit_id}/export/{kind}", include_in_schema=False)
 def export(
     request: Request,
-    unit_id: int,
+    unit_id: RowId,
     kind: str,
     month: str | None = None,
     quarter: str | None = None,

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.i18n import N_
 from bot.services import problem_list, villager_reports
 from bot.services.access import PERMISSIONS, AccessDenied
-from bot.web.common import WebError, check_csrf, render, require_user, web
+from bot.web.common import RowId, WebError, check_csrf, render, require_user, web
 
 router = APIRouter(tags=["problems"])
 STEPS = {"hand": problem_list.take_in_hand, "escalate": problem_list.escalate, "decide": problem_list.decide}
@@ -49,7 +49,7 @@ def problems_page(request: Request, unit: str | None = None, asset: str | None =
 
 
 @router.get("/problems/{problem_id}", include_in_schema=False)
-def problem_page(request: Request, problem_id: int):
+def problem_page(request: Request, problem_id: RowId):
     """One problem with its history and the steps the user may take."""
     with web(request).session() as session:
         user = require_user(request, session)
@@ -66,7 +66,7 @@ def problem_page(request: Request, problem_id: int):
 
 
 @router.post("/problems/{problem_id}/{step}", include_in_schema=False)
-def problem_step(request: Request, problem_id: int, step: str, csrf: Annotated[str, Form()] = "",
+def problem_step(request: Request, problem_id: RowId, step: str, csrf: Annotated[str, Form()] = "",
                  text: Annotated[str, Form()] = ""):
     """Take in hand, escalate with a proposal, or record the county's decision."""
     check_csrf(request, csrf)

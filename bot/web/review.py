@@ -17,7 +17,7 @@ from bot.flows import format_answer
 from bot.services import reports, review
 from bot.services.access import AccessDenied, require_asset
 from bot.storage.models import Asset, OrgUnit, Report, User
-from bot.web.common import MSG_NOT_FOUND, WebError, check_csrf, locale_of, render, require_user, web
+from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, render, require_user, web
 
 router = APIRouter(tags=["review"])
 
@@ -50,7 +50,7 @@ def review_list(request: Request, period: str | None = None):
 
 
 @router.get("/review/{report_id}", include_in_schema=False)
-def review_detail(request: Request, report_id: int):
+def review_detail(request: Request, report_id: RowId):
     """One report: every answer, the photos, the flags, its earlier versions; approve or send back."""
     with web(request).session() as session:
         user = require_user(request, session)
@@ -68,7 +68,7 @@ def review_detail(request: Request, report_id: int):
 
 
 @router.get("/review/{report_id}/photo/{sha256}.jpg", include_in_schema=False)
-def review_photo(request: Request, report_id: int, sha256: str):
+def review_photo(request: Request, report_id: RowId, sha256: str):
     """A photo of this report, as its display copy without EXIF."""
     with web(request).session() as session:
         user = require_user(request, session)
@@ -82,7 +82,7 @@ def review_photo(request: Request, report_id: int, sha256: str):
 
 
 @router.post("/review/{report_id}/approve", include_in_schema=False)
-def approve(request: Request, report_id: int, csrf: Annotated[str, Form()] = ""):
+def approve(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
     """Approve the report."""
     check_csrf(request, csrf)
     with web(request).session() as session:
@@ -96,7 +96,7 @@ def approve(request: Request, report_id: int, csrf: Annotated[str, Form()] = "")
 
 
 @router.post("/review/{report_id}/send-back", include_in_schema=False)
-def send_back(request: Request, report_id: int, csrf: Annotated[str, Form()] = "",
+def send_back(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
               reason: Annotated[str, Form()] = ""):
     """Send the report back with a reason; the service tells the cadre (through the outbox)."""
     check_csrf(request, csrf)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.config import Settings
 from bot.web import api, auth, form, public
-from bot.web.common import STATIC, WebError, error_response, make_web
+from bot.web.common import HTTP_MESSAGES, STATIC, WebError, error_response, invalid_input, make_web
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:
@@ -19,6 +22,22 @@ def include(app: FastAPI, settings: Settings, engine) -> None:
     @app.exception_handler(WebError)
     async def _web_error(request: Request, exc: WebError):
         return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        """A bad id in the address is a page that does not exist; bad fields get 422, both in words."""
+        return error_response(request, invalid_input(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        """Unknown addresses and wrong methods answer in the user's language, like every other error."""
+        message = HTTP_MESSAGES.get(exc.status_code)
+        if message is None:
+            return await http_exception_handler(request, exc)
+        response = error_response(request, WebError(exc.status_code, message))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     for module in (public, auth, form, api):
         app.include_router(module.router)

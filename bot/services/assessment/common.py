@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -18,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot.i18n import N_, UserError, translate
+from bot import periods
+from bot.i18n import N_, UserError
 from bot.policy.calendar import due_date
 from bot.storage.models import OrgUnit, Report
 
@@ -28,7 +28,6 @@ from bot.storage.models import OrgUnit, Report
 DEFAULT_DUE_DAY = 25
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 MONTHLY_ITEM = "village_monthly_report"
-PERIOD_RE = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2]))?$")
 
 IDLE = "idle"            # option of risk_kinds in monthly-operating
 
@@ -39,10 +38,10 @@ class AssessmentError(UserError, ValueError):
 
 def parse_period(period: str) -> tuple[int, int | None]:
     """Return (year, month or None) of "YYYY-MM" or "YYYY"; refuse anything else."""
-    match = PERIOD_RE.match(period.strip()) if isinstance(period, str) else None
-    if not match:
-        raise AssessmentError(N_("{value} is not a period: use YYYY-MM or YYYY."), value=period)
-    return int(match.group(1)), int(match.group(2)) if match.group(2) else None
+    found = periods.parse(period, "month", "year")
+    if found is None:
+        raise AssessmentError(N_("{value} is not a period: use YYYY-MM or YYYY."), value=str(period)[:20])
+    return found.year, found.index or None
 
 
 def month_label(year: int, month: int) -> str:
