@@ -40,7 +40,11 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
             for runner in reversed(runners):
                 await runner.stop()
 
-    app = FastAPI(title="VillageBot", version=__version__, lifespan=lifespan)
+    from fastapi import Depends
+
+    from bot.web.common import refuse_nul
+
+    app = FastAPI(title="VillageBot", version=__version__, lifespan=lifespan, dependencies=[Depends(refuse_nul)])
     app.state.settings = settings
     app.state.engine = engine
 

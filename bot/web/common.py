@@ -192,6 +192,13 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return response
 
 
+def refuse_nul(request: Request) -> None:
+    """Refuse (404) an address whose path or query holds a NUL character: no id, token or period has
+    one, and PostgreSQL cannot even compare such a string (it would be a server error)."""
+    if "\x00" in request.url.path or any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+        raise WebError(404, MSG_NOT_FOUND)
+
+
 def invalid_input(errors) -> WebError:
     """Return the error for input that failed validation: an id in the address that cannot exist is a
     page that does not exist (404); anything else is named field by field (422)."""
