@@ -18,8 +18,8 @@ from tests.factories import make_user
 from tests.web.conftest import app, client, csrf_of, store, web_settings, world  # noqa: F401 - fixtures
 
 IDS = ["0", "-1", "2147483647", "2147483648", str(2 ** 63), str(2 ** 64), "abc", "1e5", "9" * 40]
-TEXTS = ["x" * 300, "..%2F..", "%00", "🙂", ""]
-MONTHS = ["9999-12", "0000-01", "2026-13", "2026-00", "abc", "2026Q9", "2026-Q9", "2026H3", "1999-12", "x" * 100]
+TEXTS = ["x" * 300, "..%2F..", "%00", "\x00nul", "🙂", ""]
+MONTHS = ["\x00", "9999-12", "0000-01", "2026-13", "2026-00", "abc", "2026Q9", "2026-Q9", "2026H3", "1999-12", "x" * 100]
 PARAM_RE = re.compile(r"{(\w+)(?::\w+)?}")
 
 
