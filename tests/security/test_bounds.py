@@ -67,7 +67,7 @@ def _paths(route: APIRoute, world) -> list[str]:
         return [route.path]
     found = []
     for name in names:
-        for value in (IDS if name.endswith("_id") else TEXTS + IDS[:3]):
+        for value in (IDS if name.endswith("_id") else [t for t in TEXTS if "\x00" not in t] + IDS[:3]):
             found.append(fill(name, value.replace("/", "%2F") or "%20"))
     return found
 
