@@ -294,3 +294,4 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 from bot.storage import models_schedule  # noqa: F401,E402
 from bot.storage import models_cycle  # noqa: F401,E402
+from bot.storage import models_telegram  # noqa: F401,E402
