@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import functools
 import logging
@@ -30,7 +31,8 @@ from typing import Any, Awaitable, Callable
 
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy import select as core_select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, select
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -79,6 +81,9 @@ TYPED = ("number", "text", "date")
 # Errors whose message is meant for the user (they carry a msgid); anything else is a bug, logged.
 USER_ERRORS = (AccessDenied, AnswerError, EvidenceError, reports.ReportError, review.ReviewError, ValueError)
 OUTSIDE = N_("This is outside your area.")
+# Failures a later retry of the same update can get past: the database unreachable, or no connection free in time.
+RETRYABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+_RETRY: contextvars.ContextVar[list | None] = contextvars.ContextVar("telegram_retry", default=None)
 # Statements that run on every update are built once (building one costs more than running it).
 DEDUP_INSERT = insert(ProcessedUpdate.__table__)
 IDENTITY = (core_select(*columns(TelegramIdentity, "i_"), *columns(User, "u_"))
@@ -813,12 +818,34 @@ async def on_photo(turn: Turn) -> None:
     await ask(turn, report, note=note)
 
 
+@contextlib.contextmanager
+def retry_scope():
+    """Within the block, an update that fails on the database is noted in the yielded list instead of
+    apologised for: the caller (the webhook) has it sent again."""
+    failed: list = []
+    token = _RETRY.set(failed)
+    try:
+        yield failed
+    finally:
+        _RETRY.reset(token)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure and tell the user something went wrong (nothing saved is lost)."""
-    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    """Log the failure and tell the user something went wrong (nothing saved is lost); stop the update there.
+
+    In a ``retry_scope`` a database failure is noted for a retry instead, without a message.
+    """
+    update_id = getattr(update, "update_id", "?")
+    failed = _RETRY.get()
+    if failed is not None and isinstance(context.error, RETRYABLE):
+        log.warning("update %s failed on the database (%s): to be retried", update_id, context.error)
+        failed.append(update_id)
+        raise ApplicationHandlerStop
+    log.error("update %s failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat:
         try:
             await _say(update, views.escape(translate(_guess_locale(update), N_(
                 "Something went wrong. Your saved answers are safe; please try again."))))
         except TelegramError:
             pass
+    raise ApplicationHandlerStop  # a failed dedup gate must not let the handlers run (and apologise again)
