@@ -805,7 +805,10 @@ async def on_photo(turn: Turn) -> None:
             tg_file = await source.get_file()
             store.check_size(tg_file.file_size or 0)
             data = bytes(await tg_file.download_as_bytearray())
-        report, _, flags = reports.add_photo(turn.session, turn.user, report.id, q.key, data, store)
+        # Checking and storing a photo is CPU work (decode, hashes, display copy): in a worker thread, so that
+        # the event loop goes on answering others meanwhile. The session is used by that thread alone.
+        report, _, flags = await asyncio.to_thread(reports.add_photo, turn.session, turn.user, report.id, q.key,
+                                                   data, store)
     except USER_ERRORS as exc:
         await refuse(turn, report.id, exc)
         return

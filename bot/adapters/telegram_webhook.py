@@ -39,10 +39,10 @@ def parse_update(body: bytes, bot) -> Update | None:
     try:
         payload = json.loads(body)
         if not isinstance(payload, dict):
-            raise ValueError(f"a JSON {type(payload).__name__}, not an object")
+            raise TypeError(f"a JSON {type(payload).__name__}, not an object")
         update_id = payload.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
-            raise ValueError("no integer update_id")
+            raise TypeError("no integer update_id")
         return Update.de_json(payload, bot)
     except Exception as exc:  # noqa: BLE001 - whatever fails to parse will fail again: never ask for it twice
         log.warning("webhook: malformed update ignored (%s: %s; %d bytes)", type(exc).__name__, exc, len(body))

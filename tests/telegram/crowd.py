@@ -40,8 +40,9 @@ class Crowd:
 
 
 def settings_for(db_url: str, data_dir, double: BotApiDouble, **extra) -> Settings:
-    values = dict(data_dir=data_dir, database_url=db_url, telegram_token=double.token, telegram_api_url=double.url,
-                  public_url="http://testserver", secret_key="test-secret-key-0123456789", max_upload_mb=20)
+    values = {"data_dir": data_dir, "database_url": db_url, "telegram_token": double.token,
+              "telegram_api_url": double.url, "public_url": "http://testserver",
+              "secret_key": "test-secret-key-0123456789", "max_upload_mb": 20}
     return Settings(**{**values, **extra})
 
 

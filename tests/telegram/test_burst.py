@@ -11,6 +11,7 @@ asserted (timing belongs to ``bench/bench_burst.py``); the waits only bound a ha
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -28,7 +29,7 @@ SORRY = "出了点问题"  # the start of the apologies ("Something went wrong�
 def longest_pause(times: list[float], start: float) -> float:
     """The longest stretch from ``start`` during which the bot made no Bot API call."""
     moments = [start, *sorted(t for t in times if t >= start)]
-    return max(b - a for a, b in zip(moments, moments[1:])) if len(moments) > 1 else 0.0
+    return max(b - a for a, b in itertools.pairwise(moments)) if len(moments) > 1 else 0.0
 
 
 async def test_fifty_cadres_in_the_same_second_are_all_answered(db_url, tmp_path, double, caplog):

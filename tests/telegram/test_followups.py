@@ -189,7 +189,7 @@ def start_webhook_service(settings, port: int) -> subprocess.Popen:
 async def post_to(port: int, update: dict) -> int:
     """POST one update to one process's webhook, as the Bot API does (secret header included)."""
     hook = {"url": f"http://127.0.0.1:{port}/telegram/webhook", "secret_token": SECRET}
-    return await asyncio.to_thread(BotApiDouble._post_update, hook, update, 60)  # noqa: SLF001
+    return await asyncio.to_thread(BotApiDouble._post_update, hook, update, 60)
 
 
 async def test_a_send_back_reason_asked_by_one_process_is_taken_by_the_other(pg_url, tmp_path, double):
