@@ -8,21 +8,31 @@ second process or a redelivered update changes nothing. Every update passes a de
 Buttons carry stable keys (see ``telegram_views``) and every one is checked again against the
 pressing user's scope by the services, so forged callback data gets the same refusal as an
 unknown id. Township and county actions live in ``telegram_township``; they register their button
-prefixes in ``BUTTONS`` and their follow-up texts (a reason, a note) in ``FOLLOW_UPS``.
+prefixes in ``BUTTONS`` and their follow-up texts (a reason, a note) in ``FOLLOW_UPS``; a pending
+follow-up is a ``TelegramFollowUp`` row, consumed in the transaction of the change its text makes.
+
+No database connection is held across a network call. A handler works on a ``Turn``: its database
+work runs in one session while ``turn.say`` and the pressed button's answer are only collected;
+the session is committed and closed, and then the messages go out. Work that must wait on the
+network in the middle (downloading a photo) leaves the database first (``Turn.network``). At most
+``db_sections(engine)`` turns use the database at once; a burst larger than that queues.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy import select as core_select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, select
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -50,7 +60,9 @@ from bot.i18n import N_, normalise_locale, translate
 from bot.services import reports, review, users
 from bot.services.access import AccessDenied
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
+from bot.storage.db import db_sections
 from bot.storage.models import OrgUnit, ProcessedUpdate, Report, TelegramIdentity, User
+from bot.storage.models_telegram import TelegramFollowUp
 from bot.storage.rows import adopt, columns, first, prefixed
 
 log = logging.getLogger(__name__)
@@ -63,10 +75,15 @@ COMMANDS = (("report", N_("Monthly check of my village's assets")),
             ("form", N_("Open the checklist as a web page")), ("help", N_("How to use this bot")),
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)
+# How long the bot waits for the text a button asked for (a reason, a note); later text is an answer again.
+FOLLOW_UP_TTL = dt.timedelta(hours=24)
 TYPED = ("number", "text", "date")
 # Errors whose message is meant for the user (they carry a msgid); anything else is a bug, logged.
 USER_ERRORS = (AccessDenied, AnswerError, EvidenceError, reports.ReportError, review.ReviewError, ValueError)
 OUTSIDE = N_("This is outside your area.")
+# Failures a later retry of the same update can get past: the database unreachable, or no connection free in time.
+RETRYABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+_RETRY: contextvars.ContextVar[list | None] = contextvars.ContextVar("telegram_retry", default=None)
 # Statements that run on every update are built once (building one costs more than running it).
 DEDUP_INSERT = insert(ProcessedUpdate.__table__)
 IDENTITY = (core_select(*columns(TelegramIdentity, "i_"), *columns(User, "u_"))
@@ -117,11 +134,19 @@ def _chat_key(update: object) -> object:
 
 @dataclass
 class Deps:
-    """What the handlers need, kept in ``application.bot_data['deps']``."""
+    """What the handlers need, kept in ``application.bot_data['deps']``.
+
+    ``slots`` admits ``db_sections(engine)`` database sections at once (no more than the pool's
+    steady size); a burst of updates waits for a slot instead of for a connection.
+    """
 
     settings: Settings
     engine: Any
     store: EvidenceStore
+    slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = asyncio.Semaphore(db_sections(self.engine))
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -131,9 +156,41 @@ class Deps:
         return period_of(utcnow(), self.settings.tz)
 
 
+class PressedButton:
+    """The callback query of a pressed button; ``answer`` is kept and sent after the database work.
+
+    A later answer replaces an earlier one not yet sent, so a refusal's alert wins over the plain
+    acknowledgement a handler gave before the service refused.
+    """
+
+    def __init__(self, query) -> None:
+        self.query = query
+        self.answer_args: tuple[str | None, bool] | None = None
+
+    @property
+    def data(self) -> str | None:
+        return self.query.data
+
+    async def answer(self, text: str | None = None, show_alert: bool = False) -> None:
+        self.answer_args = (text, show_alert)
+
+    async def send(self) -> None:
+        if self.answer_args is None:
+            return
+        text, show_alert = self.answer_args
+        try:
+            await self.query.answer(text, show_alert=show_alert)
+        except BadRequest as exc:  # answered already, or too old (a long queue): the messages still go
+            log.info("callback query %s not answered: %s", self.query.id, exc)
+
+
 @dataclass
 class Turn:
-    """One update of a signed-in user: the database session, who they are, their language."""
+    """One update of a signed-in user: the database session, who they are, their language.
+
+    What the turn says (``say``, ``send_photo``, the button's answer) is collected in ``outgoing``
+    and sent by ``deliver`` once the session is closed.
+    """
 
     update: Update
     context: ContextTypes.DEFAULT_TYPE
@@ -142,10 +199,44 @@ class Turn:
     user: User
     identity: TelegramIdentity
     locale: str
+    outgoing: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    button: PressedButton | None = None
 
     async def say(self, text: str, markup=None, *, escape: bool = True) -> None:
-        """Send ``text`` (escaped for HTML unless it is markup already) to the chat."""
-        return await _say(self.update, views.escape(text) if escape else text, markup)
+        """Send ``text`` (escaped for HTML unless it is markup already) to the chat, after the database work."""
+        self.outgoing.append(functools.partial(_say, self.update, views.escape(text) if escape else text, markup))
+
+    async def send_photo(self, data: bytes) -> None:
+        """Send a photo to the chat, after the database work."""
+        chat = self.update.effective_chat
+        if chat is not None:
+            self.outgoing.append(functools.partial(chat.send_photo, data))
+
+    @contextlib.asynccontextmanager
+    async def network(self):
+        """Leave the database for a network call in the middle of a turn: commit, free the slot, come back.
+
+        The session stays usable afterwards (a new transaction on a connection taken again).
+        """
+        self.session.commit()
+        self.deps.slots.release()
+        try:
+            yield
+        finally:
+            await self.deps.slots.acquire()
+
+    async def deliver(self) -> None:
+        """Send what the turn collected: the messages in order, the button's answer beside them."""
+        outgoing, self.outgoing = self.outgoing, []
+
+        async def in_order() -> None:
+            for send in outgoing:
+                await send()
+
+        if self.button is not None and self.button.answer_args is not None:
+            await asyncio.gather(self.button.send(), in_order())
+        else:
+            await in_order()
 
     def t(self, msgid: str, **params: object) -> str:
         return translate(self.locale, msgid, **params)
@@ -166,19 +257,31 @@ def _deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:
 
 
 def signed_in(func: Handler):
-    """Run ``func(turn)`` for a bound, active user in one database session; tell strangers how to get in."""
+    """Run ``func(turn)`` for a bound, active user in one database session; tell strangers how to get in.
+
+    The session is committed and closed (and the slot freed) before anything is sent.
+    """
 
     @functools.wraps(func)
     async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         deps = _deps(context)
-        with deps.session() as session:
-            user, identity = _identity(session, update)
-            if user is None:
-                if update.callback_query:
+        turn = None
+        async with deps.slots:
+            with deps.session() as session:
+                user, identity = _identity(session, update)
+                if user is not None:
+                    turn = Turn(update, context, deps, session, user, identity, _locale(user, update))
+                    if update.callback_query:
+                        turn.button = PressedButton(update.callback_query)
+                    await func(turn)
+                    session.commit()
+        if turn is None:
+            if update.callback_query:
+                with contextlib.suppress(BadRequest):
                     await update.callback_query.answer()
-                await _need_account(update)
-                return
-            await func(Turn(update, context, deps, session, user, identity, _locale(user, update)))
+            await _need_account(update)
+            return
+        await turn.deliver()
 
     return handler
 
@@ -251,6 +354,7 @@ async def dedup_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if update.update_id % 500 == 0:
         with deps.engine.begin() as conn:
             conn.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < utcnow() - DEDUP_KEEP))
+            conn.execute(delete(TelegramFollowUp).where(TelegramFollowUp.expires_at < utcnow()))
 
 
 def _guess_locale(update: Update) -> str:
@@ -316,27 +420,33 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = _deps(context)
     code = context.args[0] if context.args else None
     tg_user = update.effective_user
-    with deps.session() as session:
-        user, _ = _identity(session, update)
-        if code:
-            try:
-                user = users.redeem_invite(session, code, telegram_user_id=tg_user.id,
-                                           chat_id=update.effective_chat.id, username=tg_user.username)
-                session.commit()
-            except users.InviteError as exc:
-                session.rollback()
-                await _say(update, views.escape(error_text(_locale(user, update), exc)))
-                return
-        if user is None:
-            await _need_account(update)
-            return
-        locale = _locale(user, update)
-        unit = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
-        lines = [translate(locale, N_("Hello {name}! You are signed in for {unit}."), name=user.name,
-                           unit=unit.name if unit else translate(locale, N_("the whole installation")))]
-        waiting = _waiting_drafts(session, user, deps)
-        if waiting:
-            lines.append(translate(locale, N_("{count} unfinished check(s) are waiting for you."), count=waiting))
+    refused = None
+    async with deps.slots:
+        with deps.session() as session:
+            user, _ = _identity(session, update)
+            if code:
+                try:
+                    user = users.redeem_invite(session, code, telegram_user_id=tg_user.id,
+                                               chat_id=update.effective_chat.id, username=tg_user.username)
+                    session.commit()
+                except users.InviteError as exc:
+                    session.rollback()
+                    refused = error_text(_locale(user, update), exc)
+            if refused is None and user is not None:
+                locale = _locale(user, update)
+                unit = session.get(OrgUnit, user.org_unit_id) if user.org_unit_id else None
+                lines = [translate(locale, N_("Hello {name}! You are signed in for {unit}."), name=user.name,
+                                   unit=unit.name if unit else translate(locale, N_("the whole installation")))]
+                waiting = _waiting_drafts(session, user, deps)
+                if waiting:
+                    lines.append(translate(locale, N_("{count} unfinished check(s) are waiting for you."),
+                                           count=waiting))
+    if refused is not None:
+        await _say(update, views.escape(refused))
+        return
+    if user is None:
+        await _need_account(update)
+        return
     lines.append(translate(locale, N_("Send /report to do this month's checks, /help for help.")))
     await _say(update, views.escape("\n".join(lines)),
                views.report_button(locale) if user.role == "village_cadre" else None)
@@ -375,8 +485,10 @@ async def show_overview(turn: Turn) -> None:
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain the commands in the user's language (also the answer to an unknown command)."""
-    with _deps(context).session() as session:
-        user, _ = _identity(session, update)
+    deps = _deps(context)
+    async with deps.slots:
+        with deps.session() as session:
+            user, _ = _identity(session, update)
     locale = _locale(user, update)
     lines = [translate(locale, N_("VillageBot helps you do the monthly check of your village's assets."))]
     lines += [f"/{name} — {translate(locale, desc)}" for name, desc in COMMANDS]
@@ -388,7 +500,7 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_cancel(turn: Turn) -> None:
     """Pause the current checklist (the draft stays saved) and forget any pending follow-up."""
     _activate(turn, None)
-    turn.context.user_data.pop("pending", None)
+    take_follow_up(turn)
     await turn.say(turn.t(N_("Paused. Your answers are saved; send /report to continue.")))
 
 
@@ -397,25 +509,58 @@ async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _say(update, "请选择语言 / Choose your language", views.languages())
 
 
+FOLLOW_UP_TABLE = TelegramFollowUp.__table__
+FOLLOW_UP_KEY = (FOLLOW_UP_TABLE.c.telegram_user_id == bindparam("telegram_user_id"),
+                 FOLLOW_UP_TABLE.c.chat_id == bindparam("chat_id"))
+FOLLOW_UP_TAKE = (delete(FOLLOW_UP_TABLE).where(*FOLLOW_UP_KEY)
+                  .returning(FOLLOW_UP_TABLE.c.kind, FOLLOW_UP_TABLE.c.argument, FOLLOW_UP_TABLE.c.expires_at))
+
+
+def _follow_up_key(turn: Turn) -> dict[str, int]:
+    chat = turn.update.effective_chat
+    return {"telegram_user_id": turn.update.effective_user.id, "chat_id": chat.id if chat else 0}
+
+
 def expect(turn: Turn, kind: str, argument: Any) -> None:
-    """Take the user's next text as the follow-up ``kind`` (a reason, a note) about ``argument``."""
-    turn.context.user_data["pending"] = (kind, argument)
+    """Take the user's next text in this chat as the follow-up ``kind`` (a reason, a note) about ``argument``.
+
+    Stored in the turn's transaction (``argument`` as JSON: a tuple comes back as a list), replacing
+    any follow-up pending in the chat; it waits ``FOLLOW_UP_TTL``.
+    """
+    now = utcnow()
+    values = {**_follow_up_key(turn), "kind": kind, "argument": argument, "created_at": now,
+              "expires_at": now + FOLLOW_UP_TTL}
+    if turn.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(FOLLOW_UP_TABLE).values(values)
+    turn.session.execute(statement.on_conflict_do_update(
+        index_elements=["telegram_user_id", "chat_id"],
+        set_={name: statement.excluded[name] for name in ("kind", "argument", "created_at", "expires_at")}))
+
+
+def take_follow_up(turn: Turn) -> tuple[str, Any] | None:
+    """Remove and return the chat's pending follow-up (kind, argument), or None (none, expired or unknown).
+
+    The row is deleted in the turn's transaction: committed with the change the text makes, back in
+    place if that change is rolled back. On PostgreSQL the delete locks the row, so of two processes
+    handling the same user's texts only one gets it.
+    """
+    row = turn.session.execute(FOLLOW_UP_TAKE, _follow_up_key(turn)).first()
+    if row is None or row.expires_at <= utcnow() or row.kind not in FOLLOW_UPS:
+        return None
+    return row.kind, row.argument
 
 
 # ---------------------------------------------------------------------------------------------- checklist
 
-async def _ask(update: Update, deps: Deps, session: Session, user: User, report: Report,
-               note: str | None = None) -> None:
-    """Show the report's current question (or its review); ``note`` (HTML) goes above it."""
-    locale = normalise_locale(user.locale)
-    walker = reports.walker_for(report)
-    text, markup = views.question(locale, report.id, reports.subject_name(session, report), walker, note)
-    await _say(update, text, markup)
-
-
 async def ask(turn: Turn, report: Report, note: str | None = None) -> None:
-    """Show the report's current question to the user of ``turn``."""
-    await _ask(turn.update, turn.deps, turn.session, turn.user, report, note)
+    """Show the report's current question to the user of ``turn`` (after the turn's database work)."""
+    walker = reports.walker_for(report)
+    text, markup = views.question(normalise_locale(turn.user.locale), report.id,
+                                  reports.subject_name(turn.session, report), walker, note)
+    await turn.say(text, markup, escape=False)
 
 
 async def refuse(turn: Turn, report_id: int, exc: Exception) -> None:
@@ -437,7 +582,7 @@ def _activate(turn: Turn, report_id: int | None) -> None:
 @signed_in
 async def on_callback(turn: Turn) -> None:
     """Route a button press by its stable key; refuse what the services refuse, with their reason."""
-    query = turn.update.callback_query
+    query = turn.button
     head, _, rest = (query.data or "").partition(":")
     handler = BUTTONS.get(head)
     try:
@@ -450,10 +595,7 @@ async def on_callback(turn: Turn) -> None:
         if not hasattr(exc, "msgid"):
             exc = AccessDenied(OUTSIDE)  # malformed or forged callback data
         text = turn.error(exc)
-        try:
-            await query.answer(text[:190], show_alert=True)
-        except BadRequest:
-            pass
+        await query.answer(text[:190], show_alert=True)
         await turn.say(text)
 
 
@@ -472,12 +614,13 @@ async def _value_button(turn: Turn, query, rest: str, step=reports.answer) -> No
 
 
 async def _answered(query, showing: Awaitable[None]) -> None:
-    """Answer the button press and show what follows at the same time: two calls, one round trip.
+    """Answer the button press and show what follows (``Turn.deliver`` sends the two at the same time).
 
     The answer is saved before this; a refused answer never gets here, so on_callback can still
     answer the press with the reason as an alert.
     """
-    await asyncio.gather(query.answer(), showing)
+    await query.answer()
+    await showing
 
 
 async def _toggle_button(turn: Turn, query, rest: str) -> None:
@@ -614,17 +757,17 @@ async def _answer(turn: Turn, report: Report, key: str, raw: Any) -> None:
 @signed_in
 async def on_text(turn: Turn) -> None:
     """A free answer (text, number or date for the current question), or a pending follow-up."""
-    pending = turn.context.user_data.pop("pending", None)
+    pending = take_follow_up(turn)
     if pending:
         kind, argument = pending
         try:
             done = await FOLLOW_UPS[kind](turn, argument, (turn.update.message.text or "").strip())
         except USER_ERRORS as exc:
-            turn.session.rollback()
+            turn.session.rollback()  # the follow-up is pending again: let them try again (or /cancel)
             await turn.say(turn.error(exc))
-            done = False
+            return
         if not done:
-            turn.context.user_data["pending"] = pending  # let them try again (or /cancel)
+            expect(turn, kind, argument)
         return
     report, q = await _current(turn, TYPED)
     if report is not None:
@@ -650,10 +793,14 @@ async def on_photo(turn: Turn) -> None:
     source = message.photo[-1] if message.photo else message.document
     try:
         store.check_size(source.file_size or 0)  # before downloading anything
-        tg_file = await source.get_file()
-        store.check_size(tg_file.file_size or 0)
-        data = bytes(await tg_file.download_as_bytearray())
-        report, _, flags = reports.add_photo(turn.session, turn.user, report.id, q.key, data, store)
+        async with turn.network():
+            tg_file = await source.get_file()
+            store.check_size(tg_file.file_size or 0)
+            data = bytes(await tg_file.download_as_bytearray())
+        # Checking and storing a photo is CPU work (decode, hashes, display copy): in a worker thread, so that
+        # the event loop goes on answering others meanwhile. The session is used by that thread alone.
+        report, _, flags = await asyncio.to_thread(reports.add_photo, turn.session, turn.user, report.id, q.key,
+                                                   data, store)
     except USER_ERRORS as exc:
         await refuse(turn, report.id, exc)
         return
@@ -666,12 +813,34 @@ async def on_photo(turn: Turn) -> None:
     await ask(turn, report, note=note)
 
 
+@contextlib.contextmanager
+def retry_scope():
+    """Within the block, an update that fails on the database is noted in the yielded list instead of
+    apologised for: the caller (the webhook) has it sent again."""
+    failed: list = []
+    token = _RETRY.set(failed)
+    try:
+        yield failed
+    finally:
+        _RETRY.reset(token)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure and tell the user something went wrong (nothing saved is lost)."""
-    log.error("update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    """Log the failure and tell the user something went wrong (nothing saved is lost); stop the update there.
+
+    In a ``retry_scope`` a database failure is noted for a retry instead, without a message.
+    """
+    update_id = getattr(update, "update_id", "?")
+    failed = _RETRY.get()
+    if failed is not None and isinstance(context.error, RETRYABLE):
+        log.warning("update %s failed on the database (%s): to be retried", update_id, context.error)
+        failed.append(update_id)
+        raise ApplicationHandlerStop
+    log.error("update %s failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat:
         try:
             await _say(update, views.escape(translate(_guess_locale(update), N_(
                 "Something went wrong. Your saved answers are safe; please try again."))))
         except TelegramError:
             pass
+    raise ApplicationHandlerStop  # a failed dedup gate must not let the handlers run (and apologise again)

@@ -104,7 +104,7 @@ async def _show_report(turn: Turn, report: Report) -> None:
         for ref in value if isinstance(value, list) else ():
             path = turn.deps.store.display_path(ref["sha256"]) if isinstance(ref, dict) and "sha256" in ref else None
             if path is not None and path.exists():
-                await turn.update.effective_chat.send_photo(path.read_bytes())
+                await turn.send_photo(path.read_bytes())
 
 
 async def _send_back(turn: Turn, report_id: int, reason: str) -> bool:

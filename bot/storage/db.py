@@ -8,9 +8,18 @@ from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The connection pool of a process (SQLite files and PostgreSQL alike). POOL_SIZE connections stay
+# open, POOL_OVERFLOW more are opened under load; a caller that finds all of them busy waits up to
+# POOL_TIMEOUT seconds. The bot never holds a connection across a network call and runs at most
+# ``db_sections(engine)`` database sections at once (the rest queue on a semaphore), which leaves
+# the overflow to the web app's worker threads and the scheduler: a burst queues, it does not fail.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+POOL_TIMEOUT = 120
 
 
 def normalise_url(url: str) -> str:
@@ -23,9 +32,13 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout; pooled ones the pool above."""
     url = normalise_url(url)
     parsed = make_url(url)
+    if "poolclass" not in kwargs and parsed.database not in (None, "", ":memory:"):
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +55,12 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def db_sections(engine: Engine) -> int:
+    """How many database sections the bot may run at once: the pool's steady size (1 for other pools)."""
+    pool = engine.pool
+    return max(1, pool.size()) if isinstance(pool, QueuePool) else 1
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -314,3 +314,4 @@ class AuditEntry(SQLModel, table=True):
 from bot.storage import models_schedule  # noqa: F401,E402
 from bot.storage import models_cycle  # noqa: F401,E402
 from bot.storage import models_villager  # noqa: F401,E402
+from bot.storage import models_telegram  # noqa: F401,E402

@@ -46,6 +46,10 @@ class _Served:
         for user_id, text in items:
             self.double.send_text(self.double._users[user_id], text)
 
+    def send_photos(self, items: list[tuple[int, bytes]]) -> None:
+        for user_id, data in items:
+            self.double.send_photo(self.double._users[user_id], data)
+
     def press_latest(self, items: list[tuple[int, str]]) -> None:
         """Queue button presses, each on the newest bot message in the presser's chat."""
         for user_id, data in items:
@@ -115,6 +119,9 @@ class DoubleProcess:
 
     def send_texts(self, items: list[tuple[User, str]]) -> None:
         self._served.send_texts([(user.id, text) for user, text in items])
+
+    def send_photos(self, items: list[tuple[User, bytes]]) -> None:
+        self._served.send_photos([(user.id, data) for user, data in items])
 
     def press_latest(self, items: list[tuple[User, str]]) -> None:
         self._served.press_latest([(user.id, data) for user, data in items])
