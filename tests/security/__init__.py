@@ -1,0 +1,1 @@
+"""Security and abuse hardening (issue 14)."""
