@@ -28,7 +28,7 @@ from bot.clock import as_utc, utcnow
 from bot.flows import all_forms, risk_labels
 from bot.i18n import N_, translate
 from bot.policy.timing import local_to_utc
-from bot.services import oversight
+from bot.services import oversight, sheets
 from bot.services.assessment.common import choices, deadline_for, number, yes
 from bot.services.oversight import (
     AGE_BUCKETS,
@@ -290,7 +290,11 @@ def _kind_labels() -> dict[str, str]:
 
 
 class _Sheet:
-    """A write-only sheet with a title row, a 填报单位 row and a (possibly multi-row) merged header."""
+    """A write-only sheet with a title row, a 填报单位 row and a (possibly multi-row) merged header.
+
+    Every row goes through ``sheets.xlsx_row`` (text is written as text, never as a formula) and is kept
+    as plain values too, so that ``save`` can write the same table as .xlsx or as CSV.
+    """
 
     def __init__(self, title: str, sheet: str, unit: OrgUnit, period: str) -> None:
         from openpyxl import Workbook
@@ -299,20 +303,21 @@ class _Sheet:
         self.ws = self.wb.create_sheet(sheet)
         self.title, self.unit, self.period = title, unit, period
         self.merges: list[tuple[int, int, int, int]] = []
+        self.rows: list[list[Any]] = []
         self.row = 0
 
     def cell(self, value: Any, *, bold: bool = False, size: int | None = None):
-        from openpyxl.cell import WriteOnlyCell
         from openpyxl.styles import Alignment, Font
 
-        cell = WriteOnlyCell(self.ws, value=value)
-        if bold:
-            cell.font = Font(bold=True, size=size)
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        return cell
+        if not bold:
+            return sheets.xlsx_cell(self.ws, value)
+        return sheets.xlsx_cell(self.ws, value, font=Font(bold=True, size=size),
+                                alignment=Alignment(horizontal="center", vertical="center", wrap_text=True))
 
     def append(self, values: Iterable[Any]) -> None:
-        self.ws.append(list(values))
+        values = list(values)
+        self.rows.append([getattr(v, "value", v) if hasattr(v, "data_type") else v for v in values])
+        self.ws.append(sheets.xlsx_row(self.ws, values))
         self.row += 1
 
     def header(self, rows: list[list[str | None]]) -> None:
@@ -350,9 +355,13 @@ class _Sheet:
                 if right > index or bottom > offset:
                     self.merges.append((top + offset, index + 1, top + bottom, right + 1))
 
-    def save(self, out: Target) -> None:
+    def save(self, out: Target, fmt: str = "xlsx") -> None:
+        """Write the sheet to ``out`` as .xlsx or, with ``fmt="csv"``, as CSV (``sheets.write_csv``)."""
         from openpyxl.worksheet.cell_range import CellRange
 
+        if fmt == "csv":
+            sheets.write_csv(self.rows, out)
+            return
         for min_row, min_col, max_row, max_col in self.merges:
             self.ws.merged_cells.ranges.add(
                 CellRange(min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row)
@@ -497,7 +506,7 @@ def _quarter_sheet(
 
 
 def write_monitoring(
-    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target
+    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target, fmt: str = "xlsx"
 ) -> list[ProjectQuarter]:
     """Write 附件2 产业扶贫项目运行监测表 for ``quarter``; return its projects."""
     projects = project_quarters(session, user, unit, quarter)
@@ -509,12 +518,12 @@ def write_monitoring(
         quarter,
         projects,
         lambda p: [p.asset.industry_category or "", *monitoring_values(p)],
-    ).save(out)
+    ).save(out, fmt)
     return projects
 
 
 def write_benefit(
-    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target
+    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target, fmt: str = "xlsx"
 ) -> list[ProjectQuarter]:
     """Write 附件3 产业扶贫项目效益评估表 for ``quarter``; return its projects."""
     projects = project_quarters(session, user, unit, quarter)
@@ -522,7 +531,7 @@ def write_benefit(
         "产业扶贫项目效益评估表", "效益评估表", BENEFIT_HEADER, unit, quarter, projects, benefit_values
     )
     sheet.append(["评估人："])
-    sheet.save(out)
+    sheet.save(out, fmt)
     return projects
 
 
@@ -534,6 +543,7 @@ def write_problems(
     out: Target,
     *,
     now: dt.datetime | None = None,
+    fmt: str = "xlsx",
 ) -> list[ProblemRow]:
     """Write the month's 问题清单; return its rows."""
     rows = problem_rows(session, user, unit, month, now=now)
@@ -559,12 +569,12 @@ def write_problems(
                 row.resolution,
             ]
         )
-    sheet.save(out)
+    sheet.save(out, fmt)
     return rows
 
 
 def write_summary(
-    session: Session, user: User | None, unit: OrgUnit, month: str, out: Target
+    session: Session, user: User | None, unit: OrgUnit, month: str, out: Target, fmt: str = "xlsx"
 ) -> list[VillageRow]:
     """Write the month's 月度报告汇总 by village with a 合计 row; return the village rows."""
     oversight.check_access(session, user, unit, "report.view")
@@ -600,7 +610,7 @@ def write_summary(
             total.on_time_percent,
         ]
     )
-    sheet.save(out)
+    sheet.save(out, fmt)
     return rows
 
 

@@ -23,7 +23,16 @@ from bot.i18n import N_
 from bot.services import audit
 from bot.services.access import require
 from bot.services.orgs import county_of, villages_by_name
-from bot.services.sheets import Issue, SheetError, cell_text, norm_header, read_rows
+from bot.services.sheets import (
+    Issue,
+    SheetError,
+    cell_text,
+    norm_header,
+    read_rows,
+    write_csv,
+    xlsx_cell,
+    xlsx_row,
+)
 from bot.storage.models import ASSET_TYPES, INDUSTRY_CATEGORIES, Asset, OrgUnit, User
 
 
@@ -414,8 +423,14 @@ def _existing_by_code(session: Session, codes: list[str]) -> dict[str, Asset]:
 # --- export -----------------------------------------------------------------------------------------
 
 def export_ledger(session: Session, user: User | None, out: Path, *, county: OrgUnit | None = None,
-                  reporting_unit: str | None = None) -> int:
-    """Write the ledger of the county (or the user's whole scope) in the official layout; return rows."""
+                  reporting_unit: str | None = None, fmt: str | None = None) -> int:
+    """Write the ledger of the county (or the user's whole scope) in the official layout; return rows.
+
+    ``fmt`` is "xlsx" or "csv" (default: from the suffix of a path ``out``, else "xlsx"). Text is always
+    written as text, never as a formula (``bot.services.sheets``).
+    """
+    if fmt is None:
+        fmt = "csv" if isinstance(out, (str, Path)) and str(out).lower().endswith(".csv") else "xlsx"
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.cell_range import CellRange
@@ -444,7 +459,7 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
     unit_line[0] = f"填报单位：{reporting_unit or (county.name if county else '')}"
     unit_line[3] = "单位：万元"
     unit_line[9] = f"填报时间：{stamp.year}年{stamp.month}月{stamp.day}日"
-    ws.append(unit_line)
+    ws.append(xlsx_row(ws, unit_line))
     top, low = [], []
     for col in COLUMNS:
         if col.kind == "money":
@@ -462,22 +477,26 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
         if col.kind != "money":
             ws.merged_cells.ranges.add(CellRange(min_col=i, min_row=3, max_col=i, max_row=4))
     count = 0
+    plain = [[title] + [None] * (width - 1), unit_line, [c.value if c is not None else None for c in top],
+             [c.value if c is not None else None for c in low]]
     for asset, village in session.exec(query):
         township = townships.get(village.parent_id)
         county_unit = counties.get(township.parent_id) if township else None
-        ws.append(_export_row(asset, village, township, county_unit))
+        row = _export_row(asset, village, township, county_unit)
+        if fmt == "csv":
+            plain.append(row)
+        else:
+            ws.append(xlsx_row(ws, row))
         count += 1
-    wb.save(out)
+    if fmt == "csv":
+        write_csv(plain, out)
+    else:
+        wb.save(out)
     return count
 
 
 def _styled(ws, value, font, alignment):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.font = font
-    cell.alignment = alignment
-    return cell
+    return xlsx_cell(ws, value, font=font, alignment=alignment)
 
 
 def _export_row(asset: Asset, village: OrgUnit, township: OrgUnit | None, county: OrgUnit | None) -> list[Any]:
