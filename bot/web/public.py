@@ -51,7 +51,7 @@ async def disclosed(request: Request, token: str) -> public.Disclosure:
 
 async def _page(request: Request, token: str, *, status: int = 200, error: str | None = None,
                 text: str = "", category: str = "other"):
-    facts = await disclosed(request, token)
+    facts = public.published(await disclosed(request, token))  # the same body as /api/public/<token>
     return render(request, "public.html", status=status, d=facts, labels=labels, categories=public.CATEGORIES,
                   sent=request.query_params.get("sent") == "1", error=error, text=text, category=category,
                   msg_sent=MSG_SENT)
