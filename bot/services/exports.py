@@ -289,35 +289,32 @@ def _kind_labels() -> dict[str, str]:
 # --- xlsx -------------------------------------------------------------------------------------
 
 
-class _Sheet:
-    """A write-only sheet with a title row, a 填报单位 row and a (possibly multi-row) merged header.
+@dataclass(frozen=True)
+class _Bold:
+    """A bold, centred header cell (size in points, or the default)."""
 
-    Every row goes through ``sheets.xlsx_row`` (text is written as text, never as a formula) and is kept
-    as plain values too, so that ``save`` can write the same table as .xlsx or as CSV.
+    value: Any
+    size: int | None = None
+
+
+class _Sheet:
+    """A sheet with a title row, a 填报单位 row and a (possibly multi-row) merged header.
+
+    Rows are kept as values; ``save`` writes them as .xlsx (a write-only workbook, every row through
+    ``sheets.xlsx_row``: text is written as text, never as a formula) or as CSV (``sheets.write_csv``).
     """
 
     def __init__(self, title: str, sheet: str, unit: OrgUnit, period: str) -> None:
-        from openpyxl import Workbook
-
-        self.wb = Workbook(write_only=True)
-        self.ws = self.wb.create_sheet(sheet)
-        self.title, self.unit, self.period = title, unit, period
+        self.title, self.sheet, self.unit, self.period = title, sheet, unit, period
         self.merges: list[tuple[int, int, int, int]] = []
         self.rows: list[list[Any]] = []
         self.row = 0
 
     def cell(self, value: Any, *, bold: bool = False, size: int | None = None):
-        from openpyxl.styles import Alignment, Font
-
-        if not bold:
-            return sheets.xlsx_cell(self.ws, value)
-        return sheets.xlsx_cell(self.ws, value, font=Font(bold=True, size=size),
-                                alignment=Alignment(horizontal="center", vertical="center", wrap_text=True))
+        return _Bold(value, size) if bold else value
 
     def append(self, values: Iterable[Any]) -> None:
-        values = list(values)
-        self.rows.append([getattr(v, "value", v) if hasattr(v, "data_type") else v for v in values])
-        self.ws.append(sheets.xlsx_row(self.ws, values))
+        self.rows.append(list(values))
         self.row += 1
 
     def header(self, rows: list[list[str | None]]) -> None:
@@ -356,17 +353,24 @@ class _Sheet:
                     self.merges.append((top + offset, index + 1, top + bottom, right + 1))
 
     def save(self, out: Target, fmt: str = "xlsx") -> None:
-        """Write the sheet to ``out`` as .xlsx or, with ``fmt="csv"``, as CSV (``sheets.write_csv``)."""
+        """Write the sheet to ``out`` as .xlsx or, with ``fmt="csv"``, as CSV."""
+        if fmt == "csv":
+            sheets.write_csv([[v.value if isinstance(v, _Bold) else v for v in row] for row in self.rows], out)
+            return
+        from openpyxl import Workbook
+        from openpyxl.styles import Alignment, Font
         from openpyxl.worksheet.cell_range import CellRange
 
-        if fmt == "csv":
-            sheets.write_csv(self.rows, out)
-            return
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(self.sheet)
+        center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        for row in self.rows:
+            ws.append(sheets.xlsx_row(ws, [
+                sheets.xlsx_cell(ws, v.value, font=Font(bold=True, size=v.size), alignment=center)
+                if isinstance(v, _Bold) else v for v in row]))
         for min_row, min_col, max_row, max_col in self.merges:
-            self.ws.merged_cells.ranges.add(
-                CellRange(min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row)
-            )
-        self.wb.save(out)
+            ws.merged_cells.ranges.add(CellRange(min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row))
+        wb.save(out)
 
 
 MONITORING_HEADER = [

@@ -447,51 +447,48 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
     townships = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "township")).all()}
     counties = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "county")).all()}
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("台账")
     width = len(COLUMNS)
     title = f"{county.name if county else ''}帮扶项目资产管理台账"
-    bold = Font(bold=True)
-    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    ws.append([_styled(ws, title, Font(bold=True, size=14), center)] + [None] * (width - 1))
     stamp = utcnow().date()
     unit_line = [None] * width
     unit_line[0] = f"填报单位：{reporting_unit or (county.name if county else '')}"
     unit_line[3] = "单位：万元"
     unit_line[9] = f"填报时间：{stamp.year}年{stamp.month}月{stamp.day}日"
+    top = [(FUND_GROUP if col.field == "funds_total" else None) if col.kind == "money" else col.header
+           for col in COLUMNS]
+    low = [col.header if col.kind == "money" else None for col in COLUMNS]
+    count = 0
+
+    def rows():
+        nonlocal count
+        for asset, village in session.exec(query):
+            township = townships.get(village.parent_id)
+            county_unit = counties.get(township.parent_id) if township else None
+            count += 1
+            yield _export_row(asset, village, township, county_unit)
+
+    if fmt == "csv":
+        write_csv([[title] + [None] * (width - 1), unit_line, top, low, *rows()], out)
+        return count
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台账")
+    bold = Font(bold=True)
+    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.append([_styled(ws, title, Font(bold=True, size=14), center)] + [None] * (width - 1))
     ws.append(xlsx_row(ws, unit_line))
-    top, low = [], []
-    for col in COLUMNS:
-        if col.kind == "money":
-            top.append(_styled(ws, FUND_GROUP if col.field == "funds_total" else None, bold, center))
-            low.append(_styled(ws, col.header, bold, center))
-        else:
-            top.append(_styled(ws, col.header, bold, center))
-            low.append(None)
-    ws.append(top)
-    ws.append(low)
+    ws.append([_styled(ws, value, bold, center) if value or col.kind == "money" else None
+               for col, value in zip(COLUMNS, top, strict=True)])
+    ws.append([_styled(ws, value, bold, center) if value else None for value in low])
     ws.merged_cells.ranges.add(CellRange(min_col=1, min_row=1, max_col=width, max_row=1))
     fund_cols = [i + 1 for i, c in enumerate(COLUMNS) if c.kind == "money"]
     ws.merged_cells.ranges.add(CellRange(min_col=fund_cols[0], min_row=3, max_col=fund_cols[-1], max_row=3))
     for i, col in enumerate(COLUMNS, start=1):
         if col.kind != "money":
             ws.merged_cells.ranges.add(CellRange(min_col=i, min_row=3, max_col=i, max_row=4))
-    count = 0
-    plain = [[title] + [None] * (width - 1), unit_line, [c.value if c is not None else None for c in top],
-             [c.value if c is not None else None for c in low]]
-    for asset, village in session.exec(query):
-        township = townships.get(village.parent_id)
-        county_unit = counties.get(township.parent_id) if township else None
-        row = _export_row(asset, village, township, county_unit)
-        if fmt == "csv":
-            plain.append(row)
-        else:
-            ws.append(xlsx_row(ws, row))
-        count += 1
-    if fmt == "csv":
-        write_csv(plain, out)
-    else:
-        wb.save(out)
+    for row in rows():
+        ws.append(xlsx_row(ws, row))
+    wb.save(out)
     return count
 
 

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from bot.i18n import N_
+from bot.i18n import N_, translate
 
 ID_NUMBER, MOBILE, BANK_CARD = "id_number", "mobile", "bank_card"
 KIND_LABELS = {
@@ -157,3 +157,9 @@ def mask(text: str | None) -> str | None:
         last = f.end
     out.append(text[last:])
     return "".join(out)
+
+
+def describe(findings: list[Finding], locale: str | None) -> str:
+    """Return the findings as the reader's words: ``身份证号 410***********1234、手机号 138****5678``."""
+    joiner = "、" if (locale or "zh_CN").startswith("zh") else ", "
+    return joiner.join(f"{translate(locale, KIND_LABELS[f.kind])} {f.masked}" for f in findings)
