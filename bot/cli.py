@@ -200,7 +200,7 @@ def export() -> None:
 
 @export.command("ledger")
 @click.option("--county", "county_key", default=None, help="County name or 12-digit code (default: all).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .xlsx file to write.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .xlsx (or .csv) file to write.")
 @pass_ctx
 def export_ledger_cmd(ctx: Context, county_key: str | None, output: Path) -> None:
     """Write the asset ledger in the layout of seed 000 附件1."""

@@ -68,7 +68,10 @@ def _run(ctx, kind: str, county: str | None, township: str | None, period: str, 
                 "benefit": exports.write_benefit,
                 "halfyear": exports.write_half_year,
             }[kind]
-            result = writer(session, None, unit, period, target)
+            if kind != "halfyear" and target.suffix.lower() == ".csv":  # -o FILE.csv: the same table as CSV
+                result = writer(session, None, unit, period, target, fmt="csv")
+            else:
+                result = writer(session, None, unit, period, target)
         except (OrgError, OversightError) as exc:
             ctx.fail(exc.msgid, **exc.params)
     rows = len(result.townships) if kind == "halfyear" else len(result)
@@ -90,7 +93,7 @@ def _options(period_option):
                     "out",
                     type=click.Path(dir_okay=False, path_type=Path),
                     default=None,
-                    help="File to write.",
+                    help="File to write (.xlsx, or .csv for the same table as CSV).",
                 ),
             ]
         ):

@@ -669,7 +669,9 @@ async def _navigate_button(turn: Turn, query, rest: str) -> None:
         text, markup = views.pick(turn.locale, report.id, reports.walker_for(report))
         await turn.say(text, markup)
     elif action == "submit":
-        await turn.say(*views.confirm(turn.locale, report.id, name, report.period), escape=False)
+        text, markup = views.confirm(turn.locale, report.id, name, report.period)
+        masking = cycle.posting_warning(report, turn.locale)  # what the public page will mask, told first
+        await turn.say(text + (f"\n\n⚠️ {views.escape(masking)}" if masking else ""), markup, escape=False)
     elif action == "confirm":
         await _submit(turn, rid)
     elif action == "later":

@@ -88,6 +88,9 @@ def _sign_off_view(session: Session, report: Report, locale: str) -> tuple[str, 
     for number, (question, value) in enumerate(reports.walker_for(report).review(), start=1):
         lines.append(f"{number}. {views.escape(translate(locale, question.prompt))}\n"
                      f"    → {views.escape(format_answer(question, value, locale))}")
+    masking = cycle.posting_warning(report, locale)
+    if masking:
+        lines.append(f"⚠️ {views.escape(masking)}")
     sign = views._button(translate(locale, N_("✅ Sign off")), f"so:{report.id}:ok")
     back = views._button(translate(locale, N_("↩ Send back")), f"so:{report.id}:back")
     return "\n".join(lines), InlineKeyboardMarkup([[sign], [back]])

@@ -10,6 +10,7 @@ from openpyxl.styles import Alignment, Font
 from bot.i18n import N_, translate
 from bot.scoring.engine import ScoreSheet
 from bot.scoring.sheet import HEADERS, sheet_lines, title_line
+from bot.services.sheets import xlsx_row
 
 COLUMN_WIDTHS = (22, 24, 30, 8, 8, 90)
 
@@ -19,12 +20,12 @@ def write_xlsx(sheet: ScoreSheet, path: str | Path, locale: str | None) -> None:
     book = Workbook()
     ws = book.active
     ws.title = translate(locale, N_("Score sheet"))[:31]
-    ws.append([title_line(sheet, locale)])
-    ws.append([translate(locale, h) for h in HEADERS])
+    ws.append(xlsx_row(ws, [title_line(sheet, locale)]))
+    ws.append(xlsx_row(ws, [translate(locale, h) for h in HEADERS]))
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for line in sheet_lines(sheet, locale):
-        ws.append([*(number_or_text(c) for c in line.cells), "\n".join(line.steps)])
+        ws.append(xlsx_row(ws, [*(number_or_text(c) for c in line.cells), "\n".join(line.steps)]))
         if line.kind != "indicator":
             for cell in ws[ws.max_row]:
                 cell.font = Font(bold=True)

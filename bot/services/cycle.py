@@ -35,7 +35,7 @@ from bot.policy.profile import FREQUENCIES
 from bot.scoring.errors import ScoringInputError
 from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
-from bot.services import audit, notices, policies, reports
+from bot.services import audit, notices, pii, policies, reports
 from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
 from bot.services.assessment import score_asset
 from bot.storage.models import Asset, OrgUnit, Report, User
@@ -58,6 +58,9 @@ MSG_BAD_EVALUATION = N_("The score sheet of {asset} cannot be scored: {reason}")
 MSG_NOTHING_TO_GRADE = N_("No village of {township} has been reviewed for {year} yet.")
 MSG_DONE_ALREADY = N_("This step has already been done.")
 MSG_UNKNOWN_FORM = N_("This form is not available.")
+MSG_WILL_MASK = N_("Personal numbers were found in the text that will be posted publicly. On the public page "
+                   "they will be shown masked: {items}. Signing off still posts it.")
+POSTED_TEXT_KEYS = ("summary",)  # the free-text answers a posted form shows on the QR pages
 
 
 class CycleError(UserError, ValueError):
@@ -453,6 +456,21 @@ def report_up(session: Session, user: User, report_id: int, *, now: dt.datetime 
     _record_duty(session, report.org_unit_id, FORMS[report.form_id].item, report.period, user, now)
     session.commit()
     return report
+
+
+def masked_on_posting(report: Report) -> list[pii.Finding]:
+    """Return the personal numbers the public page will mask when this report is posted (none if the form
+    is not posted): shown to the author and to the supervisor before the sign-off posts it."""
+    spec = FORMS.get(report.form_id)
+    if spec is None or not spec.posting_days:
+        return []
+    return [f for key in POSTED_TEXT_KEYS for f in pii.find(str((report.answers or {}).get(key) or ""))]
+
+
+def posting_warning(report: Report, locale: str | None) -> str | None:
+    """Return the translated warning listing what will be masked when ``report`` is posted, or None."""
+    found = masked_on_posting(report)
+    return translate(locale, MSG_WILL_MASK, items=pii.describe(found, locale)) if found else None
 
 
 def posted_evaluation(session: Session, asset: Asset, now: dt.datetime | None = None) -> PostedEvaluation | None:

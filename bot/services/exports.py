@@ -28,7 +28,7 @@ from bot.clock import as_utc, utcnow
 from bot.flows import all_forms, risk_labels
 from bot.i18n import N_, translate
 from bot.policy.timing import local_to_utc
-from bot.services import audit, oversight
+from bot.services import audit, oversight, sheets
 from bot.services.assessment.common import choices, deadline_for, number, yes
 from bot.services.oversight import (
     AGE_BUCKETS,
@@ -289,30 +289,32 @@ def _kind_labels() -> dict[str, str]:
 # --- xlsx -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Bold:
+    """A bold, centred header cell (size in points, or the default)."""
+
+    value: Any
+    size: int | None = None
+
+
 class _Sheet:
-    """A write-only sheet with a title row, a 填报单位 row and a (possibly multi-row) merged header."""
+    """A sheet with a title row, a 填报单位 row and a (possibly multi-row) merged header.
+
+    Rows are kept as values; ``save`` writes them as .xlsx (a write-only workbook, every row through
+    ``sheets.xlsx_row``: text is written as text, never as a formula) or as CSV (``sheets.write_csv``).
+    """
 
     def __init__(self, title: str, sheet: str, unit: OrgUnit, period: str) -> None:
-        from openpyxl import Workbook
-
-        self.wb = Workbook(write_only=True)
-        self.ws = self.wb.create_sheet(sheet)
-        self.title, self.unit, self.period = title, unit, period
+        self.title, self.sheet, self.unit, self.period = title, sheet, unit, period
         self.merges: list[tuple[int, int, int, int]] = []
+        self.rows: list[list[Any]] = []
         self.row = 0
 
     def cell(self, value: Any, *, bold: bool = False, size: int | None = None):
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Alignment, Font
-
-        cell = WriteOnlyCell(self.ws, value=value)
-        if bold:
-            cell.font = Font(bold=True, size=size)
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        return cell
+        return _Bold(value, size) if bold else value
 
     def append(self, values: Iterable[Any]) -> None:
-        self.ws.append(list(values))
+        self.rows.append(list(values))
         self.row += 1
 
     def header(self, rows: list[list[str | None]]) -> None:
@@ -350,14 +352,25 @@ class _Sheet:
                 if right > index or bottom > offset:
                     self.merges.append((top + offset, index + 1, top + bottom, right + 1))
 
-    def save(self, out: Target) -> None:
+    def save(self, out: Target, fmt: str = "xlsx") -> None:
+        """Write the sheet to ``out`` as .xlsx or, with ``fmt="csv"``, as CSV."""
+        if fmt == "csv":
+            sheets.write_csv([[v.value if isinstance(v, _Bold) else v for v in row] for row in self.rows], out)
+            return
+        from openpyxl import Workbook
+        from openpyxl.styles import Alignment, Font
         from openpyxl.worksheet.cell_range import CellRange
 
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet(self.sheet)
+        center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        for row in self.rows:
+            ws.append(sheets.xlsx_row(ws, [
+                sheets.xlsx_cell(ws, v.value, font=Font(bold=True, size=v.size), alignment=center)
+                if isinstance(v, _Bold) else v for v in row]))
         for min_row, min_col, max_row, max_col in self.merges:
-            self.ws.merged_cells.ranges.add(
-                CellRange(min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row)
-            )
-        self.wb.save(out)
+            ws.merged_cells.ranges.add(CellRange(min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row))
+        wb.save(out)
 
 
 MONITORING_HEADER = [
@@ -497,7 +510,7 @@ def _quarter_sheet(
 
 
 def write_monitoring(
-    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target
+    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target, fmt: str = "xlsx"
 ) -> list[ProjectQuarter]:
     """Write 附件2 产业扶贫项目运行监测表 for ``quarter``; return its projects."""
     projects = project_quarters(session, user, unit, quarter)
@@ -509,12 +522,12 @@ def write_monitoring(
         quarter,
         projects,
         lambda p: [p.asset.industry_category or "", *monitoring_values(p)],
-    ).save(out)
+    ).save(out, fmt)
     return projects
 
 
 def write_benefit(
-    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target
+    session: Session, user: User | None, unit: OrgUnit, quarter: str, out: Target, fmt: str = "xlsx"
 ) -> list[ProjectQuarter]:
     """Write 附件3 产业扶贫项目效益评估表 for ``quarter``; return its projects."""
     projects = project_quarters(session, user, unit, quarter)
@@ -522,7 +535,7 @@ def write_benefit(
         "产业扶贫项目效益评估表", "效益评估表", BENEFIT_HEADER, unit, quarter, projects, benefit_values
     )
     sheet.append(["评估人："])
-    sheet.save(out)
+    sheet.save(out, fmt)
     return projects
 
 
@@ -534,6 +547,7 @@ def write_problems(
     out: Target,
     *,
     now: dt.datetime | None = None,
+    fmt: str = "xlsx",
 ) -> list[ProblemRow]:
     """Write the month's 问题清单; return its rows."""
     rows = problem_rows(session, user, unit, month, now=now)
@@ -559,12 +573,12 @@ def write_problems(
                 row.resolution,
             ]
         )
-    sheet.save(out)
+    sheet.save(out, fmt)
     return rows
 
 
 def write_summary(
-    session: Session, user: User | None, unit: OrgUnit, month: str, out: Target
+    session: Session, user: User | None, unit: OrgUnit, month: str, out: Target, fmt: str = "xlsx"
 ) -> list[VillageRow]:
     """Write the month's 月度报告汇总 by village with a 合计 row; return the village rows."""
     oversight.check_access(session, user, unit, "report.view")
@@ -600,7 +614,7 @@ def write_summary(
             total.on_time_percent,
         ]
     )
-    sheet.save(out)
+    sheet.save(out, fmt)
     return rows
 
 

@@ -23,7 +23,16 @@ from bot.i18n import N_
 from bot.services import audit
 from bot.services.access import require
 from bot.services.orgs import county_of, villages_by_name
-from bot.services.sheets import Issue, SheetError, cell_text, norm_header, read_rows
+from bot.services.sheets import (
+    Issue,
+    SheetError,
+    cell_text,
+    norm_header,
+    read_rows,
+    write_csv,
+    xlsx_cell,
+    xlsx_row,
+)
 from bot.storage.models import ASSET_TYPES, INDUSTRY_CATEGORIES, Asset, OrgUnit, User
 
 
@@ -414,8 +423,14 @@ def _existing_by_code(session: Session, codes: list[str]) -> dict[str, Asset]:
 # --- export -----------------------------------------------------------------------------------------
 
 def export_ledger(session: Session, user: User | None, out: Path, *, county: OrgUnit | None = None,
-                  reporting_unit: str | None = None) -> int:
-    """Write the ledger of the county (or the user's whole scope) in the official layout; return rows."""
+                  reporting_unit: str | None = None, fmt: str | None = None) -> int:
+    """Write the ledger of the county (or the user's whole scope) in the official layout; return rows.
+
+    ``fmt`` is "xlsx" or "csv" (default: from the suffix of a path ``out``, else "xlsx"). Text is always
+    written as text, never as a formula (``bot.services.sheets``).
+    """
+    if fmt is None:
+        fmt = "csv" if isinstance(out, (str, Path)) and str(out).lower().endswith(".csv") else "xlsx"
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.cell_range import CellRange
@@ -432,52 +447,53 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
     townships = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "township")).all()}
     counties = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "county")).all()}
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("台账")
     width = len(COLUMNS)
     title = f"{county.name if county else ''}帮扶项目资产管理台账"
-    bold = Font(bold=True)
-    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    ws.append([_styled(ws, title, Font(bold=True, size=14), center)] + [None] * (width - 1))
     stamp = utcnow().date()
     unit_line = [None] * width
     unit_line[0] = f"填报单位：{reporting_unit or (county.name if county else '')}"
     unit_line[3] = "单位：万元"
     unit_line[9] = f"填报时间：{stamp.year}年{stamp.month}月{stamp.day}日"
-    ws.append(unit_line)
-    top, low = [], []
-    for col in COLUMNS:
-        if col.kind == "money":
-            top.append(_styled(ws, FUND_GROUP if col.field == "funds_total" else None, bold, center))
-            low.append(_styled(ws, col.header, bold, center))
-        else:
-            top.append(_styled(ws, col.header, bold, center))
-            low.append(None)
-    ws.append(top)
-    ws.append(low)
+    top = [(FUND_GROUP if col.field == "funds_total" else None) if col.kind == "money" else col.header
+           for col in COLUMNS]
+    low = [col.header if col.kind == "money" else None for col in COLUMNS]
+    count = 0
+
+    def rows():
+        nonlocal count
+        for asset, village in session.exec(query):
+            township = townships.get(village.parent_id)
+            county_unit = counties.get(township.parent_id) if township else None
+            count += 1
+            yield _export_row(asset, village, township, county_unit)
+
+    if fmt == "csv":
+        write_csv([[title] + [None] * (width - 1), unit_line, top, low, *rows()], out)
+        return count
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台账")
+    bold = Font(bold=True)
+    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    ws.append([_styled(ws, title, Font(bold=True, size=14), center)] + [None] * (width - 1))
+    ws.append(xlsx_row(ws, unit_line))
+    ws.append([_styled(ws, value, bold, center) if value or col.kind == "money" else None
+               for col, value in zip(COLUMNS, top, strict=True)])
+    ws.append([_styled(ws, value, bold, center) if value else None for value in low])
     ws.merged_cells.ranges.add(CellRange(min_col=1, min_row=1, max_col=width, max_row=1))
     fund_cols = [i + 1 for i, c in enumerate(COLUMNS) if c.kind == "money"]
     ws.merged_cells.ranges.add(CellRange(min_col=fund_cols[0], min_row=3, max_col=fund_cols[-1], max_row=3))
     for i, col in enumerate(COLUMNS, start=1):
         if col.kind != "money":
             ws.merged_cells.ranges.add(CellRange(min_col=i, min_row=3, max_col=i, max_row=4))
-    count = 0
-    for asset, village in session.exec(query):
-        township = townships.get(village.parent_id)
-        county_unit = counties.get(township.parent_id) if township else None
-        ws.append(_export_row(asset, village, township, county_unit))
-        count += 1
+    for row in rows():
+        ws.append(xlsx_row(ws, row))
     wb.save(out)
     return count
 
 
 def _styled(ws, value, font, alignment):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.font = font
-    cell.alignment = alignment
-    return cell
+    return xlsx_cell(ws, value, font=font, alignment=alignment)
 
 
 def _export_row(asset: Asset, village: OrgUnit, township: OrgUnit | None, county: OrgUnit | None) -> list[Any]:

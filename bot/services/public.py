@@ -15,6 +15,12 @@ Disclosure whitelist (issue 4; seed 004 二(三)): only these facts leave the da
 - the published supervision number (the nearest ``OrgUnit.supervision_phone`` up the tree, else
   ``settings.supervision_phone``).
 
+Personal numbers in published free text (the asset's name, owner, custodian, operator, industry
+category and the posted self-evaluation's summary, ``FREE_TEXT``) are masked by ``bot.services.pii``
+(ID numbers, mobiles, bank cards: ``410***********1234``, ``138****5678``) before they leave.
+The page and the API publish one thing: ``published(disclosure)`` is the API's body and the page's
+``d``; the API's response model declares exactly its keys (``tests/security/test_exports_pii.py``).
+
 Never disclosed: beneficiaries, ownership_shares, performance_targets, income_terms,
 construction_content, responsible_unit, coordinates, any user's name or phone, report answers
 other than the ones above, photos of other questions, villagers' reports.
@@ -35,7 +41,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
-from bot.services import audit
+from bot.services import audit, pii
 from bot.services.evidence import EvidenceStore
 from bot.services.villager_reports import (  # noqa: F401  (re-exported)
     CATEGORIES,
@@ -94,7 +100,7 @@ class Disclosure:
     posted_evaluation: dict | None = None  # the village's year-end self-evaluation while it is posted
 
     def as_dict(self) -> dict:
-        """Return the disclosure as JSON-friendly data (the public API's body)."""
+        """Return the disclosure as JSON-friendly data: what is published (``published``)."""
         return audit.jsonable({
             "token": self.token, "name": self.name, "asset_type": self.asset_type,
             "industry_category": self.industry_category, "village": self.village, "township": self.township,
@@ -114,6 +120,15 @@ class Disclosure:
             "supervision_phone": self.supervision_phone,
             "posted_evaluation": self.posted_evaluation,
         })
+
+
+FREE_TEXT = ("name", "industry_category", "owner", "custodian", "operator")
+POSTED_FREE_TEXT = ("summary",)
+
+
+def published(facts: Disclosure) -> dict:
+    """Return what the public page shows and the public API answers: the one body both publish."""
+    return facts.as_dict()
 
 
 def format_money(value: Decimal | None) -> str:
@@ -228,14 +243,15 @@ def disclosure(session: Session, asset: Asset, *, tz: dt.tzinfo, supervision_pho
         local_day = as_utc(latest.submitted_at).astimezone(tz).date()
         last_check = LastCheck(local_day, latest.period, int(open_count))
 
+    text = {key: pii.mask(getattr(asset, key)) for key in FREE_TEXT}
     return Disclosure(
-        token=asset.public_token, name=asset.name, asset_type=asset.asset_type,
-        industry_category=asset.industry_category, village=by_level.get("village", ""),
+        token=asset.public_token, name=text["name"], asset_type=asset.asset_type,
+        industry_category=text["industry_category"], village=by_level.get("village", ""),
         township=by_level.get("township"), county=by_level.get("county"),
         funds_total=asset.funds_total,
         funds=[(s, getattr(asset, f"funds_{s}")) for s in FUND_SOURCES if getattr(asset, f"funds_{s}")],
-        year_completed=asset.year_completed, owner=asset.owner, custodian=asset.custodian,
-        operator=asset.operator, contract_start=asset.contract_start, contract_end=asset.contract_end,
+        year_completed=asset.year_completed, owner=text["owner"], custodian=text["custodian"],
+        operator=text["operator"], contract_start=asset.contract_start, contract_end=asset.contract_end,
         year=year, income_distributed=income,
         households_benefited=int(households) if households is not None else None,
         poor_households_benefited=int(poor) if poor is not None else None,
@@ -249,4 +265,10 @@ def _posted(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
     from bot.services import cycle
 
     posted = cycle.posted_evaluation(session, asset, now)
-    return posted.as_dict() if posted else None
+    if posted is None:
+        return None
+    shown = posted.as_dict()
+    for key in POSTED_FREE_TEXT:
+        shown[key] = pii.mask(shown[key])
+    return shown
+

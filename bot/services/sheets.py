@@ -1,10 +1,25 @@
-"""Read spreadsheets (.xlsx, .xls, .ods via calamine; .csv in UTF-8 or GBK) into rows of cells."""
+"""Read spreadsheets (.xlsx, .xls, .ods via calamine; .csv in UTF-8 or GBK) into rows of cells, and write
+cells safely: every export (xlsx and CSV) goes through ``xlsx_row`` / ``xlsx_cell`` or ``write_csv``.
+
+Formula injection (CWE-1236): a text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return is taken as a formula by Excel, WPS and LibreOffice (``=HYPERLINK("http://…","点击查看")`` typed
+into the villager form would become a live link in the problem list). So:
+
+- in .xlsx every ``str`` is written as a text cell (openpyxl ``data_type = "s"``, an inline string):
+  the text is kept exactly and is never a formula; numbers (negative ones too) stay numbers, so a
+  ledger export still re-imports unchanged;
+- in CSV, which has no cell types, such a text is prefixed with a single quote ``'`` (the OWASP
+  "CSV Injection" advice): spreadsheets show it as text. ``read_rows`` strips that one quote again
+  from a CSV cell that starts with ``'`` followed by one of those characters, so our CSV exports
+  re-import unchanged too.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +82,7 @@ def read_rows(path: Path) -> list[list[Any]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
-    return [[cell for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
+    return [[unguard(cell) for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 
 def _read_workbook(raw: bytes, name: str) -> list[list[Any]]:
@@ -103,3 +118,79 @@ def norm_header(value: Any) -> str:
     for a, b in (("（", "("), ("）", ")"), (" ", ""), ("\u3000", ""), ("\n", ""), ("\t", "")):
         text = text.replace(a, b)
     return text
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_GUARD = "'"
+CSV_MEDIA = "text/csv; charset=utf-8"
+
+
+def formula_like(value: Any) -> bool:
+    """Whether a spreadsheet would take this value, written as it is, for a formula."""
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
+def xlsx_cell(ws: Any, value: Any, *, font: Any = None, alignment: Any = None) -> Any:
+    """Return an openpyxl cell for ``ws.append``: a ``str`` is always a text cell, never a formula."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    if font is not None:
+        cell.font = font
+    if alignment is not None:
+        cell.alignment = alignment
+    return cell
+
+
+def xlsx_row(ws: Any, values: Iterable[Any]) -> list[Any]:
+    """Return a row for ``ws.append`` with every text written as text (cells already made are kept)."""
+    from openpyxl.cell import Cell
+
+    row = []
+    for value in values:
+        if isinstance(value, Cell):
+            if isinstance(value.value, str):
+                value.data_type = "s"
+            row.append(value)
+        elif isinstance(value, str):
+            row.append(xlsx_cell(ws, value))
+        else:
+            row.append(value)
+    return row
+
+
+def csv_text(value: Any) -> str:
+    """Return a value as a CSV field: formula-like text gets a leading single quote."""
+    if value is None:
+        return ""
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        return CSV_GUARD + value if formula_like(value) else value
+    return str(value)
+
+
+def unguard(text: str) -> str:
+    """Undo ``csv_text``'s quote: ``'=1`` reads back as ``=1`` (other text is returned as it is)."""
+    if text.startswith(CSV_GUARD) and formula_like(text[1:]):
+        return text[1:]
+    return text
+
+
+def write_csv(rows: Iterable[Iterable[Any]], out: Any) -> None:
+    """Write rows as CSV (UTF-8 with a BOM, which Excel needs to read Chinese) to a path or a binary file."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([csv_text(v.value if hasattr(v, "data_type") else v) for v in row])
+    data = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    if isinstance(out, (str, Path)):
+        Path(out).write_bytes(data)
+    else:
+        out.write(data)

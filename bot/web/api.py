@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from bot.flows import AnswerError
 from bot.i18n import N_, translate
-from bot.services import reports, weblinks
+from bot.services import public, reports, weblinks
 from bot.services.access import AccessDenied
 from bot.web.common import (
     DEVICE_COOKIE, YEAR, RowId, WebError, check_csrf, csrf_token, device_id, locale_of, require_user, web,
@@ -47,8 +47,23 @@ class PublicPhoto(BaseModel):
     sha256: str
 
 
+class PostedNotice(BaseModel):
+    """The village's year-end self-evaluation while it is posted for public comment (personal numbers masked)."""
+
+    village: str
+    period: str
+    posted_from: str
+    posted_until: str
+    targets_met: str
+    self_score: str
+    summary: str
+
+
 class PublicAsset(BaseModel):
-    """The disclosed facts of one asset (see bot/services/public.py for the whitelist)."""
+    """The disclosed facts of one asset (see bot/services/public.py for the whitelist).
+
+    Exactly the keys of ``bot.services.public.published``, which the page /p/<token> shows too.
+    """
 
     token: str
     name: str
@@ -73,6 +88,7 @@ class PublicAsset(BaseModel):
     four_way_class: str | None
     photos: list[PublicPhoto]
     supervision_phone: str | None
+    posted_evaluation: PostedNotice | None
 
 
 class Me(BaseModel):
@@ -124,7 +140,7 @@ def _state(report) -> ReportState:
 @router.get("/public/{token}", response_model=PublicAsset, responses={404: {"model": Error}})
 async def api_public(request: Request, token: str) -> dict:
     """Return the public disclosure of the asset with this QR token (the same facts as /p/<token>)."""
-    return (await disclosed(request, token)).as_dict()
+    return public.published(await disclosed(request, token))
 
 
 @router.get("/me", response_model=Me, responses={401: {"model": Error}})

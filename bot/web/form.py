@@ -87,7 +87,8 @@ def sign_off_page(request: Request, report_id: RowId):
         rows = [(q, format_answer(q, value, locale) if value is not None else None)
                 for q, value in reports.walker_for(report).review()]
         return render(request, "signoff.html", report=report, rows=rows, subject=reports.subject_name(session, report),
-                      form_title=load_form(report.form_id).title, waiting=cycle.needs_sign_off(report))
+                      form_title=load_form(report.form_id).title, waiting=cycle.needs_sign_off(report),
+                      masking=cycle.posting_warning(report, locale))
 
 
 @router.post("/f/signoff/{report_id}", include_in_schema=False)
@@ -194,7 +195,7 @@ def _show(request: Request, session: Session, report: Report, asset: Asset, *, e
         rows = [(q, format_answer(q, value, locale) if q.key in walker.answers else None)
                 for q, value in walker.review()]
         return render(request, "review.html", status=status, report=report, asset=asset, rows=rows,
-                      missing=walker.missing(), error=error)
+                      missing=walker.missing(), error=error, masking=cycle.posting_warning(report, locale))
     shown = walker.visible()
     return render(request, "question.html", status=status, report=report, asset=asset, q=question,
                   number=shown.index(question) + 1, total=len(shown), first=shown[0] == question,

@@ -32,6 +32,7 @@ from bot.services.oversight import (
     SEVERITY_LABELS,
     UNCLASSIFIED,
 )
+from bot.services.sheets import CSV_MEDIA
 from bot.storage.models import ASSET_TYPES, OrgUnit, User
 from bot.web.common import (
     RowId,
@@ -214,8 +215,9 @@ def export(
     month: str | None = None,
     quarter: str | None = None,
     half: str | None = None,
+    format: str = "xlsx",
 ):
-    """Download one export of a county or township."""
+    """Download one export of a county or township (``?format=csv``: the same table as CSV, except the PDF)."""
     if kind not in EXPORTS:
         raise WebError(404, MSG_NOT_FOUND)
     needs, action = EXPORTS[kind]
@@ -225,14 +227,15 @@ def export(
         period = {"month": month, "quarter": quarter, "half": half}.get(needs or "") or ""
         if needs and not period:
             raise WebError(400, N_("Choose the period of this export."))
+        fmt = "csv" if format == "csv" and kind != "halfyear" else "xlsx"
         buffer = io.BytesIO()
         try:
-            media = _write(session, user, unit, kind, period, buffer)
+            media = _write(session, user, unit, kind, period, buffer, fmt)
         except AccessDenied as exc:
             raise WebError(403, exc.msgid, **exc.params) from None
         except oversight.OversightError as exc:
             raise WebError(400, exc.msgid, **exc.params) from None
-    suffix = "pdf" if media == PDF else "xlsx"
+    suffix = {PDF: "pdf", CSV_MEDIA: "csv"}.get(media, "xlsx")
     name = "-".join(p for p in (unit.name, FILE_TITLES[kind], period) if p) + f".{suffix}"
     return Response(
         buffer.getvalue(),
@@ -246,19 +249,20 @@ def export(
     )
 
 
-def _write(session: Session, user: User, unit: OrgUnit, kind: str, period: str, out: io.BytesIO) -> str:
-    """Write one export into ``out`` and return its media type."""
+def _write(session: Session, user: User, unit: OrgUnit, kind: str, period: str, out: io.BytesIO,
+           fmt: str = "xlsx") -> str:
+    """Write one export into ``out`` (as .xlsx, or CSV with ``fmt="csv"``) and return its media type."""
     if kind == "summary":
-        exports.write_summary(session, user, unit, period, out)
+        exports.write_summary(session, user, unit, period, out, fmt)
     elif kind == "problems":
-        exports.write_problems(session, user, unit, period, out)
+        exports.write_problems(session, user, unit, period, out, fmt=fmt)
     elif kind == "monitoring":
-        exports.write_monitoring(session, user, unit, period, out)
+        exports.write_monitoring(session, user, unit, period, out, fmt)
     elif kind == "benefit":
-        exports.write_benefit(session, user, unit, period, out)
+        exports.write_benefit(session, user, unit, period, out, fmt)
     elif kind == "ledger":
-        export_ledger(session, user, out, county=unit)
+        export_ledger(session, user, out, county=unit, fmt=fmt)
     else:
         exports.write_half_year(session, user, unit, period, out)
         return PDF
-    return exports.XLSX
+    return CSV_MEDIA if fmt == "csv" else exports.XLSX

@@ -59,7 +59,7 @@ async def disclosed(request: Request, token: str) -> public.Disclosure:
 
 async def _page(request: Request, token: str, *, status: int = 200, error: str | None = None,
                 text: str = "", category: str = "other"):
-    facts = await disclosed(request, token)
+    facts = public.published(await disclosed(request, token))  # the same body as /api/public/<token>
     sent = SENT_MESSAGES.get(request.query_params.get("sent") or "")
     return render(request, "public.html", status=status, d=facts, labels=labels, categories=public.CATEGORIES,
                   sent=sent is not None, error=error, text=text, category=category, msg_sent=sent or MSG_SENT)
