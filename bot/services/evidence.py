@@ -385,7 +385,7 @@ def decode_cost(image: ImageFile.ImageFile, data: bytes, full_size: tuple[int, i
 _DECODE_SLOTS = threading.BoundedSemaphore(DECODE_CONCURRENCY)
 
 
-def _give_back_memory() -> None:
+def give_back_memory() -> None:
     """Ask glibc to return freed heap memory to the system (big pictures leave holes it would keep)."""
     trim = _malloc_trim()
     if trim is not None:
@@ -438,7 +438,7 @@ def _decode(data: bytes, formats: list[str], max_pixels: int, display_px: int,
                         display = image.copy()
                     image.im = None  # free the full-size pixels now, inside the slot
                 finally:
-                    _give_back_memory()
+                    give_back_memory()
         except EvidenceError:
             raise
         except _DECODE_ERRORS:

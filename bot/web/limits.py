@@ -23,6 +23,7 @@ memory. Decoding itself is bounded in ``bot.services.evidence``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import tempfile
@@ -30,6 +31,7 @@ import weakref
 from typing import Any, Awaitable, Callable
 
 from bot.i18n import N_, normalise_locale, translate
+from bot.services.evidence import give_back_memory
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +171,13 @@ class BodyLimit:
                     done = spool.tell() >= received
                     return {"type": "http.request", "body": chunk, "more_body": not done}
 
-                await self.app(scope, replay, send)
+                try:
+                    await self.app(scope, replay, send)
+                finally:
+                    # A refused photo's bytes can stay held by an exception's traceback cycle until
+                    # the collector runs; collect now and hand the freed pages back to the system.
+                    gc.collect()
+                    give_back_memory()
 
     async def _refuse(self, scope: Scope, send: Send, family: str, declared: int | None, *, close: bool) -> None:
         """Send the 413 in the user's language (page, or JSON under /api)."""
