@@ -194,7 +194,7 @@ def serve(workdir: Path, *, max_upload_mb: int = 20) -> Iterator[Served]:
     port = _free_port()
     env = {**os.environ, "BENCH_UPLOADS_DB": db_url, "BENCH_UPLOADS_DATA": str(data),
            "BENCH_UPLOADS_MAX_MB": str(max_upload_mb),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))}
     log = open(workdir / "server.log", "w+")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.bench_uploads:app_factory", "--factory", "--host", "127.0.0.1",
