@@ -34,10 +34,10 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = int(os.environ.get("BENCH_UPLOADS_CONCURRENCY", "20"))

@@ -41,9 +41,10 @@ import sys
 import tempfile
 import threading
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageFile
@@ -481,7 +482,7 @@ class EvidenceStore:
         self.thumb_px = thumb_px
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "EvidenceStore":
+    def from_settings(cls, settings: Any) -> EvidenceStore:
         """Return the store configured by ``bot.config.Settings`` (evidence_dir, max_upload_mb, tz)."""
         return cls(settings.evidence_dir, settings.max_upload_mb * MB, local_tz=settings.tz)
 

@@ -28,7 +28,8 @@ import logging
 import re
 import tempfile
 import weakref
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.i18n import N_, normalise_locale, translate
 from bot.services.evidence import give_back_memory
@@ -222,7 +223,7 @@ def _error_response(request, msgid: str, params: dict):
 
         if getattr(request.app.state, "web", None) is not None:
             return error_response(request, WebError(413, msgid, **params))
-    except Exception:  # noqa: BLE001 - the refusal must go out even if the page cannot be rendered
+    except Exception:
         log.exception("could not render the 413 page")
     locale = normalise_locale(request.query_params.get("lang") or request.cookies.get("vb_lang"))
     message = translate(locale, msgid, **params)

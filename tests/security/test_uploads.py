@@ -15,8 +15,16 @@ import time
 import pytest
 from PIL import Image
 
-from bench.bench_uploads import (cadre_at_photo, png16_bomb, post_cadre, post_villager, refusal_of, serve, unique,
-                                 villager)
+from bench.bench_uploads import (
+    cadre_at_photo,
+    png16_bomb,
+    post_cadre,
+    post_villager,
+    refusal_of,
+    serve,
+    unique,
+    villager,
+)
 from bot.services import evidence
 from bot.services.evidence import MB, EvidenceError, EvidenceStore
 from bot.web import limits
