@@ -15,7 +15,8 @@ When the declared excess is small (a phone photo a little over the limit) the co
 that the server drains the rest and the browser shows the page; beyond ``2 × limit`` it is closed.
 
 Photo uploads are also spooled to a temporary file before the route runs, and at most
-``UPLOAD_GATE`` of them are handed to the app at a time: a slow client holds a file on disk, not a
+``UPLOAD_GATE`` of them (bodies over ``SMALL_BODY``: a step of the form without a photo passes
+straight on) are handed to the app at a time: a slow client holds a file on disk, not a
 worker, and twenty uploads at once hold twenty files on disk but only ``UPLOAD_GATE`` photos in
 memory. Decoding itself is bounded in ``bot.services.evidence``.
 """
@@ -23,6 +24,7 @@ memory. Decoding itself is bounded in ``bot.services.evidence``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import re
@@ -42,6 +44,7 @@ WEBHOOK_LIMIT = 1 * MB
 MULTIPART_OVERHEAD = 1 * MB
 UPLOAD_GATE = 3                 # photo-upload requests handed to the app at once (per process)
 CHUNK = 64 * 1024
+SMALL_BODY = 256 * 1024         # photo-route bodies up to this size are kept in memory and not gated
 
 PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/step$"))
 WEBHOOK_PREFIX = "/telegram/"
@@ -145,7 +148,7 @@ class BodyLimit:
 
     async def _spooled(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """Receive the whole body to a temporary file (refusing past ``limit``), then run the app in the gate."""
-        with tempfile.SpooledTemporaryFile(max_size=CHUNK * 4) as spool:
+        with tempfile.SpooledTemporaryFile(max_size=SMALL_BODY) as spool:
             received = 0
             more = True
             while more:
@@ -160,7 +163,9 @@ class BodyLimit:
                     return
                 spool.write(body)
                 more = message.get("more_body", False)
-            async with self._gate():
+            # A step of the form without a photo (a few hundred bytes) need not queue behind photos.
+            large = received > SMALL_BODY
+            async with self._gate() if large else contextlib.nullcontext():
                 spool.seek(0)
                 done = False
 
@@ -175,10 +180,11 @@ class BodyLimit:
                 try:
                     await self.app(scope, replay, send)
                 finally:
-                    # A refused photo's bytes can stay held by an exception's traceback cycle until
-                    # the collector runs; collect now and hand the freed pages back to the system.
-                    gc.collect()
-                    give_back_memory()
+                    if large:
+                        # A refused photo's bytes can stay held by an exception's traceback cycle until
+                        # the collector runs; collect now and hand the freed pages back to the system.
+                        gc.collect()
+                        give_back_memory()
 
     async def _refuse(self, scope: Scope, send: Send, family: str, declared: int | None, *, close: bool) -> None:
         """Send the 413 in the user's language (page, or JSON under /api)."""
