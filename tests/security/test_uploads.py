@@ -289,3 +289,24 @@ def test_the_limits_per_route_family():
     assert middleware.limit_for("/api/reports") == ("form", limits.FORM_LIMIT)
     assert middleware.limit_for("/f/report/12/goto") == ("form", limits.FORM_LIMIT)
     assert limits.FORM_LIMIT == MB
+
+
+def test_a_streamed_json_body_is_counted_and_refused_past_the_limit(sqlite_engine, tmp_path):
+    """No Content-Length (chunked): the body is counted as it comes; the route's own 400 is replaced by the 413."""
+    from fastapi.testclient import TestClient
+
+    from bot.config import Settings
+    from bot.web.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "data", telegram_token="", public_url="http://testserver",
+                        secret_key="test-secret-key-0123456789")
+    def body():  # (the test client sends it in chunks without a length; the served test above streams for real)
+        for _ in range(40):  # 40 × 64 kB = 2.5 MB, the limit is 1 MB
+            yield b" " * (64 * 1024)
+
+    client = TestClient(create_app(settings, sqlite_engine))  # no lifespan: the web side alone
+    response = client.post("/api/reports/1/answers", content=body(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == {"detail": "提交的内容太大，无法接收（上限为 1 MB）。"}
+    small = client.post("/api/reports/1/answers", content=b"{}", headers={"Content-Type": "application/json"})
+    assert small.status_code not in (413, 500)
