@@ -3,7 +3,7 @@
 Used by every transport (Telegram, web form), so it takes bytes and returns plain data.
 
 - ``EvidenceStore.ingest(data)`` sniffs the real type from the content, refuses what is not a
-  photo, is too big, is damaged or is a decompression bomb (``EvidenceError``), and writes:
+  photo, is too big, is damaged or would cost too much memory to decode (``EvidenceError``), and writes:
   ``originals/<sha[:2]>/<sha>`` (the bytes as received, EXIF kept, private),
   ``display/<sha>.jpg`` (at most 1600 px, EXIF removed) and ``thumbs/<sha>.jpg`` (320 px).
 - ``phash``/``hamming``: a 64-bit perceptual (DCT) hash computed with Pillow alone.
@@ -11,6 +11,21 @@ Used by every transport (Telegram, web form), so it takes bytes and returns plai
   ``reused`` (same or near-identical picture already sent for another report or asset),
   ``old`` (EXIF time long before the reporting period) or ``far`` (EXIF GPS far from the asset).
 - ``flag_label(locale, flag)`` turns a stored flag into a sentence for people.
+
+Decoding is bounded in memory whatever the format (issue 14). After the header is read, and before
+a pixel is decoded, ``decode_cost`` counts what the decode will hold at its peak: the pixels at the
+size they will be decoded (JPEGs are decoded at 1/2, 1/4 or 1/8 scale by libjpeg's draft mode, so a
+big camera photo costs a few MB), the bytes per pixel of the decoded mode (Pillow keeps RGB and RGBA
+in 4 bytes, 16-bit grey in 2, palette and grey in 1; a 16-bit RGBA PNG is unpacked to 8-bit RGBA),
+the premultiplied copy Pillow makes to resize an image with alpha, libjpeg's whole-image coefficient
+buffer for progressive or multi-scan JPEGs (2 bytes per sample at full size, whatever the draft
+scale), and libwebp's own canvas and copies (about 12 more bytes per pixel, measured). A picture
+whose cost passes ``DECODE_BUDGET`` is refused with a message, never decoded: the measured factors
+are exact enough for a fixed budget, and refusing is simpler and cheaper than a child process with
+an address-space limit (no spawn per photo, no pickling, nothing left running), which was the other
+choice. Only ``DECODE_CONCURRENCY`` decodes run at once in a process (a semaphore shared by the
+web form, the villager form and the Telegram bot, which all call ``ingest``), and after each decode
+the C allocator is asked to hand freed memory back (``malloc_trim``), so memory returns afterwards.
 """
 
 from __future__ import annotations
@@ -22,11 +37,14 @@ import math
 import os
 import statistics
 import struct
+import sys
 import tempfile
+import threading
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageFile
@@ -46,6 +64,8 @@ SIMILAR_BITS = 6          # pHash bits (of 64) within which two pictures count a
 OLD_DAYS = 31
 FAR_KM = 2.0
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+DECODE_BUDGET = 96 * MB   # memory one decode may hold at its peak (see decode_cost)
+DECODE_CONCURRENCY = 2    # decodes at once per process; the web and Telegram paths share the slots
 
 MIME = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
         "HEIF": "image/heif"}
@@ -68,6 +88,8 @@ MSG_TOO_LARGE = N_("The photo is too large ({size} MB). The limit is {limit} MB.
                    "Please send a smaller photo.")
 MSG_TOO_MANY_PIXELS = N_("The picture is too large to process (more than {limit} megapixels). "
                          "Please send an ordinary camera photo.")
+MSG_TOO_COSTLY = N_("This picture is too large to process ({megapixels} megapixels in a format that must be read "
+                    "whole). Please send it as an ordinary JPEG camera photo.")
 MSG_CORRUPT = N_("This photo is damaged or incomplete and cannot be opened. "
                  "Please take the photo again and resend it.")
 
@@ -292,8 +314,109 @@ def _open_header(data: bytes, formats: list[str], max_pixels: int) -> ImageFile.
     return image
 
 
-def _decode(data: bytes, formats: list[str], max_pixels: int, display_px: int) -> _Decoded:
-    """Decode the whole file (so truncation is caught) at the smallest scale the display copy allows."""
+# --- decode cost -------------------------------------------------------------------------------
+
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}  # else 4 (Pillow)
+_ALPHA_MODES = ("LA", "RGBA")   # resized through a premultiplied full-size copy (La, RGBa)
+_CANVAS_BYTES = {"WEBP": 12, "HEIF": 12}  # the decoder's own canvas and copies, per pixel (measured)
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def jpeg_scans(data: bytes) -> int:
+    """Return how many scans the first image of a JPEG has (1 for a baseline photo; 0 if unreadable).
+
+    Segments are walked by their lengths up to the first SOS (so an EXIF thumbnail is skipped);
+    after it, entropy-coded data cannot hold 0xFF 0xDA, so every such pair up to the image's EOI
+    is the start of another scan.
+    """
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return 0
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:
+            end = data.find(b"\xff\xd9", pos + 2)
+            return 1 + data.count(b"\xff\xda", pos + 2, end if end >= 0 else len(data))
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    return 0
+
+
+def _coefficient_bytes(image: ImageFile.ImageFile, width: int, height: int) -> int:
+    """Return libjpeg's whole-image coefficient buffer: 2 bytes per sample of every component, full size."""
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * 3
+    hmax = max(h for _, h, _, _ in layers) or 1
+    vmax = max(v for _, _, v, _ in layers) or 1
+    total = 0
+    for _, h, v, _ in layers:
+        blocks_x = math.ceil(math.ceil(width * h / hmax) / 8)
+        blocks_y = math.ceil(math.ceil(height * v / vmax) / 8)
+        total += blocks_x * blocks_y * 64 * 2
+    return total
+
+
+def decode_cost(image: ImageFile.ImageFile, data: bytes, full_size: tuple[int, int],
+                display_px: int = DISPLAY_PX) -> int:
+    """Return the bytes decoding ``image`` (opened, JPEG draft already chosen) holds at its peak.
+
+    ``full_size`` is the size in the header; ``image.size`` is what will be decoded. See the module
+    docstring for what is counted.
+    """
+    width, height = image.size
+    pixels = width * height
+    per_pixel = _MODE_BYTES.get(image.mode, 4)
+    cost = pixels * per_pixel
+    if image.mode in _ALPHA_MODES:
+        cost *= 2
+    cost += pixels * per_pixel // 4          # resize's reduce() step, at most a quarter of the picture
+    cost += pixels * _CANVAS_BYTES.get(image.format or "", 0)
+    shown_w, shown_h = _fit(image.size, display_px)
+    cost += shown_w * shown_h * 4 * 2          # the display copy and its RGB conversion
+    if image.format in ("JPEG", "MPO") and (image.info.get("progressive") or image.info.get("progression")
+                                            or jpeg_scans(data) != 1):
+        cost += _coefficient_bytes(image, *full_size)
+    return cost
+
+
+_DECODE_SLOTS = threading.BoundedSemaphore(DECODE_CONCURRENCY)
+
+
+def give_back_memory() -> None:
+    """Ask glibc to return freed heap memory to the system (big pictures leave holes it would keep)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_TRIM: list = []
+
+
+def _malloc_trim():
+    if not _TRIM:
+        trim = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                trim = ctypes.CDLL("libc.so.6").malloc_trim
+            except (OSError, AttributeError):
+                trim = None
+        _TRIM.append(trim)
+    return _TRIM[0]
+
+
+def _decode(data: bytes, formats: list[str], max_pixels: int, display_px: int,
+            budget: int = DECODE_BUDGET) -> _Decoded:
+    """Decode the whole file (so truncation is caught) at the smallest scale the display copy allows.
+
+    Refuses (too_costly) a picture whose decode would hold more than ``budget`` bytes, before
+    decoding it; at most ``DECODE_CONCURRENCY`` decodes run at once in the process.
+    """
     image = _open_header(data, formats, max_pixels)
     with image:
         width, height = image.size
@@ -303,12 +426,20 @@ def _decode(data: bytes, formats: list[str], max_pixels: int, display_px: int) -
                 # libjpeg scales by 1/2, 1/4, 1/8 while decoding: every byte is still read and
                 # checked, but the pixels cost a fraction of a full decode.
                 image.draft("RGB", _fit((width, height), display_px))
-            image.load()
-            exif = image.getexif()
-            orientation = exif.get(0x0112)
-            display = _to_rgb(_resize(image, _fit(image.size, display_px)))
-            if display is image:  # closing the file below would free its pixels
-                display = image.copy()
+            if decode_cost(image, data, (width, height), display_px) > budget:
+                raise EvidenceError("too_costly", MSG_TOO_COSTLY,
+                                    {"megapixels": max(1, round(width * height / 1_000_000))})
+            with _DECODE_SLOTS:
+                try:
+                    image.load()
+                    exif = image.getexif()
+                    orientation = exif.get(0x0112)
+                    display = _to_rgb(_resize(image, _fit(image.size, display_px)))
+                    if display is image:  # closing the file below would free its pixels
+                        display = image.copy()
+                    image.im = None  # free the full-size pixels now, inside the slot
+                finally:
+                    give_back_memory()
         except EvidenceError:
             raise
         except _DECODE_ERRORS:
@@ -341,8 +472,9 @@ class EvidenceStore:
 
     def __init__(self, root: Path, max_bytes: int, max_pixels: int = 50_000_000, *,
                  local_tz: dt.tzinfo = DEFAULT_TZ, display_px: int = DISPLAY_PX,
-                 thumb_px: int = THUMB_PX) -> None:
+                 thumb_px: int = THUMB_PX, decode_budget: int = DECODE_BUDGET) -> None:
         self.root = Path(root)
+        self.decode_budget = decode_budget
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
         self.local_tz = local_tz
@@ -350,7 +482,7 @@ class EvidenceStore:
         self.thumb_px = thumb_px
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "EvidenceStore":
+    def from_settings(cls, settings: Any) -> EvidenceStore:
         """Return the store configured by ``bot.config.Settings`` (evidence_dir, max_upload_mb, tz)."""
         return cls(settings.evidence_dir, settings.max_upload_mb * MB, local_tz=settings.tz)
 
@@ -375,12 +507,12 @@ class EvidenceStore:
     def ingest(self, data: bytes) -> IngestedPhoto:
         """Verify ``data`` is a usable photo, store its three copies, and describe it.
 
-        Raise ``EvidenceError`` (code not_photo, heif_unsupported, too_large, too_many_pixels or
-        corrupt) without writing anything. Ingesting the same bytes again rewrites nothing.
+        Raise ``EvidenceError`` (code not_photo, heif_unsupported, too_large, too_many_pixels,
+        too_costly or corrupt) without writing anything. Ingesting the same bytes again rewrites nothing.
         """
         self.check_size(len(data))
         formats = _formats_for(sniff_format(data))
-        decoded = _decode(data, formats, self.max_pixels, self.display_px)
+        decoded = _decode(data, formats, self.max_pixels, self.display_px, self.decode_budget)
         sha = hashlib.sha256(data).hexdigest()
         thumb = _resize(decoded.display, _fit(decoded.display.size, self.thumb_px))
         lat, lon = exif_gps(decoded.exif)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from bot import __version__
 from bot.config import Settings, resolve_secret_key
 from bot.storage.db import make_engine
+from bot.web.limits import BodyLimit
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
     app = FastAPI(title="VillageBot", version=__version__, lifespan=lifespan, dependencies=[Depends(refuse_nul)])
     app.state.settings = settings
     app.state.engine = engine
+    app.add_middleware(BodyLimit, max_upload_mb=settings.max_upload_mb)  # bodies bounded before any route
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict:

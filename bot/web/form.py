@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import Session, select
 
@@ -267,8 +268,9 @@ async def step(request: Request, report_id: RowId, csrf: Annotated[str, Form()] 
             elif not data:
                 raise AnswerError(MSG_NO_FILE, key=key)
             else:
-                state.store.check_size(len(data))
-                reports.add_photo(session, user, report.id, key, data, state.store)
+                state.store.check_size(photo.size or len(data))  # the real size, not the bytes read
+                # decoding is slow: in a worker thread, so the event loop keeps serving
+                await run_in_threadpool(reports.add_photo, session, user, report.id, key, data, state.store)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except (AnswerError, EvidenceError, reports.ReportError) as exc:

@@ -91,7 +91,7 @@ async def _read_upload(request: Request, upload: UploadFile | None) -> bytes | N
     data = await upload.read(store.max_bytes + 1)
     if not data:
         return None
-    store.check_size(len(data))
+    store.check_size(upload.size or len(data))  # the real size, not the bytes read
     return data
 
 
