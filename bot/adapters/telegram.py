@@ -57,7 +57,7 @@ from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import AnswerError
 from bot.i18n import N_, normalise_locale, translate
-from bot.services import reports, review, users
+from bot.services import cycle, reports, review, users
 from bot.services.access import AccessDenied
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
 from bot.storage.db import db_sections

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterable
 

@@ -15,7 +15,7 @@ from bot.services import weblinks
 from bot.storage.models import User
 from bot.web.app import create_app
 from tests.factories import make_user
-from tests.web.conftest import app, client, csrf_of, store, web_settings, world  # noqa: F401 - fixtures
+from tests.web.conftest import csrf_of
 
 IDS = ["0", "-1", "2147483647", "2147483648", str(2 ** 63), str(2 ** 64), "abc", "1e5", "9" * 40]
 TEXTS = ["x" * 300, "..%2F..", "%00", "\x00nul", "🙂", ""]

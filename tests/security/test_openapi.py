@@ -14,7 +14,6 @@ from sqlmodel import Session
 from bot.services import reports, weblinks
 from bot.storage.models import User
 from bot.web.app import create_app
-from tests.web.conftest import app, client, store, web_settings, world  # noqa: F401 - fixtures
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
