@@ -247,6 +247,11 @@ def users_invite(ctx: Context, scope_key: str, role: str, name: str | None, qr_p
         except (OrgError, AccessDenied) as exc:
             ctx.fail(exc.msgid, **exc.params)
             return
+    _print_invite(ctx, created, qr_path)
+
+
+def _print_invite(ctx: Context, created, qr_path: Path | None) -> None:
+    """Print an invite's code, Telegram link and validity; write the link as a QR code when asked."""
     link = created.deep_link(ctx.settings.telegram_bot_username)
     click.echo(ctx.t("Invite code: {code}", code=created.code))
     click.echo(ctx.t("Telegram link: {link}", link=link))
@@ -321,16 +326,8 @@ def users_reinvite(ctx: Context, user_id: int, qr_path: Path | None) -> None:
     except (AccessDenied, ReachError) as exc:
         ctx.fail(exc.msgid, **exc.params)
         return
-    link = created.deep_link(ctx.settings.telegram_bot_username)
     click.echo(ctx.t("New invite for {name}.", name=name))
-    click.echo(ctx.t("Invite code: {code}", code=created.code))
-    click.echo(ctx.t("Telegram link: {link}", link=link))
-    click.echo(ctx.t("Valid until {when} (UTC), for one use.", when=created.expires_at.strftime("%Y-%m-%d %H:%M")))
-    if qr_path:
-        from bot.services.qr import write_qr_png
-
-        write_qr_png(link, qr_path)
-        click.echo(ctx.t("QR code written to {path}.", path=str(qr_path)))
+    _print_invite(ctx, created, qr_path)
 
 
 # --- audit --------------------------------------------------------------------------------------
