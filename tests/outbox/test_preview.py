@@ -42,6 +42,7 @@ def test_preview_lists_the_notices_waiting_in_the_outbox(sqlite_url, sqlite_engi
                                         now=NOW)
         public.report_problem(session, far, text="果园荒了", category="idle", device_id="d2", now=NOW)
         session.commit()
+        problem = problem.problem  # filed: the township has a problem to act on
         problem_list.escalate(session, session.get(User, leader.id), problem.id, "建议收回", now=NOW)
         problem_list.decide(session, session.get(User, officer.id), problem.id, "同意收回", now=NOW)
         session.commit()

@@ -39,13 +39,13 @@ async def test_a_web_submit_and_a_telegram_submit_have_the_same_effects(world, t
     double = world.double  # noqa: F811 - the fixture is imported for pytest
     cadre_id = world.invites["cadre_a"][0]
     store = store_at(tmp_path / "ev")
-    on_web = fill_draft(world.engine, cadre_id, world.assets["greenhouse"], SERIOUS, store, now=utcnow(),
-                        channel="web")
-    on_telegram = fill_draft(world.engine, cadre_id, world.assets["workshop"], SERIOUS, store, seed=20,
-                             now=utcnow())
     async with running_bot(world):
         leader = await sign_in(world, "leader", 6001)
-        cadre = await sign_in(world, "cadre_a", 5001)
+        cadre = await sign_in(world, "cadre_a", 5001)  # an invited cadre can act once they have joined
+        on_web = fill_draft(world.engine, cadre_id, world.assets["greenhouse"], SERIOUS, store, now=utcnow(),
+                            channel="web")
+        on_telegram = fill_draft(world.engine, cadre_id, world.assets["workshop"], SERIOUS, store, seed=20,
+                                 now=utcnow())
 
         client = TestClient(create_app(world.settings, world.engine), follow_redirects=False)
         with Session(world.engine) as session:

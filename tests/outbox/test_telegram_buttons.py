@@ -30,12 +30,12 @@ async def test_the_leaders_alert_and_the_supervisors_notice_come_with_working_bu
         village_id = village.id
         session.commit()
     cadre_id = world.invites["cadre_a"][0]
-    report_id = fill_draft(world.engine, cadre_id, world.assets["greenhouse"], SERIOUS, store_at(tmp_path / "ev"),
-                           now=utcnow())
     async with running_bot(world):
         leader = await sign_in(world, "leader", 6001)
         supervisor = await sign_in(world, "supervisor", 6101)
-        cadre = await sign_in(world, "cadre_a", 5001)
+        cadre = await sign_in(world, "cadre_a", 5001)  # an invited cadre can act once they have joined
+        report_id = fill_draft(world.engine, cadre_id, world.assets["greenhouse"], SERIOUS,
+                               store_at(tmp_path / "ev"), now=utcnow())
 
         # The cadre confirms the submission in Telegram; the township is told at once.
         double.press(cadre, double._latest_bot_message_id(cadre.id), f"n:{report_id}:confirm")
