@@ -24,7 +24,7 @@ from bot.adapters.telegram import build_application
 from bot.storage.db import make_engine, upgrade
 from tests.fakes.botapi_process import DoubleProcess
 from tests.telegram.conftest import photo_bytes
-from tests.telegram.crowd import make_crowd, settings_for
+from tests.telegram.crowd import make_crowd, open_drafts, settings_for
 
 
 async def burst(double: DoubleProcess, db_url: str, workdir: Path, size: int) -> tuple[float, float]:
@@ -44,6 +44,7 @@ async def burst(double: DoubleProcess, db_url: str, workdir: Path, size: int) ->
                     double.send_command(person, "start", cadre.code)
                 for person in people:
                     await double.wait_reply(person.id, timeout=60)
+                open_drafts(engine, crowd)  # each joined cadre's draft now waits for its photo
                 photos = [(person, photo_bytes(cadre.index + 1)) for person, cadre in zip(people, crowd.cadres)]
                 start = time.time()
                 double.press_latest([(person, f"a:{cadre.asset_id}") for person, cadre in zip(people, crowd.cadres)])

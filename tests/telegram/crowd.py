@@ -1,8 +1,8 @@
 """A crowd for the burst and follow-up tests: many villages of one township, a cadre and an asset each.
 
-Built through the services (invites, drafts), on any database URL; each cadre's draft of this month
-already stands at its first photo question, so a photo sent in the burst is an answer the bot must
-download, check and save.
+Built through the services (invites, drafts), on any database URL. Once the cadres have joined
+(an invited cadre can do nothing before), ``open_drafts`` takes each cadre's draft of this month to
+its first photo question, so a photo sent in the burst is an answer the bot must download, check and save.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ class Cadre:
     user_id: int
     code: str
     asset_id: int
-    report_id: int
-    photo_key: str
     tg_id: int
+    report_id: int = 0  # set by open_drafts
+    photo_key: str = ""
 
 
 @dataclass
@@ -77,7 +77,7 @@ def to_first_photo(session: Session, user: User, asset_id: int) -> tuple[int, st
 
 def make_crowd(engine, settings: Settings, double: BotApiDouble, size: int, *, first_tg_id: int = 70_000,
                leader: bool = False) -> Crowd:
-    """``size`` villages of 新桥镇, each with an operating asset and a cadre whose draft waits for a photo."""
+    """``size`` villages of 新桥镇, each with an operating asset and an invited cadre."""
     with Session(engine, expire_on_commit=False) as session:
         tree = make_tree(session)
         crowd = Crowd(World(settings, engine, double, tree))
@@ -86,12 +86,19 @@ def make_crowd(engine, settings: Settings, double: BotApiDouble, size: int, *, f
             asset = make_asset(session, village, name=f"第{i + 1}村扶贫车间", latitude=28.2, longitude=112.9)
             created = users.create_invite(session, None, scope=village, role="village_cadre", name=f"村干部{i + 1}")
             session.commit()
-            report_id, photo_key = to_first_photo(session, created.user, asset.id)
-            crowd.cadres.append(Cadre(i, created.user.id, created.code, asset.id, report_id, photo_key,
-                                      first_tg_id + i))
+            crowd.cadres.append(Cadre(i, created.user.id, created.code, asset.id, first_tg_id + i))
         if leader:
             created = users.create_invite(session, None, scope=tree.township_a, role="township_leader",
                                           name="镇书记")
             crowd.leader = (created.user.id, created.code)
         session.commit()
     return crowd
+
+
+def open_drafts(engine, crowd: Crowd) -> None:
+    """Take every (joined) cadre's draft of this month to its first photo question."""
+    with Session(engine, expire_on_commit=False) as session:
+        for cadre in crowd.cadres:
+            cadre.report_id, cadre.photo_key = to_first_photo(session, session.get(User, cadre.user_id),
+                                                              cadre.asset_id)
+        session.commit()

@@ -20,7 +20,7 @@ from sqlmodel import Session, func, select
 from bot.storage.db import db_sections, make_engine
 from bot.storage.models import ProcessedUpdate, Report
 from tests.telegram.conftest import data_of, photo_bytes, running_bot
-from tests.telegram.crowd import make_crowd, settings_for
+from tests.telegram.crowd import make_crowd, open_drafts, settings_for
 
 CADRES = 50
 SORRY = "出了点问题"  # the start of the apologies ("Something went wrong…")
@@ -45,6 +45,7 @@ async def test_fifty_cadres_in_the_same_second_are_all_answered(db_url, tmp_path
                 double.send_command(person, "start", cadre.code)
             greetings = [(await double.wait_reply(p.id, timeout=120))[0] for p in people]
             signed_in = time.time()
+            open_drafts(engine, crowd)  # each joined cadre's draft now waits for its photo
 
             burst = time.time()
             presses = []
