@@ -524,8 +524,8 @@ def _register_optional() -> None:
     """Add the command groups that live beside their packages."""
     import importlib
 
-    for module, name in (("bot.scoring.cli", "score"), ("bot.policy.cli", "policy"),
-                         ("bot.policy.cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report")):
+    for module, name in (("bot.scoring_cli", "score"), ("bot.policy_cli", "policy"),
+                         ("bot.policy_cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

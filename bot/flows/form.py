@@ -77,7 +77,7 @@ class Condition:
             return any(p.holds(answers) for p in self.parts)
         if self.op == "not":
             return not self.parts[0].holds(answers)
-        value = answers.get(self.key)
+        value = answers.get(self.key) if self.key is not None else None
         if self.op == "answered":
             return (value is not None) == bool(self.value)
         if value is None:
@@ -180,13 +180,14 @@ class _Parser:
     def fail(self, where: str, why: str) -> FormError:
         return FormError(f"{self.path.name}: {where}: {why}")
 
-    def text(self, raw: Mapping, name: str, where: str, required: bool = True) -> str | None:
+    def text(self, raw: Mapping, name: str, where: str) -> str:
         value = raw.get(name)
-        if value is None and not required:
-            return None
         if not isinstance(value, str) or not value.strip():
             raise self.fail(where, f"'{name}' must be a non-empty string")
         return value
+
+    def optional_text(self, raw: Mapping, name: str, where: str) -> str | None:
+        return None if raw.get(name) is None else self.text(raw, name, where)
 
     def key(self, value: Any, where: str) -> str:
         if isinstance(value, bool):
@@ -257,11 +258,11 @@ class _Parser:
         if raw.get("show_if") is not None:
             show_if = self.condition(raw["show_if"], earlier, f"{where} show_if", "an earlier question")
         return Question(
-            key=key, type=qtype, prompt=self.text(raw, "prompt", where), help=self.text(raw, "help", where, False),
+            key=key, type=qtype, prompt=self.text(raw, "prompt", where), help=self.optional_text(raw, "help", where),
             options=options, unit=self.unit(raw, qtype, where), min=low, max=high,
             integer=bool(raw.get("integer", False)), required=required, show_if=show_if,
             min_count=min_count, max_count=max_count, max_length=max_length,
-            error=self.text(raw, "error", where, False))
+            error=self.optional_text(raw, "error", where))
 
     def options(self, raw: Mapping, qtype: str, where: str) -> tuple[Option, ...]:
         given = raw.get("options")

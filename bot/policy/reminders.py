@@ -37,7 +37,7 @@ def schedule(ctx: Context, deadline: dt.datetime, prefix: str) -> list[tuple[str
     nominals = [(f"{prefix}-d{offset}", local_to_utc(day - dt.timedelta(days=offset), at_time, ctx.tz))
                 for offset in ctx.profile.reminders.offsets_days]  # largest offset first
     forward = [reminder_at(ctx, nominal, deadline) for _, nominal in nominals]
-    folded = set()
+    folded: set[int] = set()
     for index in range(len(forward) - 1):
         if forward[index] >= forward[index + 1]:
             folded.update((index, index + 1))

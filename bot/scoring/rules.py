@@ -40,7 +40,8 @@ class Context:
 class Rule(Protocol):
     """A way of scoring: full marks, judgeable sub-items, and the scoring itself."""
 
-    points: Decimal
+    @property
+    def points(self) -> Decimal: ...
 
     def item_ids(self) -> list[str]: ...
 
@@ -137,7 +138,7 @@ class Rate:
     def score_rate(self, rounded: Decimal, places: int, measured: Step | None = None) -> tuple[Decimal, list[Step]]:
         """Score an already rounded rate (kept separate so properties can probe it directly)."""
         steps = [measured] if measured else []
-        params = {"rounded": rounded, "threshold": self.threshold, "weight": self.points}
+        params: dict[str, object] = {"rounded": rounded, "threshold": self.threshold, "weight": self.points}
         if rounded >= self.threshold:
             return self.points, steps + [Step(N_("{rounded}% reaches the threshold of {threshold}%: full marks, "
                                                  "{points} points."), {**params, "points": self.points})]
@@ -282,7 +283,7 @@ class Sum:
 def build_rule(spec: Mapping[str, Any], where: str, default_points: Decimal | None = None) -> Rule:
     """Return the rule described by ``spec`` (a rubric YAML mapping) at ``where``."""
     kind = spec.get("kind")
-    builder = BUILDERS.get(kind)
+    builder = BUILDERS.get(kind) if isinstance(kind, str) else None
     if builder is None:
         raise RubricError(f"{where}: unknown rule kind {kind!r}")
     try:

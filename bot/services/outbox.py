@@ -40,7 +40,7 @@ from bot.clock import as_utc, utcnow
 from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
-from bot.policy.sources import (
+from bot.services.schedule_facts import (
     CountyView,
     counties_with_profile,
     county_view,

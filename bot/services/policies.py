@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 
 from bot.clock import utcnow
 from bot.i18n import N_, UserError
-from bot.policy.profile import Profile, is_shipped, load, load_text
+from bot.policy.loading import is_shipped, load, load_text
+from bot.policy.profile import Profile
 from bot.policy.validate import ProfileError
 from bot.services import audit
 from bot.storage.models import OrgUnit

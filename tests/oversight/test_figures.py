@@ -93,7 +93,7 @@ def test_it_refuses_units_outside_the_users_area(engine, world, who, where):
 
 
 def test_the_countys_policy_profile_sets_the_due_date(engine, world, tmp_path, monkeypatch):
-    from bot.policy import profile as profiles
+    from bot.policy import loading as profiles
 
     text = (profiles.PROFILES_DIR / "yanshan-2024.yaml").read_text(encoding="utf-8")
     (tmp_path / "oversight-due-20th.yaml").write_text(

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.cli import cli
-from bot.policy.profile import PROFILES_DIR
+from bot.policy.loading import PROFILES_DIR
 from bot.services import outbox
 from bot.services.outbox import tick
 from bot.storage.db import session_scope

@@ -36,7 +36,7 @@ from decimal import Decimal
 from click.testing import CliRunner
 from python_calamine import CalamineWorkbook
 
-from bot.scoring.cli import score
+from bot.scoring_cli import score
 from tests.scoring.scoring_factories import EXAMPLE
 
 HAND = {

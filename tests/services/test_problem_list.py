@@ -98,7 +98,7 @@ def test_the_township_escalates_and_the_county_decides(setup):
 
 
 def test_the_scheduler_sees_when_a_problem_waited_for_the_county(setup):
-    from bot.policy.sources import county_view, load_facts
+    from bot.services.schedule_facts import county_view, load_facts
 
     engine, tree, p, people = setup
     pid, now = p["a1_serious"], utcnow()

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from bot.cli import cli
 from bot.flows import Walker, load_form
-from bot.policy.profile import PROFILES_DIR
+from bot.policy.loading import PROFILES_DIR
 from bot.scoring.errors import ScoringInputError
 from bot.services import audit
 from bot.services.access import AccessDenied

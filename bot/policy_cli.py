@@ -15,7 +15,8 @@ from bot.clock import as_utc
 from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import render
-from bot.policy.profile import Profile, available, load
+from bot.policy.loading import available, load
+from bot.policy.profile import Profile
 from bot.policy.validate import ProfileError
 
 CLI = "cli"
@@ -146,7 +147,7 @@ def _moment(value: str, tz: dt.tzinfo, *, end_of_day: bool = False) -> dt.dateti
 @click.pass_obj
 def schedule_preview(ctx, start: str, end: str, scope_key: str | None, as_json: bool) -> None:
     """List what would be sent, to whom, through which channel and when; sends nothing."""
-    from bot.policy.sources import preview
+    from bot.services.schedule_facts import preview
     from bot.services.orgs import OrgError, find_unit
 
     tz = ctx.settings.tz

@@ -23,7 +23,7 @@ from bot.scoring.engine import score_facts_file
 from bot.scoring.errors import ScoringInputError
 from bot.scoring.numbers import plain
 from bot.scoring.sheet import render_text, sheet_json
-from bot.scoring.xlsx import write_xlsx
+from bot.services.score_sheet import write_xlsx
 
 BAD_INPUT = 2
 
