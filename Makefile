@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-fast bench i18n-check clean
+.PHONY: install demo serve test test-fast lint bench i18n-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ serve: install
 test: install
 	bash scripts/system-deps.sh
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/python -m ruff check bot tests bench
+	$(BIN)/python -m mypy
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not browser"
