@@ -336,7 +336,8 @@ def _register_optional() -> None:
     import importlib
 
     for module, name in (("bot.scoring.cli", "score"), ("bot.policy.cli", "policy"),
-                         ("bot.policy.cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report")):
+                         ("bot.policy.cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report"),
+                         ("bot.duties_cli", "duty")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
