@@ -122,7 +122,8 @@ def duty_record(ctx, item: str, unit_key: str | None, period: str, day: str, not
                                 unit=unit)
         except (UserError, AccessDenied) as exc:
             ctx.fail(exc.msgid, **getattr(exc, "params", {}))
-        click.echo(ctx.t(N_("Recorded: {item}, {period}, {unit}."), item=item,
+        label = duties.profile_of(session, unit).item(item).label
+        click.echo(ctx.t(N_("Recorded: {item}, {period}, {unit}."), item=ctx.t(label),
                          period=duties.period_name(period, ctx.lang), unit=session.get(OrgUnit, row.org_unit_id).name))
 
 

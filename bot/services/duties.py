@@ -43,7 +43,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
-from bot.i18n import N_, UserError
+from bot.i18n import N_, Label, UserError
 from bot.policy import profile as profiles
 from bot.policy.calendar import Occurrence, occurrences
 from bot.policy.profile import DEFAULT_ASSET_TYPES, FREQUENCIES, DueItem, Profile
@@ -424,19 +424,19 @@ def record(session: Session, user: User | None, item: str, period: str, *, occur
     except KeyError:
         raise DutyError(MSG_UNKNOWN_ITEM, item=item) from None
     if due.done_by != "record":
-        raise DutyError(MSG_NOT_RECORDABLE, item=due.label)
+        raise DutyError(MSG_NOT_RECORDABLE, item=Label(due.label))
     if user is not None and due.role != user.role:
-        raise DutyError(MSG_NOT_YOURS, item=due.label)
+        raise DutyError(MSG_NOT_YOURS, item=Label(due.label))
     if unit.level != ("county" if due.level == "department" else due.level):
         if user is not None:
             raise AccessDenied()
-        raise DutyError(MSG_WRONG_UNIT, item=due.label, unit=unit.name)
+        raise DutyError(MSG_WRONG_UNIT, item=Label(due.label), unit=unit.name)
     tz = ZoneInfo(profile.timezone)
     occ = _occurrence(profile, due, period, tz)
     if occ is None:
-        raise DutyError(MSG_BAD_PERIOD, period=period, item=due.label)
+        raise DutyError(MSG_BAD_PERIOD, period=period, item=Label(due.label))
     if opens_at(due, occ, tz) > now:
-        raise DutyError(MSG_NOT_OPEN, period=period_name(period, None), item=due.label)
+        raise DutyError(MSG_NOT_OPEN, period=period_name(period, None), item=Label(due.label))
     if occurred_on > now.astimezone(tz).date():
         raise DutyError(MSG_DATE_FUTURE)
     note = (note or "").strip()
@@ -450,7 +450,7 @@ def record(session: Session, user: User | None, item: str, period: str, *, occur
                     attachment=path, attachment_name=name)
     if row is None:
         session.rollback()
-        raise DutyError(MSG_RECORDED, item=due.label, period=period_name(period, None))
+        raise DutyError(MSG_RECORDED, item=Label(due.label), period=period_name(period, None))
     session.commit()
     return row
 

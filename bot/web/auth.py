@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -21,8 +22,10 @@ MSG_NOT_BOUND = N_("This Telegram account is not linked to VillageBot yet. Use y
 
 
 @router.get("/auth/link/{token}", include_in_schema=False)
-def sign_in_by_link(request: Request, token: str):
-    """Consume a single-use sign-in link and open a session; refuse forged, expired and used links."""
+def sign_in_by_link(request: Request, token: str, next: str | None = None):
+    """Consume a single-use sign-in link and open a session; refuse forged, expired and used links.
+
+    ``next`` may send the user on to a duty page (a path under /duties/, nothing else)."""
     state = web(request)
     with state.session() as session:
         try:
@@ -33,6 +36,8 @@ def sign_in_by_link(request: Request, token: str):
         session.commit()
         role = session.get(User, row.user_id).role
     target = f"/f/report/{row.report_id}" if row.report_id else HOME.get(role, "/f")
+    if next and re.fullmatch(r"/duties(/[0-9a-z/]*)?(\?year=[0-9]{4})?", next):
+        target = next
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, row.user_id)
     return response
