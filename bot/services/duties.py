@@ -63,7 +63,7 @@ MONTHLY_REPORT = "village_monthly_report"
 # A current monthly report in one of these states makes its asset's month done: submitted and
 # waiting for the township's review, or approved. 'returned' (sent back) is not: its next version is.
 REPORT_DONE_STATUSES = ("submitted", "approved")
-LISTED_LATE = dt.timedelta(days=366)   # a late duty stays on an officer's list this long
+LISTED_LATE = dt.timedelta(days=120)   # a late duty stays on an officer's list this long
 LISTED_DONE = dt.timedelta(days=31)    # a done one this long
 NOTE_MAX = 2000
 ATTACHMENT_TYPES = {".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx", ".xls", ".xlsx", ".txt"}
@@ -335,7 +335,7 @@ def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetim
 
 
 def for_user(session: Session, user: User, now: dt.datetime | None = None) -> list[DutyState]:
-    """Return the duties of the user's role and unit to show them: open ones, late ones of the past year,
+    """Return the duties of the user's role and unit to show them: open ones, late ones of the last four months,
     and ones done in the last month (a township leader's are their township's, an officer's the county's)."""
     now = as_utc(now or utcnow())
     if user.org_unit_id is None or user.role not in RECORDER_ROLES:
