@@ -92,6 +92,8 @@ class Web:
                 else:
                     data["action"] = "photo"
                     files = {"photo": ("p.jpg", make_jpeg(320, 240, seed=next(_seeds)), "image/jpeg")}
+            elif key in answers and answers[key] is None:
+                data["action"] = "skip"
             elif key in answers:
                 data["value"] = answers[key]
             elif question.type == "yesno":

@@ -366,7 +366,7 @@ def test_qinbei_year(sqlite_url, sqlite_engine, tmp_path):
         "department_targets": {"form"}, "targets_issued": {"record"}, "midyear_self_check": {"sign_off"},
         "village_self_evaluation": {"sign_off"}, "township_review": {"review"}, "county_grading": {"grade"}}
     every = rows(engine)
-    # The sent-back self-check: 王庄村 is reminded D-1 (Jun 29? no: resubmitted and signed on the 27th).
+    # The self-check 王庄村's supervisor sent back was corrected and signed on the 27th: nothing after that.
     assert not [m for m in every if m.item == "midyear_self_check" and m.scope == tree.village_a2.code
                 and m.send_at > local(2026, 6, 27, 10)]
     # 梨树村 was late: its township hears of it after June 30.
