@@ -75,7 +75,7 @@ def forms_menu(session: Session, user: User, locale: str, tz) -> tuple[str, Inli
 
 
 def _review_buttons(session: Session, user: User, locale: str) -> list:
-    """A township leader's villages ready to be scored for the year-end review (``rv:<village_id>:<year>``)."""
+    """A township leader's villages ready to be scored for the year-end review (``ye:<village_id>:<year>``)."""
     from bot.services import duties
 
     found = []
@@ -88,12 +88,12 @@ def _review_buttons(session: Session, user: User, locale: str) -> list:
             if row.ready:
                 label = translate(locale, N_("Score the year-end self-evaluation: {village} · {year}"),
                                   village=row.village.name, year=state.period[:4])
-                found.append([views._button(views._short(label), f"rv:{row.village.id}:{state.period[:4]}")])
+                found.append([views._button(views._short(label), f"ye:{row.village.id}:{state.period[:4]}")])
     return found
 
 
 async def on_review_button(turn: tg.Turn, query, rest: str) -> None:
-    """``rv:<village_id>:<year>``: a single-use link to the village's score sheet on the web (``cycle.review``)."""
+    """``ye:<village_id>:<year>``: a single-use link to the village's score sheet on the web (``cycle.review``)."""
     from urllib.parse import quote
 
     from bot.services import weblinks
@@ -236,5 +236,5 @@ async def tell_supervisors(bot, session: Session, report: Report) -> int:
 
 
 COMMANDS = (("forms", on_forms),)
-BUTTONS = {"fm": on_form_button, "so": on_sign_off_button, "ru": on_report_up_button, "rv": on_review_button}
+BUTTONS = {"fm": on_form_button, "so": on_sign_off_button, "ru": on_report_up_button, "ye": on_review_button}
 FOLLOW_UPS = {"sign_off_back": _send_back}

@@ -74,12 +74,12 @@ def test_the_township_reaches_the_year_end_review_from_telegram_and_the_web(sqli
         with time_machine.travel(local(2026, 11, 25), tick=False):
             cycle.report_up(session, c.cadre, yearend.id)
             _text, markup = forms_menu(session, session.get(User, c.leader.id), "zh_CN", TZ)
-            assert "rv:" not in str(markup)  # its own review form comes first
+            assert "ye:" not in str(markup)  # its own review form comes first
             fill(session, c.leader, cycle.start(session, c.leader, cycle.TOWNSHIP_REVIEW, xq.id, "2026",
                                                 channel="web"), REVIEW)
             _text, markup = forms_menu(session, session.get(User, c.leader.id), "zh_CN", TZ)
             buttons = [b.callback_data for row in markup.inline_keyboard for b in row]
-            assert f"rv:{xq.id}:2026" in buttons
+            assert f"ye:{xq.id}:2026" in buttons
             # The button's link signs in and opens the score sheet; other targets are ignored.
             link = weblinks.create_link(session, c.leader, secret=settings.secret_key, public_url="http://testserver")
             session.commit()
