@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from bot.policy import ProfileError, parse
 from bot.policy.sources import county_view, load_facts, scope_code
-from bot.services import duties, exports, oversight, review
+from bot.services import duties, exports, oversight, reports, review
 from bot.services.assessment.compliance import compliance_scores
 from bot.storage.models import Report
 from tests.factories import make_asset
@@ -45,7 +45,7 @@ def test_submitted_approved_returned_and_resubmitted(engine):
         world = build(session, "yanshan-2024")
         tree = world.tree
         # 王庄村 also has a public-welfare road: seed 002 第二条 asks monthly checks of operating assets only.
-        make_asset(session, tree.village_a2, name="王庄村产业路", asset_type="公益性", created_at=LEDGER_SINCE)
+        road = make_asset(session, tree.village_a2, name="王庄村产业路", asset_type="公益性", created_at=LEDGER_SINCE)
         first = submit(session, world.assets["village_a1"], "2026-11", local(2026, 11, 18, 10))
         second = submit(session, world.assets["village_a2"], "2026-11", local(2026, 11, 19, 10))
         session.commit()
@@ -64,6 +64,11 @@ def test_submitted_approved_returned_and_resubmitted(engine):
         assert states[tree.village_a1.id].state == duties.DONE
         assert states[tree.village_a2.id].state == duties.DUE and states[tree.village_a2.id].done is None
         assert scheduler_done(session, tree.county, "2026-11", now) == {scope_code(tree.village_a1)}
+        # The cadres' "what is due" list (/report, /f) says the same: approved is done, sent back is a draft.
+        overview = {m.asset.id: m.state for cadre in ("cadre_a1", "cadre_a2")
+                    for m in reports.month_overview(session, world.people[cadre], "2026-11", now=now)}
+        assert overview == {world.assets["village_a1"].id: "done", world.assets["village_a2"].id: "draft",
+                            road.id: "todo"}
 
         new = session.get(Report, new.id)
         new.status, new.submitted_at = "submitted", local(2026, 11, 27, 9)
@@ -104,7 +109,6 @@ def test_a_village_without_covered_assets_has_nothing_to_do(engine):
         assert states[world.tree.village_b1.id].state == duties.NOT_APPLICABLE
         rows = {r.village: r for r in oversight.reporting_by_village(session, world.tree.county, "2026-11")}
         assert rows["梨树村"].expected == 0
-        # A county that widens the duty to public-welfare assets (a profile in the database's county) …
         states = {s.unit_id: s.state for s in duties.states(session, world.tree.county, local(2026, 11, 1, 0, 0),
                                                               local(2026, 12, 1, 0, 0), now=local(2026, 11, 10))}
         assert states[world.tree.village_a1.id] == duties.DUE
