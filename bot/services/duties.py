@@ -310,12 +310,13 @@ def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetim
     units = list(session.exec(select(OrgUnit).where(col(OrgUnit.path).startswith(scope.path))).all())
     in_scope = {u.id for u in units}
     monthly = [o.period for o in occs if o.item == MONTHLY_REPORT]
-    villages = [u.id for u in units if u.level == "village"]
+    below = select(OrgUnit.id).where(col(OrgUnit.path).startswith(scope.path))
     done_monthly, expected = ({}, set())
-    if monthly and villages:
-        done_monthly, expected = monthly_done(session, villages, monthly, profile.item(MONTHLY_REPORT).covers, tz)
-    ids = list(in_scope | {county.id})
-    records = recorded(session, ids, {o.item for o in occs if o.item != MONTHLY_REPORT})
+    if monthly:
+        done_monthly, expected = monthly_done(session, below.where(OrgUnit.level == "village"), monthly,
+                                              profile.item(MONTHLY_REPORT).covers, tz)
+    records = recorded(session, below.union(select(OrgUnit.id).where(OrgUnit.id == county.id)),
+                       {o.item for o in occs if o.item != MONTHLY_REPORT})
     found: list[DutyState] = []
     for occ in occs:
         item = profile.item(occ.item)
