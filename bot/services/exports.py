@@ -16,11 +16,10 @@ township to fill in by hand; docs/oversight.md says which. Money is in 万元.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterable
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
@@ -153,11 +152,11 @@ def _income(reports: list[Report]) -> Decimal:
     """Return the income distributed over the reports (万元)."""
     return sum(
         (
-            number(r.answers, "income_amount") or Decimal(0)
+            number(r.answers, "income_amount") or Decimal("0")
             for r in reports
             if yes(r.answers, "income_distributed")
         ),
-        Decimal(0),
+        Decimal("0"),
     )
 
 
@@ -666,7 +665,7 @@ def write_half_year(
 
     report = half_year(session, user, county, half, now=now)
     _register_font()
-    t = lambda msgid, **p: translate(locale, msgid, **p)
+    t = lambda msgid, **p: translate(locale, msgid, **p)  # noqa: E731
     body = ParagraphStyle("body", fontName=FONT_NAME, fontSize=10, leading=15, wordWrap="CJK")
     heading = ParagraphStyle("h", parent=body, fontSize=13, leading=20, spaceBefore=8, spaceAfter=4)
     title = ParagraphStyle("t", parent=body, fontSize=16, leading=24, alignment=1)

@@ -514,9 +514,9 @@ def funds(session: Session, unit: OrgUnit) -> dict[str, dict[str, Decimal]]:
         .where(_in_scope(unit), Asset.status == "active")
         .group_by(Asset.asset_type)
     ).all()
-    found = {src: {kind: Decimal(0) for kind in ASSET_TYPES} for src in FUND_SOURCES}
+    found = {src: {kind: Decimal("0") for kind in ASSET_TYPES} for src in FUND_SOURCES}
     for asset_type, *values in rows:
         for src, value in zip(FUND_SOURCES, values):
             amount = Decimal(str(value)).quantize(Decimal("0.0001"))
-            found[src][asset_type] = found[src].get(asset_type, Decimal(0)) + amount
+            found[src][asset_type] = found[src].get(asset_type, Decimal("0")) + amount
     return found

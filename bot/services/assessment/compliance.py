@@ -27,12 +27,7 @@ from bot.clock import utcnow
 from bot.flows import Walker, load_form
 from bot.scoring.compliance import ComplianceScore, ProblemRecord, ReportRecord, score_compliance
 from bot.services.access import require
-from bot.services.assessment.common import (
-    Deadline,
-    deadline_for,
-    month_label,
-    parse_period,
-)
+from bot.services.assessment.common import Deadline, deadline_for, month_label, parse_period
 from bot.services.duties import done_reports, monthly_asset_types
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, Report, User
 
