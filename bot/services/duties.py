@@ -117,6 +117,7 @@ class Done:
     user_id: int | None = None
     note: str | None = None
     occurred_on: dt.date | None = None
+    first_at: dt.datetime | None = None  # monthly report: the latest of the assets' first submissions
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,11 @@ class DutyState:
 
     @property
     def on_time(self) -> bool:
-        """True when done on or before the deadline."""
-        return self.done is not None and as_utc(self.done.at) <= self.due_at
+        """True when done by the deadline (its minute included). A monthly report corrected after a send-back
+        is on time by its first submission, as the dashboards and the compliance score count it."""
+        if self.done is None:
+            return False
+        return as_utc(self.done.first_at or self.done.at) < self.due_at + dt.timedelta(minutes=1)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -212,11 +216,14 @@ def month_end(period: str, tz: dt.tzinfo) -> dt.datetime:
 
 
 def monthly_done(session: Session, villages, periods: Iterable[str], asset_types: Iterable[str],
-                 tz: dt.tzinfo) -> tuple[dict[tuple[int, str], dt.datetime], set[tuple[int, str]]]:
+                 tz: dt.tzinfo, *, firsts: dict[tuple[int, str], dt.datetime] | None = None
+                 ) -> tuple[dict[tuple[int, str], dt.datetime], set[tuple[int, str]]]:
     """Return ({(village id, period): done at}, {(village id, period) with something to report}).
 
     ``villages`` is a list or a subquery of village ids. One pass per month over the covered assets
-    left-joined to that month's done reports (the shape of the bare missing-report query).
+    left-joined to that month's done reports (the shape of the bare missing-report query). Given a
+    ``firsts`` dict, it is filled with the latest of the assets' first submissions (any version) of each
+    done village (on time or not, as the dashboards count it).
     """
     done: dict[tuple[int, str], dt.datetime] = {}
     expected: set[tuple[int, str]] = set()
@@ -224,16 +231,24 @@ def monthly_done(session: Session, villages, periods: Iterable[str], asset_types
     for period in sorted(set(periods)):
         joined = (Report.asset_id == Asset.id) & (Report.period == period) & report_done()
         missing = func.sum(case((Report.id.is_(None), 1), else_=0))
+        columns = [Asset.village_id, missing, func.max(Report.submitted_at)]
+        query = select(*columns).select_from(Asset).outerjoin(Report, joined)
+        if firsts is not None:
+            first = (select(Report.asset_id, func.min(Report.submitted_at).label("first"))
+                     .where(Report.period == period, col(Report.submitted_at).is_not(None))
+                     .group_by(Report.asset_id).subquery())
+            query = select(*columns, func.max(first.c.first)).select_from(Asset).outerjoin(Report, joined) \
+                .outerjoin(first, first.c.asset_id == Asset.id)
         rows = session.exec(
-            select(Asset.village_id, missing, func.max(Report.submitted_at))
-            .select_from(Asset).outerjoin(Report, joined)
-            .where(Asset.status == "active", col(Asset.asset_type).in_(types),
-                   Asset.created_at < month_end(period, tz), col(Asset.village_id).in_(villages))
+            query.where(Asset.status == "active", col(Asset.asset_type).in_(types),
+                        Asset.created_at < month_end(period, tz), col(Asset.village_id).in_(villages))
             .group_by(Asset.village_id)).all()
-        for village_id, absent, at in rows:
+        for village_id, absent, at, *first_at in rows:
             expected.add((village_id, period))
             if not absent and at is not None:
                 done[(village_id, period)] = as_utc(at)
+                if firsts is not None and first_at and first_at[0] is not None:
+                    firsts[(village_id, period)] = as_utc(first_at[0])
     return done, expected
 
 
@@ -311,10 +326,10 @@ def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetim
     in_scope = {u.id for u in units}
     monthly = [o.period for o in occs if o.item == MONTHLY_REPORT]
     below = select(OrgUnit.id).where(col(OrgUnit.path).startswith(scope.path))
-    done_monthly, expected = ({}, set())
+    done_monthly, expected, firsts = {}, set(), {}
     if monthly:
         done_monthly, expected = monthly_done(session, below.where(OrgUnit.level == "village"), monthly,
-                                              profile.item(MONTHLY_REPORT).covers, tz)
+                                              profile.item(MONTHLY_REPORT).covers, tz, firsts=firsts)
     records = recorded(session, below.union(select(OrgUnit.id).where(OrgUnit.id == county.id)),
                        {o.item for o in occs if o.item != MONTHLY_REPORT})
     found: list[DutyState] = []
@@ -326,7 +341,7 @@ def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetim
                 continue
             if item.kind == MONTHLY_REPORT:
                 at = done_monthly.get((unit.id, occ.period))
-                done = Done(at, "form") if at is not None else None
+                done = Done(at, "form", first_at=firsts.get((unit.id, occ.period))) if at is not None else None
                 applicable = (unit.id, occ.period) in expected
             else:
                 done, applicable = records.get((unit.id, item.kind, occ.period)), True
