@@ -6,8 +6,8 @@
     villagebot duty review --village 新桥村 --year 2026 --evaluation ASSET_ID=sheet.yaml …
     villagebot duty grade  --township 新桥镇 --year 2026
 
-``list`` prints every duty of every unit in the scope whose deadline is in the current year (state: not
-due yet, due, done with when and how, late, not applicable); ``record`` is an officer's record (date,
+``list`` prints every duty of every unit in the scope whose deadline is in the last twelve months or the
+rest of this year (state: not due yet, due, done with when and how, late, not applicable); ``record`` is an officer's record (date,
 note, optional attachment) for a duty whose profile item says ``done_by: record``; ``review`` and
 ``grade`` are the township's year-end review of a village and the county's grading of a township
 (seed 004 五（三）2–3). Each is audited; refusals end with exit status 2.
@@ -67,7 +67,7 @@ def _moment(ctx, value: str | None) -> dt.datetime:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per duty.")
 @click.pass_obj
 def duty_list(ctx, scope_key: str | None, at: str | None, show_all: bool, as_json: bool) -> None:
-    """Every duty of the units in the scope this year with its state."""
+    """Every duty of the units in the scope (the last twelve months and the rest of this year) and its state."""
     now = _moment(ctx, at)
     with Session(ctx.engine) as session:
         scope = _find(ctx, session, scope_key)
@@ -78,9 +78,8 @@ def duty_list(ctx, scope_key: str | None, at: str | None, show_all: bool, as_jso
 
         tz = ZoneInfo(profile.timezone)
         year = now.astimezone(tz).year
-        start = dt.datetime(year, 1, 1, tzinfo=tz)
         end = dt.datetime(year + 1, 1, 1, tzinfo=tz) + dt.timedelta(days=20)
-        for state in duties.states(session, scope, as_utc(start), as_utc(end), now=now):
+        for state in duties.states(session, scope, now - dt.timedelta(days=365), as_utc(end), now=now):
             if not show_all and state.state in (duties.NOT_DUE, duties.NOT_APPLICABLE):
                 continue
             if as_json:
