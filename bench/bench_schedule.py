@@ -29,8 +29,9 @@ VILLAGES_PER_TOWNSHIP = 20
 
 BARE_QUERY = """
 SELECT a.id FROM asset a
-LEFT JOIN report r ON r.asset_id = a.id AND r.period = :period AND r.current AND r.status = 'submitted'
-WHERE a.status = 'active' AND a.asset_type <> '到户类' AND r.id IS NULL
+LEFT JOIN report r ON r.asset_id = a.id AND r.period = :period AND r.current
+                    AND r.status IN ('submitted', 'approved')
+WHERE a.status = 'active' AND a.asset_type = '经营性' AND a.created_at < '2026-11-30T16:00:00+00' AND r.id IS NULL
 """
 
 
@@ -47,7 +48,7 @@ def _seed(engine, villages: int) -> None:
         f"INSERT INTO asset (id, project_code, name, village_id, asset_type, funds_total, funds_central, "
         f"funds_province, funds_city, funds_county, funds_other, status, public_token, created_at, updated_at) "
         f"SELECT a, 'B-' || a, '资产' || a, 100000 + 1 + (a - 1) / {ASSETS_PER_VILLAGE}, '经营性', 0, 0, 0, 0, 0, 0, "
-        f"'active', 'tok-' || a, now(), now() FROM generate_series(1, {villages * ASSETS_PER_VILLAGE}) a",
+        f"'active', 'tok-' || a, '2026-01-01T00:00:00+00', now() FROM generate_series(1, {villages * ASSETS_PER_VILLAGE}) a",
         # 10% of the reports are missing: every tenth asset has none.
         f"INSERT INTO report (asset_id, form_id, form_version, period, version, current, status, answers, flags, "
         f"created_at, updated_at, submitted_at) SELECT a, 'monthly', 1, '{PERIOD}', 1, true, 'submitted', '{{}}', "

@@ -525,7 +525,8 @@ def _register_optional() -> None:
     import importlib
 
     for module, name in (("bot.scoring_cli", "score"), ("bot.policy_cli", "policy"),
-                         ("bot.policy_cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report")):
+                         ("bot.policy_cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report"),
+                         ("bot.duties_cli", "duty")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

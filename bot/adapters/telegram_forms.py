@@ -64,10 +64,46 @@ def forms_menu(session: Session, user: User, locale: str, tz) -> tuple[str, Inli
             lines.append(translate(locale, N_("• {form}: {subject}, {period}, posted publicly until {until}"),
                                    form=form, subject=item.subject_name, period=item.report.period,
                                    until=item.posted_until.astimezone(tz).strftime("%Y-%m-%d %H:%M")))
+    rows += _review_buttons(session, user, locale)
     if not rows and len(lines) == 0:
         return views.escape(translate(locale, N_("Nothing is due for you now."))), None
     text = "\n".join([translate(locale, N_("Forms for you:")), *lines])
     return views.escape(text), InlineKeyboardMarkup(rows) if rows else None
+
+
+def _review_buttons(session: Session, user: User, locale: str) -> list:
+    """A township leader's villages ready to be scored for the year-end review (``ye:<village_id>:<year>``)."""
+    from bot.services import duties
+
+    found = []
+    if user.role != "township_leader":
+        return found
+    for state in duties.for_user(session, user):
+        if state.done_by != "review" or state.state not in (duties.DUE, duties.LATE):
+            continue
+        for row in cycle.reviews(session, user, user.org_unit_id, int(state.period[:4])):
+            if row.ready:
+                label = translate(locale, N_("Score the year-end self-evaluation: {village} · {year}"),
+                                  village=row.village.name, year=state.period[:4])
+                found.append([views._button(views._short(label), f"ye:{row.village.id}:{state.period[:4]}")])
+    return found
+
+
+async def on_review_button(turn: tg.Turn, query, rest: str) -> None:
+    """``ye:<village_id>:<year>``: a single-use link to the village's score sheet on the web (``cycle.review``)."""
+    from urllib.parse import quote
+
+    from bot.services import weblinks
+
+    village_id, _, year = rest.partition(":")
+    await query.answer()
+    village = reports.require_unit(turn.session, turn.user, "report.review", int(village_id))
+    settings = turn.deps.settings
+    link = weblinks.create_link(turn.session, turn.user, secret=settings.secret_key, public_url=settings.public_url)
+    turn.session.commit()
+    target = quote(f"/duties/review/{village.id}?year={int(year)}", safe="")
+    await turn.say(turn.t(N_("Score {village} on the web with this personal link (it works once; do not forward "
+                             "it): {link}"), village=village.name, link=f"{link}?next={target}"))
 
 
 async def _forms(turn: tg.Turn) -> None:
@@ -150,5 +186,5 @@ async def on_report_up_button(turn: tg.Turn, query, rest: str) -> None:
 
 
 COMMANDS = (("forms", on_forms),)
-BUTTONS = {"fm": on_form_button, "so": on_sign_off_button, "ru": on_report_up_button}
+BUTTONS = {"fm": on_form_button, "so": on_sign_off_button, "ru": on_report_up_button, "ye": on_review_button}
 FOLLOW_UPS = {"sign_off_back": _send_back}

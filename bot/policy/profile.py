@@ -8,8 +8,8 @@ field (``items[2].due.day``) so that a county can edit its profile without readi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 FREQUENCIES = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "yearly": 12}
 LEVELS = ("village", "township", "department", "county")
@@ -20,6 +20,14 @@ ROLE_LEVEL = {
     "department_officer": "department",
     "county_officer": "county",
 }
+# What records a duty as done (``done_by`` of an item): a form submitted (monthly checks, inspections,
+# targets), a form signed off by the village supervisor (and reported up after its posting), an
+# officer's record (a visit, a report to the county, a sample check: date, note, optional attachment),
+# the township's review of the villages' year-end self-evaluations, or the county's grading.
+DONE_BY = ("form", "sign_off", "record", "review", "grade")
+# The asset types the village's monthly check covers when a profile does not say (the checklists).
+DEFAULT_ASSET_TYPES = ("经营性", "公益性")
+ASSET_TYPES = ("经营性", "公益性", "到户类")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,14 @@ class DueItem:
     due: DueRule
     signed_by: tuple[str, ...] = ()
     posting_days: int | None = None
+    done_by: str = "record"
+    form: str | None = None
+    asset_types: tuple[str, ...] = ()
+
+    @property
+    def covers(self) -> tuple[str, ...]:
+        """Return the asset types the duty covers (its ``asset_types``, else the checklists' types)."""
+        return self.asset_types or DEFAULT_ASSET_TYPES
 
 
 @dataclass(frozen=True)

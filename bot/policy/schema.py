@@ -7,8 +7,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.i18n import N_
 from bot.policy.profile import (
-    FREQUENCIES, LEVELS, ROLE_LEVEL, ChainStep, DueItem, DueRule, Escalation, Profile, QuietHours,
-    Reminders, SeriousAlerts, WorkingDays,
+    ASSET_TYPES,
+    DONE_BY,
+    FREQUENCIES,
+    LEVELS,
+    ROLE_LEVEL,
+    ChainStep,
+    DueItem,
+    DueRule,
+    Escalation,
+    Profile,
+    QuietHours,
+    Reminders,
+    SeriousAlerts,
+    WorkingDays,
 )
 from bot.policy.validate import Reader
 
@@ -54,7 +66,8 @@ def _items(node: Reader) -> tuple[DueItem, ...]:
 
 
 def _item(node: Reader) -> DueItem:
-    node.mapping(("kind", "label", "role", "frequency", "due", "signed_by", "posting_days", "description"))
+    node.mapping(("kind", "label", "role", "frequency", "due", "signed_by", "posting_days", "done_by", "form",
+                  "asset_types", "description"))
     role = node.get("role").choice(ROLES)
     frequency = node.get("frequency").choice(FREQUENCIES)
     signers = tuple(s.choice(ROLES) for s in node.get("signed_by", []).items())
@@ -64,6 +77,17 @@ def _item(node: Reader) -> DueItem:
                 N_("Role {role} works at the {role_level} level, not at the {level} level."),
                 role=signer, role_level=ROLE_LEVEL[signer], level=ROLE_LEVEL[role])
     posting = node.get("posting_days", None)
+    done_by = node.get("done_by", "record").choice(DONE_BY)
+    form_node = node.get("form", None)
+    form = None if form_node.value is None else form_node.text()
+    if done_by in ("form", "sign_off") and form is None and ROLE_LEVEL[role] != "village":
+        raise form_node.fail(N_("This field is required."))
+    if done_by == "sign_off" and not signers:
+        raise node.get("done_by").fail(N_("A duty done by a sign-off needs signed_by."))
+    types_node = node.get("asset_types", None)
+    types = () if types_node.value is None else tuple(t.choice(ASSET_TYPES) for t in types_node.items())
+    if types_node.value is not None and not types:
+        raise types_node.fail(N_("Expected a list."))
     return DueItem(
         kind=node.get("kind").text(),
         label=node.get("label").text(),
@@ -73,6 +97,9 @@ def _item(node: Reader) -> DueItem:
         due=_due(node.get("due"), FREQUENCIES[frequency]),
         signed_by=signers,
         posting_days=None if posting.value is None else posting.integer(1, 60),
+        done_by=done_by,
+        form=form,
+        asset_types=types,
     )
 
 

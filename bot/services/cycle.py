@@ -35,12 +35,11 @@ from bot.policy.profile import FREQUENCIES
 from bot.scoring.errors import ScoringInputError
 from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
-from bot.services import audit, notices, pii, policies, reports
+from bot.services import audit, duties, notices, pii, policies, reports
 from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
 from bot.services.assessment import score_asset
 from bot.storage.models import Asset, OrgUnit, Report, User
 from bot.storage.models_cycle import CycleStep
-from bot.storage.models_schedule import DutyRecord
 
 SUBMITTED, SIGNED_OFF, REPORTED, APPROVED, RETURNED = "submitted", "signed_off", "reported", "approved", "returned"
 GRADE_SCALE = "qinbei-2023"
@@ -132,8 +131,21 @@ class PostedEvaluation:
                 "self_score": str(self.self_score), "summary": self.summary}
 
 
-def _actor(user: User) -> audit.Actor:
+def _actor(user: User | None) -> audit.Actor:
+    if user is None:
+        return audit.Actor(None, "cli")
     return audit.Actor(user.id, f"user:{user.id}:{user.name}")
+
+
+def _unit_for(session: Session, user: User | None, action: str, unit_id: int, level: str) -> OrgUnit:
+    """Return the unit ``user`` may act on; without a user (the command line, as the system) any unit of
+    the level."""
+    if user is not None:
+        return reports.require_unit(session, user, action, unit_id)
+    unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None or unit.level != level:
+        raise AccessDenied(reports.MSG_NOT_HERE)
+    return unit
 
 
 def county_of(session: Session, unit: OrgUnit) -> OrgUnit:
@@ -248,21 +260,19 @@ def _locked(session: Session, report_id: int) -> Report | None:
     return session.exec(select(Report).where(Report.id == report_id).with_for_update()).first()
 
 
-def _step(session: Session, report: Report, step: str, user: User, at: dt.datetime,
+def _step(session: Session, report: Report, step: str, user: User | None, at: dt.datetime,
           until: dt.datetime | None = None, data: dict | None = None) -> CycleStep:
     row = CycleStep(report_id=report.id, org_unit_id=report.org_unit_id, form_id=report.form_id,
-                    period=report.period, step=step, at=at, until=until, by_user_id=user.id, data=data or {})
+                    period=report.period, step=step, at=at, until=until, by_user_id=user.id if user else None,
+                    data=data or {})
     session.add(row)
     return row
 
 
-def _record_duty(session: Session, unit_id: int, item: str, period: str, user: User, at: dt.datetime) -> None:
-    """Mark a calendar duty done for its responsible unit (``DutyRecord``), once, so reminders stop."""
-    exists = session.exec(select(DutyRecord).where(DutyRecord.org_unit_id == unit_id, DutyRecord.item == item,
-                                                   DutyRecord.period == period)).first()
-    if exists is None:
-        session.add(DutyRecord(org_unit_id=unit_id, item=item, period=period, done_at=at, user_id=user.id))
-        audit.record(session, _actor(user), "duty.done", "org_unit", unit_id, None, {"item": item, "period": period})
+def _record_duty(session: Session, unit_id: int, item: str, period: str, user: User | None, at: dt.datetime,
+                 by: str = "form") -> None:
+    """Mark a calendar duty done for its responsible unit (``duties.mark_done``), once, so reminders stop."""
+    duties.mark_done(session, unit_id, item, period, user, at, by)
 
 
 def _all_submitted(session: Session, form_id: str, period: str, subject: str, ids: list[int]) -> bool:
@@ -335,7 +345,7 @@ def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime |
     session.add(report)
     audit.record_many(session, _actor(user), entries)
     if report.status == REPORTED:
-        _record_duty(session, report.org_unit_id, spec.item, report.period, user, now)
+        _record_duty(session, report.org_unit_id, spec.item, report.period, user, now, "sign_off")
     session.commit()
     return report
 
@@ -453,7 +463,7 @@ def report_up(session: Session, user: User, report_id: int, *, now: dt.datetime 
     _step(session, report, "report_up", user, now)
     audit.record(session, _actor(user), "cycle.report_up", "report", report.id, {"status": SIGNED_OFF},
                  {"status": REPORTED})
-    _record_duty(session, report.org_unit_id, FORMS[report.form_id].item, report.period, user, now)
+    _record_duty(session, report.org_unit_id, FORMS[report.form_id].item, report.period, user, now, "sign_off")
     session.commit()
     return report
 
@@ -496,17 +506,17 @@ def posted_evaluation(session: Session, asset: Asset, now: dt.datetime | None = 
                             str(report.answers.get("summary") or ""))
 
 
-def review(session: Session, user: User, village_id: int, year: int, evaluations: Mapping[int, Mapping[str, Any]],
-           *, now: dt.datetime | None = None) -> CycleStep:
+def review(session: Session, user: User | None, village_id: int, year: int,
+           evaluations: Mapping[int, Mapping[str, Any]], *, now: dt.datetime | None = None) -> CycleStep:
     """Score a village's reported year-end self-evaluation for the township (audited, committed).
 
     Each active public-welfare or operating asset of the village is scored on the seed 004 year-end
     rubric of its type with the facts the registry holds (``bot.services.assessment``) and the
     township's evaluation of it (``evaluations[asset_id]``: the facts-file mapping of judgments and
     facts); the village's score is their mean, to two places. The township's review form for the
-    village must be submitted first.
+    village must be submitted first. ``user`` None: the command line, as the system.
     """
-    village = reports.require_unit(session, user, "report.review", village_id)
+    village = _unit_for(session, user, "report.review", village_id, "village")
     period = f"{year:04d}"
     evaluation = _current(session, YEAREND, "village", village.id, period)
     if evaluation is None or evaluation.status != REPORTED:
@@ -543,7 +553,7 @@ def review(session: Session, user: User, village_id: int, year: int, evaluations
     villages = session.exec(select(OrgUnit.id).where(OrgUnit.parent_id == village.parent_id,
                                                      OrgUnit.level == "village")).all()
     if set(village_scores(session, session.get(OrgUnit, village.parent_id), period)) >= set(villages):
-        _record_duty(session, village.parent_id, FORMS[TOWNSHIP_REVIEW].item, period, user, now)
+        _record_duty(session, village.parent_id, FORMS[TOWNSHIP_REVIEW].item, period, user, now, "review")
     session.commit()
     return row
 
@@ -556,13 +566,14 @@ def village_scores(session: Session, township: OrgUnit, period: str) -> dict[int
     return {r.org_unit_id: Decimal(r.data["score"]) for r in rows}
 
 
-def grade(session: Session, user: User, township_id: int, year: int, *, now: dt.datetime | None = None) -> CycleStep:
+def grade(session: Session, user: User | None, township_id: int, year: int, *,
+          now: dt.datetime | None = None) -> CycleStep:
     """Grade a township for the year on the seed 004 bands (audited, committed).
 
     Its score is the mean of the township's review scores of its villages; the grade is 好 (≥ 90),
     较好 (≥ 80), 一般 (≥ 70) or 较差.
     """
-    township = reports.require_unit(session, user, "grade.set", township_id)
+    township = _unit_for(session, user, "grade.set", township_id, "township")
     period = f"{year:04d}"
     scores = village_scores(session, township, period)
     if not scores:
@@ -577,7 +588,7 @@ def grade(session: Session, user: User, township_id: int, year: int, *, now: dt.
     data = {"score": str(score), "grade": band.published, "label": band.label,
             "villages": {str(k): str(v) for k, v in scores.items()}}
     row = CycleStep(report_id=None, org_unit_id=township.id, form_id=YEAREND, period=period, step="grade", at=now,
-                    by_user_id=user.id, data=data)
+                    by_user_id=user.id if user else None, data=data)
     session.add(row)
     audit.record(session, _actor(user), "cycle.grade", "org_unit", township.id, None, {"period": period, **data})
     session.flush()
@@ -588,7 +599,7 @@ def grade(session: Session, user: User, township_id: int, year: int, *, now: dt.
                                                               CycleStep.period == period,
                                                               CycleStep.step == "grade")).all()
     if set(graded) >= set(townships):
-        _record_duty(session, county.id, "county_grading", period, user, now)
+        _record_duty(session, county.id, "county_grading", period, user, now, "grade")
     session.commit()
     return row
 
@@ -599,3 +610,181 @@ def steps(session: Session, user: User, report_id: int) -> list[CycleStep]:
     reports.require_subject(session, user, "report.view", report)
     return list(session.exec(select(CycleStep).where(CycleStep.report_id == report_id)
                              .order_by(col(CycleStep.at), col(CycleStep.id))).all())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The township's review and the county's grading, as pages and commands reach them
+
+
+@dataclass(frozen=True)
+class VillageReview:
+    """Where a village stands in the township's year-end review."""
+
+    village: OrgUnit
+    reported: bool  # its self-evaluation is reported (after sign-off and posting)
+    review_form: Report | None  # the township's review form (draft or submitted)
+    score: Decimal | None  # the township's score once reviewed
+
+    @property
+    def ready(self) -> bool:
+        """True when the township can score it now."""
+        return (self.reported and self.score is None and self.review_form is not None
+                and self.review_form.status != reports.DRAFT)
+
+
+def reviews(session: Session, user: User | None, township_id: int, year: int) -> list[VillageReview]:
+    """Return every village of a township with its review state for ``year``, by name."""
+    township = _unit_for(session, user, "report.review", township_id, "township")
+    period = f"{year:04d}"
+    scores = village_scores(session, township, period)
+    villages = session.exec(select(OrgUnit).where(OrgUnit.parent_id == township.id, OrgUnit.level == "village")
+                            .order_by(OrgUnit.name, OrgUnit.id)).all()
+    return [VillageReview(v, _reported(session, v.id, period) or v.id in scores,
+                          _current(session, TOWNSHIP_REVIEW, "village", v.id, period), scores.get(v.id))
+            for v in villages]
+
+
+@dataclass(frozen=True)
+class TownshipGrade:
+    """Where a township stands in the county's grading: its reviewed villages' scores and its grade."""
+
+    township: OrgUnit
+    villages: int
+    reviewed: int
+    mean: Decimal | None
+    grade: CycleStep | None
+
+
+def gradings(session: Session, user: User | None, county_id: int, year: int) -> list[TownshipGrade]:
+    """Return every township of a county with its grading state for ``year``, by name."""
+    county = _unit_for(session, user, "grade.set", county_id, "county")
+    period = f"{year:04d}"
+    found = []
+    for township in session.exec(select(OrgUnit).where(OrgUnit.parent_id == county.id, OrgUnit.level == "township")
+                                 .order_by(OrgUnit.name, OrgUnit.id)).all():
+        scores = village_scores(session, township, period)
+        villages = len(session.exec(select(OrgUnit.id).where(OrgUnit.parent_id == township.id,
+                                                             OrgUnit.level == "village")).all())
+        step = session.exec(select(CycleStep).where(CycleStep.org_unit_id == township.id, CycleStep.period == period,
+                                                    CycleStep.step == "grade")).first()
+        mean = round_half_up(sum(scores.values(), Decimal(0)) / len(scores), 2) if scores else None
+        found.append(TownshipGrade(township, villages, len(scores), mean, step))
+    return found
+
+
+@dataclass(frozen=True)
+class SheetCheck:
+    """One judged sub-item of a rubric indicator (met or not)."""
+
+    code: str
+    item_id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class SheetFact:
+    """One fact a rubric rule reads (a number, or a date), and the registry's value when it holds it."""
+
+    path: str
+    label: str
+    kind: str  # 'number' or 'date'
+    filled: Any = None
+
+
+@dataclass(frozen=True)
+class ReviewSheet:
+    """The township's evaluation of one asset for the year-end rubric: what it judges and what it counts."""
+
+    asset: Asset
+    rubric: str
+    checks: tuple[SheetCheck, ...]
+    facts: tuple[SheetFact, ...]
+
+
+def _rule_facts(rule, label: str) -> list[tuple[str, str, str]]:
+    """Return (path, label, kind) of the facts a rule reads."""
+    found: list[tuple[str, str, str]] = []
+    rate = getattr(rule, "rate", None)
+    if rate is not None and hasattr(rate, "numerator"):
+        found += [(rate.numerator, f"{label}: {rate.numerator}", "number"),
+                  (rate.denominator, f"{label}: {rate.denominator}", "number")]
+    if hasattr(rule, "numerator") and hasattr(rule, "denominator"):
+        found += [(rule.numerator, f"{label}: {rule.numerator}", "number"),
+                  (rule.denominator, f"{label}: {rule.denominator}", "number")]
+    if hasattr(rule, "planned") and hasattr(rule, "actual"):
+        found += [(rule.planned, f"{label}: {rule.planned}", "date"), (rule.actual, f"{label}: {rule.actual}", "date")]
+    elif hasattr(rule, "actual"):
+        found.append((rule.actual, f"{label}: {rule.actual}", "number"))
+        if isinstance(getattr(rule, "limit", None), str):
+            found.append((rule.limit, f"{label}: {rule.limit}", "number"))
+    for part in getattr(rule, "parts", ()):
+        found += _rule_facts(part.rule, label)
+    return found
+
+
+def _rule_checks(rule) -> list[tuple[str, str]]:
+    """Return (item id, label) of a rule's checklist sub-items (also inside summed parts)."""
+    found = [(i.id, getattr(i, "label", i.id)) for i in getattr(rule, "items", ()) if hasattr(i, "points")]
+    for part in getattr(rule, "parts", ()):
+        found += _rule_checks(part.rule)
+    return found
+
+
+def review_sheets(session: Session, user: User | None, village_id: int, year: int) -> list[ReviewSheet]:
+    """Return the evaluation sheet of each asset ``review`` scores for the village (checked assets, by id)."""
+    from bot.scoring.rubric import load_rubric
+    from bot.services.assessment.facts import RUBRIC_BY_TYPE, registry_facts
+
+    village = _unit_for(session, user, "report.review", village_id, "village")
+    assets = session.exec(select(Asset).where(Asset.village_id == village.id, Asset.status == "active",
+                                              col(Asset.asset_type).in_(reports.CHECKED_TYPES))
+                          .order_by(Asset.id)).all()
+    sheets = []
+    for asset in assets:
+        rubric_id = RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating")
+        rubric = load_rubric(rubric_id)
+        filled = registry_facts(session, asset, year).sources
+        checks, facts, seen = [], [], set()
+        for _, _, third in rubric.leaves():
+            label = third.published or third.label
+            checks += [SheetCheck(third.code, item_id, f"{label}: {item_label}")
+                       for item_id, item_label in _rule_checks(third.rule)]
+            for path, fact_label, kind in _rule_facts(third.rule, label):
+                if path not in seen:
+                    seen.add(path)
+                    facts.append(SheetFact(path, fact_label, kind, filled[path][0] if path in filled else None))
+        sheets.append(ReviewSheet(asset, rubric_id, tuple(checks), tuple(facts)))
+    return sheets
+
+
+def evaluations_from_form(sheets: list[ReviewSheet], form: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """Turn a review page's fields into ``review``'s evaluations: ``j:<asset>:<code>:<item>`` present means met,
+    ``f:<asset>:<path>`` is a fact (the registry's facts are left to the registry)."""
+    found: dict[int, dict[str, Any]] = {}
+    for sheet in sheets:
+        judgments: dict[str, dict[str, str]] = {}
+        for check in sheet.checks:
+            met = form.get(f"j:{sheet.asset.id}:{check.code}:{check.item_id}") not in (None, "", "0")
+            judgments.setdefault(check.code, {})[str(check.item_id)] = "met" if met else "not_met"
+        facts: dict[str, Any] = {}
+        for fact in sheet.facts:
+            if fact.filled is not None:
+                continue
+            value = str(form.get(f"f:{sheet.asset.id}:{fact.path}") or "").strip()
+            if not value:
+                continue
+            node = facts
+            *parents, leaf = fact.path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value if fact.kind == "date" else _number(value)
+        found[sheet.asset.id] = {"rubric": sheet.rubric, "judgments": judgments, "facts": facts}
+    return found
+
+
+def _number(value: str) -> Any:
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        return value  # the scorer refuses it with the field's name
+    return int(number) if number == number.to_integral_value() else float(number)

@@ -28,7 +28,7 @@ from bot.clock import as_utc, utcnow
 from bot.flows import all_forms, risk_labels
 from bot.i18n import N_, translate
 from bot.policy.timing import local_to_utc
-from bot.services import audit, oversight, sheets
+from bot.services import audit, duties, oversight, sheets
 from bot.services.assessment.common import choices, deadline_for, number, yes
 from bot.services.oversight import (
     AGE_BUCKETS,
@@ -129,8 +129,7 @@ def project_quarters(
             .where(
                 col(Report.asset_id).in_(chunk),
                 col(Report.period).in_(months),
-                col(Report.current).is_(True),
-                col(Report.status).in_(oversight.DONE_STATUSES),
+                duties.report_done(),
             )
             .order_by(Report.period)
         ).all():

@@ -3,9 +3,11 @@
 Everything here is counted in SQL over the unit's subtree (``OrgUnit.path`` prefix), so a county
 of 10,000 assets and years of reports is read in a few aggregate queries.
 
-- Expected reports of a month: active assets checked monthly (``reports.CHECKED_TYPES``: 经营性,
-  公益性) that were in the registry before the month ended.
-- Done: the asset has a current report of the month that is submitted or approved.
+- Expected reports of a month: active assets of the types the county's monthly duty covers
+  (``asset_types`` of the profile's ``village_monthly_report``, else 经营性 and 公益性) that were in
+  the registry before the month ended (``bot.services.duties``, the one definition of done).
+- Done: the asset has a current report of the month that is submitted or approved
+  (``duties.report_done``).
 - On time: done, and its first submission (any version) is on or before the due date of the
   county's policy profile (``village_monthly_report``), else the 25th, 23:59 Asia/Shanghai
   (``bot.services.assessment.common.deadline_for``, the same rule as the compliance score).
@@ -32,10 +34,11 @@ from bot.clock import period_of, utcnow
 from bot import periods
 from bot.i18n import N_
 from bot.policy.timing import local_to_utc
+from bot.services import duties
 from bot.services.access import AccessDenied, require
 from bot.services.assessment.classes import STORED
 from bot.services.assessment.common import Deadline, deadline_for
-from bot.services.reports import CHECKED_TYPES, CLOSED_PROBLEM_STATUSES
+from bot.services.reports import CLOSED_PROBLEM_STATUSES
 from bot.storage.models import (
     ASSET_TYPES,
     FUND_SOURCES,
@@ -49,7 +52,7 @@ from bot.storage.models import (
 )
 
 OVERSIGHT_ROLES = ("township_leader", "department_officer", "county_officer", "admin")
-DONE_STATUSES = ("submitted", "approved")
+DONE_STATUSES = duties.REPORT_DONE_STATUSES  # kept for callers; the definition is in duties
 OPERATING = "经营性"
 SEVERITIES = ("serious", "major", "minor")
 SEVERITY_LABELS = {"serious": N_("Serious"), "major": N_("Major"), "minor": N_("Minor")}
@@ -198,7 +201,7 @@ class Figures:
 
     def fund_totals(self) -> dict[str, Decimal]:
         """Return {source: 万元 over all asset types}."""
-        return {src: sum(by_type.values(), Decimal("0")) for src, by_type in self.funds.items()}
+        return {src: sum(by_type.values(), Decimal(0)) for src, by_type in self.funds.items()}
 
 
 def total_row(rows: list[VillageRow], township: str = "", village: str = "") -> VillageRow:
@@ -285,10 +288,12 @@ def _villages_of(parent_ids: list[int]):
     return select(OrgUnit.id).where(col(OrgUnit.parent_id).in_(parent_ids), OrgUnit.level == "village")
 
 
-def _expected(asset_end):
+def _expected(asset_end, deadline: Deadline):
     """Return the conditions on Asset for an asset expected to report in a month ending at ``asset_end``."""
     return and_(
-        Asset.status == "active", col(Asset.asset_type).in_(CHECKED_TYPES), Asset.created_at < asset_end
+        Asset.status == "active",
+        col(Asset.asset_type).in_(duties.monthly_asset_types(deadline)),
+        Asset.created_at < asset_end,
     )
 
 
@@ -330,10 +335,9 @@ def _done_counts(
         .join(Asset, Asset.id == Report.asset_id)
         .where(
             col(Report.period).in_(periods),
-            col(Report.current).is_(True),
-            col(Report.status).in_(DONE_STATUSES),
+            duties.report_done(),
             col(Asset.village_id).in_(_villages_of(parent_ids)),
-            _expected(month_end),
+            _expected(month_end, deadline),
         )
         .group_by(*keys)
     ).all()
@@ -354,7 +358,7 @@ def _expected_counts(
     query = select(Asset.village_id if by_village else literal(0), *sums).where(
         col(Asset.village_id).in_(_villages_of(parent_ids)),
         Asset.status == "active",
-        col(Asset.asset_type).in_(CHECKED_TYPES),
+        col(Asset.asset_type).in_(duties.monthly_asset_types(deadline)),
     )
     rows = session.exec(query.group_by(Asset.village_id) if by_village else query).all()
     return {(vid, period): int(value or 0) for vid, *values in rows for period, value in zip(periods, values)}

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from bot.clock import period_of, utcnow
 from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
-from bot.services import audit, evidence, notices
+from bot.services import audit, duties, evidence, notices
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.evidence import EvidenceStore
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, ProblemEvent, Report, User
@@ -138,10 +138,12 @@ def month_overview(session: Session, user: User, period: str | None = None, *,
     overview = []
     for asset in assets:
         report = by_asset.get(asset.id)
-        if report is None or report.status == EXPIRED or (report.status == DRAFT and month_over(report, now)):
+        if report is not None and report.status in duties.REPORT_DONE_STATUSES:
+            state = "done"  # the duty service's definition: submitted (waiting for review) or approved
+        elif report is None or report.status != DRAFT or month_over(report, now):
             state = "todo"  # an ended month's draft is not waiting any more
         else:
-            state = "draft" if report.status == DRAFT else "done"
+            state = "draft"
         overview.append(AssetMonth(asset, state, report))
     return overview
 

@@ -4,10 +4,10 @@ from the database, and plan its messages for a time window.
 Scope codes are the units' administrative codes (``#<id>`` for a unit without one); the county's
 departments share one synthetic scope ``<county code>/dept``. What counts as done:
 
-- ``village_monthly_report``: every active asset of the village (household assets, 到户类, are
-  outside the monthly checklist) has a current submitted Report for the month; done at the last
-  submission. A village without such assets has nothing to report.
-- any other duty: a ``DutyRecord`` of the responsible unit for the period.
+what ``bot.services.duties`` says (the one definition): the village monthly report when every
+active asset of the types the profile item covers has a current submitted or approved report for the
+month (a village without such assets has nothing to report); any other duty when a ``DutyRecord``
+of the responsible unit for the period exists.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from bot.clock import UTC, utcnow
@@ -26,16 +25,16 @@ from bot.policy.facts import NO_CHANNEL, Facts, Recipient, Scope, SeriousProblem
 from bot.policy.messages import PlannedMessage
 from bot.policy.planner import plan
 from bot.policy.profile import ROLE_LEVEL, Profile
-from bot.storage.models import Asset, Invite, OrgUnit, Problem, ProblemEvent, Report, TelegramIdentity, User
-from bot.storage.models_schedule import ChannelRoute, DutyRecord
+from bot.services import duties
+from bot.storage.models import Asset, Invite, OrgUnit, Problem, ProblemEvent, TelegramIdentity, User
+from bot.storage.models_schedule import ChannelRoute
 
 MONTHLY_REPORT = "village_monthly_report"
-HOUSEHOLD = "到户类"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=UTC)
 DEPARTMENTS = N_("Industry departments")
 
 
-def scope_code(unit: "OrgUnit | Unit") -> str:
+def scope_code(unit: OrgUnit | Unit) -> str:
     """Return the planner's code of a unit."""
     return unit.code or f"#{unit.id}"
 
@@ -57,7 +56,7 @@ class CountyView:
 
     county: OrgUnit
     profile: Profile
-    units: dict[str, "Unit"] = field(default_factory=dict)
+    units: dict[str, Unit] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -167,6 +166,7 @@ def _not_joined(session: Session, view: CountyView, by_id: dict[int, Unit]) -> l
 
 def _submissions(session: Session, view: CountyView, by_id: dict[int, Unit],
                  occs: list[Occurrence]) -> list[Submission]:
+    """Return what is done, as the duty service (``bot.services.duties``) defines it."""
     found: list[Submission] = []
     monthly = sorted({o.period for o in occs if o.item == MONTHLY_REPORT})
     if monthly:
@@ -174,37 +174,23 @@ def _submissions(session: Session, view: CountyView, by_id: dict[int, Unit],
     others = sorted({o.item for o in occs if o.item != MONTHLY_REPORT})
     if others:
         levels = {o.item: o.level for o in occs}
-        rows = session.exec(select(DutyRecord).where(DutyRecord.org_unit_id.in_(_in_county(view)),
-                                                     DutyRecord.item.in_(others))).all()
-        for row in rows:
-            unit = by_id[row.org_unit_id]
-            code = department_code(view.county) if levels[row.item] == "department" else scope_code(unit)
-            found.append(Submission(row.item, row.period, code, row.done_at))
+        for (unit_id, item, period), done in duties.recorded(session, _in_county(view), others).items():
+            unit = by_id[unit_id]
+            code = department_code(view.county) if levels[item] == "department" else scope_code(unit)
+            found.append(Submission(item, period, code, done.at))
     return found
 
 
-def _monthly_reports(session: Session, view: CountyView, by_id: dict[int, "Unit"],
+def _monthly_reports(session: Session, view: CountyView, by_id: dict[int, Unit],
                      periods: list[str]) -> list[Submission]:
-    """Per village and month: done when every checkable asset has a current submitted report
-    (one pass over assets left-joined to that month's reports, like the bare missing-report query)."""
-    found: list[Submission] = []
+    """Per village and month: done when every covered asset has a done report (``duties.monthly_done``);
+    a village with nothing to report is done from the start (EPOCH)."""
+    types = view.profile.item(MONTHLY_REPORT).covers
+    done, expected = duties.monthly_done(session, _in_county(view, "village"), periods, types, view.tz)
+    found = [Submission(MONTHLY_REPORT, period, scope_code(by_id[vid]), at) for (vid, period), at in done.items()]
     for period in periods:
-        report = (Report.asset_id == Asset.id) & (Report.period == period) & Report.current.is_(True) & (
-            Report.status == "submitted")
-        missing = func.sum(case((Report.id.is_(None), 1), else_=0))
-        rows = session.exec(
-            select(Asset.village_id, missing, func.max(Report.submitted_at))
-            .select_from(Asset).outerjoin(Report, report)
-            .where(Asset.status == "active", Asset.asset_type != HOUSEHOLD,
-                   Asset.village_id.in_(_in_county(view, "village")))
-            .group_by(Asset.village_id)).all()
-        counted = set()
-        for village_id, absent, at in rows:
-            counted.add(village_id)
-            if not absent and at is not None:
-                found.append(Submission(MONTHLY_REPORT, period, scope_code(by_id[village_id]), at))
         found += [Submission(MONTHLY_REPORT, period, scope_code(unit), EPOCH)
-                  for vid, unit in by_id.items() if unit.level == "village" and vid not in counted]
+                  for vid, unit in by_id.items() if unit.level == "village" and (vid, period) not in expected]
     return found
 
 

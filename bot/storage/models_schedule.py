@@ -8,7 +8,6 @@ processes may insert it, one of them claims it by compare-and-set and sends it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -28,8 +27,8 @@ class ScheduleState(SQLModel, table=True):
     watermark: dt.datetime
     updated_at: dt.datetime = Field(default_factory=utcnow)
     # The last planning failure of this county (None once a tick plans it again): shown on /healthz.
-    error: Optional[str] = Field(default=None, max_length=500)
-    error_at: Optional[dt.datetime] = None
+    error: str | None = Field(default=None, max_length=500)
+    error_at: dt.datetime | None = None
 
 
 class DueItemRow(SQLModel, table=True):
@@ -38,7 +37,7 @@ class DueItemRow(SQLModel, table=True):
     __tablename__ = "due_item"
     __table_args__ = (UniqueConstraint("county_id", "item", "period", name="uq_due_item"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     county_id: int = Field(foreign_key="org_unit.id", index=True)
     item: str = Field(max_length=64)
     period: str = Field(max_length=16)
@@ -49,17 +48,26 @@ class DueItemRow(SQLModel, table=True):
 
 
 class DutyRecord(SQLModel, table=True):
-    """A duty other than the monthly report recorded as done by a unit (inspection, self-check…)."""
+    """A duty other than the monthly report recorded as done by a unit (inspection, self-check…).
+
+    ``by`` says how: ``form`` (its forms submitted), ``sign_off`` (signed off, reported up), ``record``
+    (an officer's record: ``occurred_on``, ``note``, optional ``attachment``), ``review``, ``grade``.
+    """
 
     __tablename__ = "duty_record"
     __table_args__ = (UniqueConstraint("org_unit_id", "item", "period", name="uq_duty_record"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     org_unit_id: int = Field(foreign_key="org_unit.id", index=True)
     item: str = Field(max_length=64)
     period: str = Field(max_length=16)
     done_at: dt.datetime
-    user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    by: str = Field(default="form", max_length=16, sa_column_kwargs={"server_default": "form"})
+    occurred_on: dt.date | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    attachment: str | None = Field(default=None, max_length=300)
+    attachment_name: str | None = Field(default=None, max_length=200)
 
 
 class ChannelRoute(SQLModel, table=True):
@@ -67,12 +75,12 @@ class ChannelRoute(SQLModel, table=True):
 
     __tablename__ = "channel_route"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     org_unit_id: int = Field(foreign_key="org_unit.id", index=True)
     kind: str = Field(max_length=16)
     name: str = Field(max_length=100)
     url: str = Field(max_length=500)
-    secret: Optional[str] = Field(default=None, max_length=200)
+    secret: str | None = Field(default=None, max_length=200)
     reachable: bool = Field(default=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -88,7 +96,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255, unique=True)
     county_id: int = Field(foreign_key="org_unit.id", index=True)
     kind: str = Field(max_length=16)
@@ -110,11 +118,11 @@ class OutboxMessage(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     next_attempt_at: dt.datetime
-    claimed_at: Optional[dt.datetime] = None
-    claimed_by: Optional[str] = Field(default=None, max_length=64)
+    claimed_at: dt.datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=64)
     recovered: int = 0
-    sent_at: Optional[dt.datetime] = None
-    error: Optional[str] = Field(default=None, max_length=500)
+    sent_at: dt.datetime | None = None
+    error: str | None = Field(default=None, max_length=500)
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -124,7 +132,7 @@ class PolicyDocument(SQLModel, table=True):
 
     __tablename__ = "policy_document"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     profile_id: str = Field(max_length=64, unique=True)
     source: str = Field(max_length=500)
     content: str

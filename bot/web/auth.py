@@ -3,6 +3,7 @@ page where a signed-in person sees the browsers signed in as them and ends any o
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -35,8 +36,10 @@ MSG_SIGNED_OUT = N_("You are signed out on this device. To sign in again, send /
 
 
 @router.get("/auth/link/{token}", include_in_schema=False)
-def sign_in_by_link(request: Request, token: str):
-    """Consume a single-use sign-in link and open a session; refuse forged, expired and used links."""
+def sign_in_by_link(request: Request, token: str, next: str | None = None):
+    """Consume a single-use sign-in link and open a session; refuse forged, expired and used links.
+
+    ``next`` may send the user on to a duty page (a path under /duties/, nothing else)."""
     state = web(request)
     with state.session() as session:
         try:
@@ -46,6 +49,8 @@ def sign_in_by_link(request: Request, token: str):
             raise WebError(403, exc.msgid) from None
         user = session.get(User, row.user_id)
         target = f"/f/report/{row.report_id}" if row.report_id else HOME.get(user.role, "/f")
+        if next and re.fullmatch(r"/duties(/[0-9a-z/]*)?(\?year=[0-9]{4})?", next):
+            target = next
         response = RedirectResponse(target, status_code=303)
         set_session_cookie(request, response, session, user, via="link")
         session.commit()

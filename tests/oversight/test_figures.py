@@ -99,7 +99,7 @@ def test_the_countys_policy_profile_sets_the_due_date(engine, world, tmp_path, m
     (tmp_path / "oversight-due-20th.yaml").write_text(
         text.replace("id: yanshan-2024", "id: oversight-due-20th").replace(
             "due: {day: 25,", "due: {day: 20,"
-        ),
+        ).replace("asset_types: [经营性]", "asset_types: [经营性, 公益性]"),  # this county widens the duty
         encoding="utf-8",
     )
     monkeypatch.setattr(profiles, "PROFILES_DIR", tmp_path)

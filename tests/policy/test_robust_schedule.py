@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select

@@ -13,6 +13,7 @@ from bot.storage.models import Asset, Problem, ProblemEvent, Report, TelegramIde
 from tests.factories import Tree, make_asset, make_tree, make_user
 
 UTC = dt.timezone.utc
+LEDGER_SINCE = dt.datetime(2024, 1, 1, tzinfo=UTC)
 
 PEOPLE = {  # key: (role, unit attribute of the Tree)
     "cadre_a1": ("village_cadre", "village_a1"),
@@ -52,7 +53,9 @@ def build(session: Session, profile: str = "yanshan-2024", locales: dict[str, st
         chats[key] = 5000 + index
         session.add(TelegramIdentity(telegram_user_id=chats[key], chat_id=chats[key], user_id=user.id))
         people[key] = user
-    assets = {name: make_asset(session, getattr(tree, name)) for name in ("village_a1", "village_a2", "village_b1")}
+    # in the ledger since before the years the tests travel through (a month expects the assets it had)
+    assets = {name: make_asset(session, getattr(tree, name), created_at=LEDGER_SINCE)
+              for name in ("village_a1", "village_a2", "village_b1")}
     session.flush()
     return World(tree, people, chats, assets)
 

@@ -1,9 +1,11 @@
 """Reporting compliance over the registry, per village and township, per month or year, up to the county.
 
-For each active asset checked monthly (``bot.services.reports.CHECKED_TYPES``: 经营性, 公益性), every
-month from the one it entered the registry, one monthly report is expected; a month whose deadline
-(the county's policy profile, else the 25th 23:59 Asia/Shanghai) has not yet passed on ``as_of``
-counts only once its report is in. Of an expected report we read:
+For each active asset of the types the county's monthly duty covers (``bot.services.duties``: the
+profile item's ``asset_types``, else 经营性 and 公益性), every month from the one it entered the
+registry, one monthly report is expected; a month whose deadline (the county's policy profile, else
+the 25th 23:59 Asia/Shanghai) has not yet passed on ``as_of`` counts only once its report is in. A
+report is in when the duty service counts it done (current version submitted or approved; one sent
+back counts again once resubmitted). Of an expected report we read:
 
 - on time: its first submission, as a local date, is on or before the due date;
 - complete: the latest submitted version answers every question its form requires;
@@ -25,10 +27,8 @@ from bot.clock import utcnow
 from bot.flows import Walker, load_form
 from bot.scoring.compliance import ComplianceScore, ProblemRecord, ReportRecord, score_compliance
 from bot.services.access import require
-from bot.services.assessment.common import (
-    Deadline, deadline_for, month_label, parse_period, submitted_reports,
-)
-from bot.services.reports import CHECKED_TYPES
+from bot.services.assessment.common import Deadline, deadline_for, month_label, parse_period
+from bot.services.duties import done_reports, monthly_asset_types
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, Report, User
 
 DEFAULT_RESOLVE_DAYS = 30   # our reading: no published deadline for solving a problem without one
@@ -83,7 +83,8 @@ def compliance_scores(session: Session, scope: OrgUnit, period: str, *, as_of: d
     where = {v.id: (townships.get(v.parent_id, ""), v.name) for v in villages}
     deadlines = {v.id: deadline_for(session, v) for v in villages}
     assets = session.exec(select(Asset).where(col(Asset.village_id).in_(list(where)))).all()
-    checked = [a for a in assets if a.status == "active" and a.asset_type in CHECKED_TYPES]
+    checked = [a for a in assets if a.status == "active"
+               and a.asset_type in monthly_asset_types(deadlines[a.village_id])]
     records = expected_reports(session, checked, where, deadlines, year, months, today)
     problems = problem_records(session, assets, where, deadline)  # of every asset: villagers report any
     levels = {level: score_compliance(records, problems, level=level, period=period, as_of=today)
@@ -95,7 +96,7 @@ def expected_reports(session: Session, assets: list[Asset], where: dict[int, tup
                      deadlines: dict[int, Deadline], year: int, months: list[int],
                      today: dt.date) -> list[ReportRecord]:
     """Return a ReportRecord for every report expected of ``assets`` in these months of ``year``."""
-    found = submitted_reports(session, [a.id for a in assets], [month_label(year, m) for m in months])
+    found = done_reports(session, [a.id for a in assets], [month_label(year, m) for m in months])
     valid = photos_valid(session, [s.report.id for s in found.values()])
     records = []
     for asset in assets:

@@ -1,0 +1,480 @@
+"""One definition of a duty's state: for every unit, duty (policy profile item) and period.
+
+A duty is an item of the county's policy profile (``bot/policy/profiles/*.yaml``) for one period and
+its responsible unit: a village (village items), a township, or the county (county and department
+items). Its state at a moment is one of
+
+- ``not_due``: its period has not begun (or, for a report on the previous period, not ended);
+- ``due``: open and not yet done, the deadline has not passed;
+- ``done``: recorded as done — when, and by what (``Done.by``: ``form`` submitted, ``sign_off``,
+  an officer's ``record``, the township's ``review``, the county's ``grade``; ``Done.ref`` is the
+  report or the duty record);
+- ``late``: not done and its deadline has passed;
+- ``not_applicable``: nothing to do (a village without an asset the monthly check covers).
+
+What makes a duty done:
+
+- ``village_monthly_report``: every active asset of the village of the types the item covers
+  (``asset_types`` of the profile item, else 经营性 and 公益性) that was in the registry before the
+  month ended has a current monthly report that is submitted (waiting for review) or approved
+  (``REPORT_DONE_STATUSES``). A report sent back (``returned``) is history; its next version is a
+  draft until it is resubmitted, so the duty is open again. Done at the latest submission.
+- any other duty: a ``DutyRecord`` of the responsible unit for the period, written by the flow
+  that completes it (``mark_done``: forms, sign-offs, review, grading) or by an officer's record
+  (``record``: date, note, optional attachment).
+
+The scheduler's fact loader (``bot.services.schedule_facts``), the dashboards and exports
+(``bot.services.oversight``), the compliance scores (``bot.services.assessment.compliance``), the
+officers' duty pages and the ``villagebot duty`` commands all ask here. The questions are answered
+for many units at once, in a few set-based queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from bot.clock import as_utc, utcnow
+from bot.i18n import N_, Label, UserError
+from bot.policy.calendar import Occurrence, occurrences
+from bot.policy.profile import DEFAULT_ASSET_TYPES, FREQUENCIES, DueItem, Profile
+from bot.policy.timing import local_to_utc
+from bot.services import audit, policies
+from bot.services.access import AccessDenied
+from bot.storage.models import Asset, OrgUnit, Report, User
+from bot.storage.models_schedule import DutyRecord
+
+NOT_DUE, DUE, DONE, LATE, NOT_APPLICABLE = "not_due", "due", "done", "late", "not_applicable"
+STATES = (NOT_DUE, DUE, DONE, LATE, NOT_APPLICABLE)
+STATE_LABELS = {NOT_DUE: N_("not due yet"), DUE: N_("due"), DONE: N_("done"), LATE: N_("late"),
+                NOT_APPLICABLE: N_("not applicable")}
+BY_LABELS = {"form": N_("form submitted"), "sign_off": N_("signed off and reported"),
+             "record": N_("officer's record"), "review": N_("township review"), "grade": N_("county grading")}
+MONTHLY_REPORT = "village_monthly_report"
+# A current monthly report in one of these states makes its asset's month done: submitted and
+# waiting for the township's review, or approved. 'returned' (sent back) is not: its next version is.
+REPORT_DONE_STATUSES = ("submitted", "approved")
+LISTED_LATE = dt.timedelta(days=120)   # a late duty stays on an officer's list this long
+LISTED_DONE = dt.timedelta(days=31)    # a done one this long
+NOTE_MAX = 2000
+ATTACHMENT_TYPES = {".pdf", ".jpg", ".jpeg", ".png", ".doc", ".docx", ".xls", ".xlsx", ".txt"}
+RECORDER_ROLES = ("township_leader", "department_officer", "county_officer")
+
+MSG_NOT_RECORDABLE = N_("“{item}” is done through its own form or step, not by a record.")
+MSG_NOT_YOURS = N_("“{item}” is a duty of another role.")
+MSG_UNKNOWN_ITEM = N_("Your county's policy has no duty “{item}”.")
+MSG_NO_PROFILE = N_("Your county has not chosen a policy profile.")
+MSG_WRONG_UNIT = N_("“{item}” is not a duty of {unit}.")
+MSG_BAD_PERIOD = N_("{period} is not a period of “{item}”.")
+MSG_NOT_OPEN = N_("“{item}” for {period} is not open yet.")
+MSG_RECORDED = N_("“{item}” for {period} is already recorded as done.")
+MSG_NOTE = N_("Write a note of 1 to {max} characters.")
+MSG_DATE_FUTURE = N_("The date cannot be in the future.")
+MSG_ATTACHMENT_TYPE = N_("Attach a PDF, picture, Word, Excel or text file.")
+MSG_ATTACHMENT_SIZE = N_("The attachment is larger than {mb} MB.")
+
+
+PERIOD_MONTH = N_("{year}-{month}")
+PERIOD_QUARTER = N_("{year} quarter {quarter}")
+PERIOD_HALF = (N_("{year} first half"), N_("{year} second half"))
+PERIOD_YEAR = N_("{year}")
+
+
+def period_name(period: str, locale: str | None) -> str:
+    """Return a period as people read it: 2026年11月, 2026年第3季度, 2026年上半年, 2026年."""
+    from bot.i18n import translate
+
+    year, rest = period[:4], period[4:]
+    if rest.startswith("-Q"):
+        return translate(locale, PERIOD_QUARTER, year=year, quarter=rest[2:])
+    if rest.startswith("-H"):
+        return translate(locale, PERIOD_HALF[rest[2:] == "2"], year=year)
+    if rest.startswith("-"):
+        return translate(locale, PERIOD_MONTH, year=year, month=int(rest[1:]))
+    return translate(locale, PERIOD_YEAR, year=year)
+
+
+class DutyError(UserError, ValueError):
+    """A duty request refused for a reason the user can understand (translatable ``msgid``)."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """How a duty was done: when, by what (``by``), the report or record (``ref``), who, and a note."""
+
+    at: dt.datetime
+    by: str
+    ref: int | None = None
+    user_id: int | None = None
+    note: str | None = None
+    occurred_on: dt.date | None = None
+    first_at: dt.datetime | None = None  # monthly report: the latest of the assets' first submissions
+
+
+@dataclass(frozen=True)
+class DutyState:
+    """One duty of one unit and period at a moment."""
+
+    item: str
+    label: str
+    role: str
+    done_by: str
+    unit_id: int
+    unit_name: str
+    period: str
+    opens_at: dt.datetime
+    due_at: dt.datetime
+    state: str
+    done: Done | None = None
+
+    @property
+    def on_time(self) -> bool:
+        """True when done by the deadline (its minute included). A monthly report corrected after a send-back
+        is on time by its first submission, as the dashboards and the compliance score count it."""
+        if self.done is None:
+            return False
+        return as_utc(self.done.first_at or self.done.at) < self.due_at + dt.timedelta(minutes=1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Profiles
+
+
+def profile_of(session: Session, unit: OrgUnit) -> Profile | None:
+    """Return the policy profile of the nearest unit at or above ``unit`` that chose one, else None."""
+    ids = [int(p) for p in unit.path.strip("/").split("/") if p]
+    chosen = dict(session.exec(select(OrgUnit.id, OrgUnit.policy_profile).where(col(OrgUnit.id).in_(ids))).all())
+    for unit_id in reversed(ids):
+        if chosen.get(unit_id):
+            return policies.profile_by_id(session, chosen[unit_id])
+    return None
+
+
+def monthly_asset_types(deadline) -> tuple[str, ...]:
+    """Return the asset types the village's monthly check covers under a unit's deadline rule
+    (``assessment.common.deadline_for``, which carries the profile's monthly item)."""
+    item = getattr(deadline, "item", None)
+    return item.covers if item is not None else DEFAULT_ASSET_TYPES
+
+
+def opens_at(item: DueItem, occ: Occurrence, tz: dt.tzinfo) -> dt.datetime:
+    """Return when a duty opens: its period's start, or the next period's for a report on the previous one."""
+    year, rest = occ.period[:4], occ.period[4:]
+    months = FREQUENCIES[item.frequency]
+    if rest.startswith("-Q"):
+        month = (int(rest[2]) - 1) * 3 + 1
+    elif rest.startswith("-H"):
+        month = (int(rest[2]) - 1) * 6 + 1
+    elif rest.startswith("-"):
+        month = int(rest[1:3])
+    else:
+        month = 1
+    if item.due.next_period:
+        month += months
+    year_n = int(year) + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return local_to_utc(dt.date(year_n, month, 1), dt.time(0, 0), tz)
+
+
+def state_of(done: Done | None, opened: dt.datetime, due_at: dt.datetime, now: dt.datetime,
+             applicable: bool = True) -> str:
+    """Return the state of one duty from what is known of it."""
+    if done is not None:
+        return DONE
+    if not applicable:
+        return NOT_APPLICABLE
+    if now > due_at:
+        return LATE
+    return DUE if now >= opened else NOT_DUE
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What is done (set-based)
+
+
+def report_done():
+    """Return the SQL condition of a Report that counts as done (current, submitted or approved)."""
+    return col(Report.current).is_(True) & col(Report.status).in_(REPORT_DONE_STATUSES)
+
+
+def month_end(period: str, tz: dt.tzinfo) -> dt.datetime:
+    """Return the first instant (UTC) after the month 'YYYY-MM' in zone ``tz``."""
+    year, month = int(period[:4]), int(period[5:7])
+    return local_to_utc(dt.date(year + month // 12, month % 12 + 1, 1), dt.time(0, 0), tz)
+
+
+def monthly_done(session: Session, villages, periods: Iterable[str], asset_types: Iterable[str],
+                 tz: dt.tzinfo, *, firsts: dict[tuple[int, str], dt.datetime] | None = None
+                 ) -> tuple[dict[tuple[int, str], dt.datetime], set[tuple[int, str]]]:
+    """Return ({(village id, period): done at}, {(village id, period) with something to report}).
+
+    ``villages`` is a list or a subquery of village ids. One pass per month over the covered assets
+    left-joined to that month's done reports (the shape of the bare missing-report query). Given a
+    ``firsts`` dict, it is filled with the latest of the assets' first submissions (any version) of each
+    done village (on time or not, as the dashboards count it).
+    """
+    done: dict[tuple[int, str], dt.datetime] = {}
+    expected: set[tuple[int, str]] = set()
+    types = list(asset_types)
+    for period in sorted(set(periods)):
+        joined = (Report.asset_id == Asset.id) & (Report.period == period) & report_done()
+        missing = func.sum(case((Report.id.is_(None), 1), else_=0))
+        columns = [Asset.village_id, missing, func.max(Report.submitted_at)]
+        query = select(*columns).select_from(Asset).outerjoin(Report, joined)
+        if firsts is not None:
+            first = (select(Report.asset_id, func.min(Report.submitted_at).label("first"))
+                     .where(Report.period == period, col(Report.submitted_at).is_not(None))
+                     .group_by(Report.asset_id).subquery())
+            query = select(*columns, func.max(first.c.first)).select_from(Asset).outerjoin(Report, joined) \
+                .outerjoin(first, first.c.asset_id == Asset.id)
+        rows = session.exec(
+            query.where(Asset.status == "active", col(Asset.asset_type).in_(types),
+                        Asset.created_at < month_end(period, tz), col(Asset.village_id).in_(villages))
+            .group_by(Asset.village_id)).all()
+        for village_id, absent, at, *first_at in rows:
+            expected.add((village_id, period))
+            if not absent and at is not None:
+                done[(village_id, period)] = as_utc(at)
+                if firsts is not None and first_at and first_at[0] is not None:
+                    firsts[(village_id, period)] = as_utc(first_at[0])
+    return done, expected
+
+
+def recorded(session: Session, units, items: Iterable[str]) -> dict[tuple[int, str, str], Done]:
+    """Return {(unit id, item, period): Done} of the duty records of these units (a list or subquery)."""
+    items = list(items)
+    if not items:
+        return {}
+    rows = session.exec(select(DutyRecord).where(col(DutyRecord.org_unit_id).in_(units),
+                                                 col(DutyRecord.item).in_(items))).all()
+    return {(r.org_unit_id, r.item, r.period): Done(as_utc(r.done_at), r.by, r.id, r.user_id, r.note, r.occurred_on)
+            for r in rows}
+
+
+@dataclass(frozen=True)
+class DoneReport:
+    """The done report of one asset and month: its current version and its first submission (any version)."""
+
+    report: Report
+    first_submitted_at: dt.datetime
+
+
+def done_reports(session: Session, asset_ids: Iterable[int], periods: Iterable[str]) -> dict[tuple[int, str],
+                                                                                               DoneReport]:
+    """Return {(asset id, period): DoneReport} for the monthly reports that count as done."""
+    asset_ids, periods = list(asset_ids), list(periods)
+    if not asset_ids or not periods:
+        return {}
+    found: dict[tuple[int, str], DoneReport] = {}
+    for start in range(0, len(asset_ids), 900):
+        chunk = asset_ids[start:start + 900]
+        rows = session.exec(select(Report).where(col(Report.asset_id).in_(chunk), col(Report.period).in_(periods),
+                                                 col(Report.submitted_at).is_not(None))).all()
+        firsts: dict[tuple[int, str], dt.datetime] = {}
+        for row in rows:
+            key = (row.asset_id, row.period)
+            firsts[key] = min(firsts.get(key, row.submitted_at), row.submitted_at)
+        for row in rows:
+            if row.current and row.status in REPORT_DONE_STATUSES:
+                found[(row.asset_id, row.period)] = DoneReport(row, firsts[(row.asset_id, row.period)])
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# States of a county's duties
+
+
+def _responsible(units: list[OrgUnit], county: OrgUnit, item: DueItem) -> list[OrgUnit]:
+    if item.level in ("county", "department"):
+        return [county]
+    return [u for u in units if u.level == item.level]
+
+
+def county_of(session: Session, unit: OrgUnit) -> OrgUnit:
+    """Return the county a unit belongs to (the first unit of its path)."""
+    return session.get(OrgUnit, int(unit.path.strip("/").split("/")[0]))
+
+
+def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetime, *,
+           now: dt.datetime | None = None, items: Iterable[str] | None = None) -> list[DutyState]:
+    """Return the state at ``now`` of every duty of every unit in ``scope`` (and of its county, for the
+    county's and departments' duties) whose deadline falls in [start, end], by due time, item, unit."""
+    now = as_utc(now or utcnow())
+    county = county_of(session, scope)
+    profile = profile_of(session, scope)
+    if profile is None:
+        return []
+    tz = ZoneInfo(profile.timezone)
+    wanted = set(items) if items is not None else None
+    occs = [o for o in occurrences(profile, tz, start - dt.timedelta(seconds=1), end)
+            if start <= o.due_at <= end and (wanted is None or o.item in wanted)]
+    if not occs:
+        return []
+    units = list(session.exec(select(OrgUnit).where(col(OrgUnit.path).startswith(scope.path))).all())
+    in_scope = {u.id for u in units}
+    monthly = [o.period for o in occs if o.item == MONTHLY_REPORT]
+    below = select(OrgUnit.id).where(col(OrgUnit.path).startswith(scope.path))
+    done_monthly, expected, firsts = {}, set(), {}
+    if monthly:
+        done_monthly, expected = monthly_done(session, below.where(OrgUnit.level == "village"), monthly,
+                                              profile.item(MONTHLY_REPORT).covers, tz, firsts=firsts)
+    records = recorded(session, below.union(select(OrgUnit.id).where(OrgUnit.id == county.id)),
+                       {o.item for o in occs if o.item != MONTHLY_REPORT})
+    found: list[DutyState] = []
+    for occ in occs:
+        item = profile.item(occ.item)
+        opened = opens_at(item, occ, tz)
+        for unit in _responsible(units, county, item):
+            if unit.id != county.id and unit.id not in in_scope:
+                continue
+            if item.kind == MONTHLY_REPORT:
+                at = done_monthly.get((unit.id, occ.period))
+                done = Done(at, "form", first_at=firsts.get((unit.id, occ.period))) if at is not None else None
+                applicable = (unit.id, occ.period) in expected
+            else:
+                done, applicable = records.get((unit.id, item.kind, occ.period)), True
+            found.append(DutyState(item.kind, item.label, item.role, item.done_by, unit.id, unit.name, occ.period,
+                                   opened, occ.due_at, state_of(done, opened, occ.due_at, now, applicable), done))
+    return sorted(found, key=lambda s: (s.due_at, s.item, s.unit_name, s.unit_id))
+
+
+def for_user(session: Session, user: User, now: dt.datetime | None = None) -> list[DutyState]:
+    """Return the duties of the user's role and unit to show them: open ones, late ones of the last four months,
+    and ones done in the last month (a township leader's are their township's, an officer's the county's)."""
+    now = as_utc(now or utcnow())
+    if user.org_unit_id is None or user.role not in RECORDER_ROLES:
+        return []
+    unit = session.get(OrgUnit, user.org_unit_id)
+    found = []
+    for state in states(session, unit, now - LISTED_LATE, now + dt.timedelta(days=400), now=now):
+        if state.role != user.role or (state.unit_id != unit.id):
+            continue
+        if state.state == NOT_DUE or (state.state == DONE and state.done.at < now - LISTED_DONE):
+            continue
+        found.append(state)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recording
+
+
+def mark_done(session: Session, unit_id: int, item: str, period: str, user: User | None, at: dt.datetime,
+              by: str, **record: object) -> DutyRecord | None:
+    """Record a duty done for its responsible unit, once (audited ``duty.done``; the caller commits).
+
+    Returns the new record, or None when it was already recorded.
+    """
+    exists = session.exec(select(DutyRecord).where(DutyRecord.org_unit_id == unit_id, DutyRecord.item == item,
+                                                   DutyRecord.period == period)).first()
+    if exists is not None:
+        return None
+    row = DutyRecord(org_unit_id=unit_id, item=item, period=period, done_at=at, by=by,
+                     user_id=user.id if user else None, **record)
+    session.add(row)
+    actor = audit.Actor(user.id, f"user:{user.id}:{user.name}") if user else audit.Actor(None, "cli")
+    after = {"item": item, "period": period, "by": by}
+    after.update({k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in record.items() if v is not None})
+    audit.record(session, actor, "duty.done", "org_unit", unit_id, None, after)
+    return row
+
+
+def recordable(session: Session, user: User, now: dt.datetime | None = None) -> list[DutyState]:
+    """Return the user's duties that an officer's record completes and that are open or late, not done."""
+    return [s for s in for_user(session, user, now) if s.done_by == "record" and s.state in (DUE, LATE)]
+
+
+def _attachment_path(data_dir: Path, name: str, content: bytes, max_bytes: int) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix not in ATTACHMENT_TYPES:
+        raise DutyError(MSG_ATTACHMENT_TYPE)
+    if len(content) > max_bytes:
+        raise DutyError(MSG_ATTACHMENT_SIZE, mb=max_bytes // (1024 * 1024))
+    digest = hashlib.sha256(content).hexdigest()
+    relative = f"duties/{digest[:2]}/{digest}{suffix}"
+    target = data_dir / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        tmp.write_bytes(content)
+        tmp.replace(target)
+    return relative
+
+
+def record(session: Session, user: User | None, item: str, period: str, *, occurred_on: dt.date, note: str,
+           attachment: tuple[str, bytes] | None = None, data_dir: Path | None = None,
+           max_bytes: int = 20 * 1024 * 1024, now: dt.datetime | None = None,
+           unit: OrgUnit | None = None) -> DutyRecord:
+    """Record a duty done by an officer's record (a visit, a report to the county, a sample check,
+    targets issued): the day it happened, a note, an optional attachment (stored by SHA-256 under
+    ``data_dir/duties``). Audited (``duty.done``) and committed.
+
+    The user must hold the item's role over its responsible unit (the county for county and department
+    duties, their township for township duties); the period must be one of the item's and open.
+    Without a user (the command line, as the system) ``unit`` names the responsible unit.
+    """
+    now = as_utc(now or utcnow())
+    if user is not None:
+        if not user.active or user.org_unit_id is None or user.role not in RECORDER_ROLES:
+            raise AccessDenied()
+        unit = session.get(OrgUnit, user.org_unit_id)
+    if unit is None:
+        raise AccessDenied()
+    profile = profile_of(session, unit)
+    if profile is None:
+        raise DutyError(MSG_NO_PROFILE)
+    try:
+        due = profile.item(item)
+    except KeyError:
+        raise DutyError(MSG_UNKNOWN_ITEM, item=item) from None
+    if due.done_by != "record":
+        raise DutyError(MSG_NOT_RECORDABLE, item=Label(due.label))
+    if user is not None and due.role != user.role:
+        raise DutyError(MSG_NOT_YOURS, item=Label(due.label))
+    if unit.level != ("county" if due.level == "department" else due.level):
+        if user is not None:
+            raise AccessDenied()
+        raise DutyError(MSG_WRONG_UNIT, item=Label(due.label), unit=unit.name)
+    tz = ZoneInfo(profile.timezone)
+    occ = _occurrence(profile, due, period, tz)
+    if occ is None:
+        raise DutyError(MSG_BAD_PERIOD, period=period, item=Label(due.label))
+    if opens_at(due, occ, tz) > now:
+        raise DutyError(MSG_NOT_OPEN, period=period_name(period, None), item=Label(due.label))
+    if occurred_on > now.astimezone(tz).date():
+        raise DutyError(MSG_DATE_FUTURE)
+    note = (note or "").strip()
+    if not 1 <= len(note) <= NOTE_MAX:
+        raise DutyError(MSG_NOTE, max=NOTE_MAX)
+    path = name = None
+    if attachment is not None and attachment[1]:
+        name = Path(attachment[0] or "file").name[-200:]
+        path = _attachment_path(data_dir or Path("data"), name, attachment[1], max_bytes)
+    row = mark_done(session, unit.id, item, period, user, now, "record", occurred_on=occurred_on, note=note,
+                    attachment=path, attachment_name=name)
+    if row is None:
+        session.rollback()
+        raise DutyError(MSG_RECORDED, item=Label(due.label), period=period_name(period, None))
+    session.commit()
+    return row
+
+
+_PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4]|-H[12])?$")
+
+
+def _occurrence(profile: Profile, item: DueItem, period: str, tz: dt.tzinfo) -> Occurrence | None:
+    if not isinstance(period, str) or not _PERIOD_RE.match(period):
+        return None
+    year = int(period[:4])
+    start = dt.datetime(year - 1, 1, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + 2, 1, 1, tzinfo=dt.UTC)
+    return next((o for o in occurrences(profile, tz, start, end) if o.item == item.kind and o.period == period),
+                None)
