@@ -21,7 +21,7 @@ from bot.storage.db import session_scope
 from bot.storage.models import AuditEntry, OrgUnit, TelegramIdentity
 from bot.storage.models_schedule import OutboxMessage, PolicyDocument, ScheduleState
 from tests.factories import make_asset, make_user
-from tests.policy.world import Recorder, build
+from tests.policy.world import LEDGER_SINCE, Recorder, build
 
 UTC = dt.timezone.utc
 NOV = dt.datetime(2026, 11, 10, tzinfo=UTC)
@@ -106,7 +106,7 @@ def _second_county(session: Session, world) -> int:
     session.add(other)
     cadre = make_user(session, "village_cadre", world.tree.village_x, name="远山村干部")
     session.add(TelegramIdentity(telegram_user_id=7001, chat_id=7001, user_id=cadre.id))
-    make_asset(session, world.tree.village_x)
+    make_asset(session, world.tree.village_x, created_at=LEDGER_SINCE)  # in the ledger long before
     session.flush()
     return 7001
 
