@@ -197,8 +197,9 @@ def peak_rss_mb() -> float:
 
 def measure(step: str, url: str, path: str, out: str) -> dict:
     """Run one step (in a fresh process); return wall and CPU time, the process's peak RSS and a detail."""
-    import bot.services.ledger  # noqa: F401 - the libraries load before the clock starts
     import openpyxl  # noqa: F401
+
+    import bot.services.ledger  # noqa: F401 - the libraries load before the clock starts
 
     started, cpu_started = time.perf_counter(), time.process_time()
     detail = STEPS[step](url, Path(path), Path(out))

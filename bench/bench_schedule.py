@@ -21,7 +21,7 @@ from sqlmodel import Session
 from bot.storage.db import make_engine, session_scope, upgrade
 
 ADMIN_URL = os.environ.get("VILLAGEBOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PERIOD = "2026-11"
 NOW = dt.datetime(2026, 11, 26, 2, tzinfo=UTC)  # 10:00 local, the morning after the deadline
 ASSETS_PER_VILLAGE = 50

@@ -21,11 +21,11 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from bench.bench_telegram_echo import echo_rate
 from bot.adapters.telegram import build_application
 from bot.config import Settings
 from bot.services import reports, users
 from bot.storage.db import make_engine, upgrade
-from bench.bench_telegram_echo import echo_rate
 from tests.factories import make_asset, make_tree
 from tests.fakes.botapi_process import DoubleProcess
 
@@ -96,7 +96,7 @@ async def adapter_rate(double: DoubleProcess, n: int, workdir: Path) -> float:
         # An invited cadre can act once the invite is redeemed: their drafts are opened now.
         plan = _open_checklists(db_url, cadres)
         # Each cadre opens their checklist (the report is already a draft: this resumes it).
-        for person, (rid, asset_id, key, option) in zip(people, plan):
+        for person, (_rid, asset_id, _key, _option) in zip(people, plan):
             double.send_command(person, "report")
             await double.wait_reply(person.id, timeout=30)
             double.press_latest([(person, f"a:{asset_id}")])

@@ -11,9 +11,9 @@ YAML files (forms, rubrics, profiles) are extracted for the keys in ``YAML_KEYS`
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 SUPPORTED = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -37,7 +37,7 @@ def normalise_locale(value: str | None) -> str:
     return DEFAULT_LOCALE
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(locale: str) -> dict[str, str]:
     """Return msgid → msgstr for a locale, merged from every .po file of that language."""
     from babel.messages.pofile import read_po

@@ -14,8 +14,8 @@ from sqlmodel import Session
 from bot.clock import as_utc
 from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
-from bot.policy.messages import render
 from bot.policy.loading import available, load
+from bot.policy.messages import render
 from bot.policy.profile import Profile
 from bot.policy.validate import ProfileError
 
@@ -147,8 +147,8 @@ def _moment(value: str, tz: dt.tzinfo, *, end_of_day: bool = False) -> dt.dateti
 @click.pass_obj
 def schedule_preview(ctx, start: str, end: str, scope_key: str | None, as_json: bool) -> None:
     """List what would be sent, to whom, through which channel and when; sends nothing."""
-    from bot.services.schedule_facts import preview
     from bot.services.orgs import OrgError, find_unit
+    from bot.services.schedule_facts import preview
 
     tz = ctx.settings.tz
     begin, finish = _moment(start, tz), _moment(end, tz, end_of_day=True)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from bot.cli import cli
 from bot.storage.db import make_engine
 
+
 class Cli:
     """Runs ``villagebot`` with VILLAGEBOT_DATA_DIR pointing at a temporary directory.
 

@@ -13,7 +13,14 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot import i18n
-from bot.i18n import SUPPORTED, Translator, extract_messages, missing_translations, normalise_locale, translate
+from bot.i18n import (
+    SUPPORTED,
+    Translator,
+    extract_messages,
+    missing_translations,
+    normalise_locale,
+    translate,
+)
 
 PO_FILES = sorted(i18n.LOCALES_DIR.glob("*/LC_MESSAGES/*.po"))
 

@@ -26,8 +26,9 @@ import contextvars
 import datetime as dt
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import bindparam, delete, insert
 from sqlalchemy import select as core_select

@@ -102,14 +102,14 @@ class AiohttpRequest(BaseRequest):
         else:
             try:
                 await asyncio.wait_for(self._slots.acquire(), pool_timeout)
-            except asyncio.TimeoutError as err:
+            except TimeoutError as err:
                 raise TimedOut(message="Pool timeout: all connections to the Bot API server are busy. The request "
                                        "was *not* sent.") from err
         try:
             async with self._session.request(method, url, data=data, headers=headers, timeout=timeout,
                                              proxy=self._proxy) as response:
                 return response.status, await response.read()
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as err:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err

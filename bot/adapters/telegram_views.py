@@ -15,7 +15,8 @@ Callback data carries stable keys only (never label text) and always fits Telegr
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
@@ -257,7 +258,8 @@ def class_list(locale: str, period: str, suggestions: list) -> tuple[str, Inline
 
 def class_detail(locale: str, asset, row, reasons: list[str]) -> tuple[str, InlineKeyboardMarkup]:
     """One asset's suggested class with its reasons, and the four classes to confirm or change to."""
-    from bot.services.assessment.classes import STORED, class_label as label
+    from bot.services.assessment.classes import STORED
+    from bot.services.assessment.classes import class_label as label
 
     lines = [f"<b>{_escape(asset.name)}</b>",
              _escape(t(locale, N_("Suggested: {label}"), label=t(locale, label(row.suggested))))]

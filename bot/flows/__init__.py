@@ -4,7 +4,16 @@ Pure: no database, no Telegram, no clock. See docs/forms.md for the YAML format.
 """
 
 from bot.flows.form import (
-    FORMS_DIR, Condition, Form, FormError, Option, Question, RiskRule, all_forms, form_for_asset_type, load_form,
+    FORMS_DIR,
+    Condition,
+    Form,
+    FormError,
+    Option,
+    Question,
+    RiskRule,
+    all_forms,
+    form_for_asset_type,
+    load_form,
     parse_form,
 )
 from bot.flows.risks import RiskHit, evaluate_risks, risk_labels

@@ -10,10 +10,11 @@ extracted by ``bot.i18n.extract_yaml`` and translated in locales/*/LC_MESSAGES/f
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -61,7 +62,7 @@ class Condition:
     op: str
     key: str | None = None
     value: Any = None
-    parts: tuple["Condition", ...] = ()
+    parts: tuple[Condition, ...] = ()
 
     def keys(self) -> set[str]:
         """Return every answer key this condition reads."""
@@ -393,7 +394,7 @@ def parse_form(text: str, path: Path) -> Form:
     return _Parser(path).form(raw)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry(folder: Path) -> dict[tuple[str, int], Form]:
     forms: dict[tuple[str, int], Form] = {}
     for path in sorted(folder.glob("*.yaml")):

@@ -6,9 +6,9 @@
 
 from bot.policy.calendar import Occurrence, occurrences
 from bot.policy.facts import Facts, Recipient, Scope, SeriousProblem, Submission
+from bot.policy.loading import available, load, parse
 from bot.policy.messages import PlannedMessage, render
 from bot.policy.planner import plan
-from bot.policy.loading import available, load, parse
 from bot.policy.profile import Profile
 from bot.policy.validate import ProfileError
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterator
+from collections.abc import Iterator
 
 from bot.policy.context import Context, Draft
 from bot.policy.facts import SeriousProblem

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterator
+from collections.abc import Iterator
 
 from bot.policy.calendar import Occurrence
 from bot.policy.context import Context, Draft
 from bot.policy.facts import Scope
 from bot.policy.messages import (
-    DIGEST, LATE_LINE, LATE_LINE_NOBODY, LATE_LINE_SOME_ABSENT, LATE_LINE_UNREACHABLE, MORE_LATE, OVERDUE_SELF,
-    Line, PlannedMessage,
+    DIGEST,
+    LATE_LINE,
+    LATE_LINE_NOBODY,
+    LATE_LINE_SOME_ABSENT,
+    LATE_LINE_UNREACHABLE,
+    MORE_LATE,
+    OVERDUE_SELF,
+    Line,
+    PlannedMessage,
 )
 from bot.policy.profile import LEVELS, ChainStep
 from bot.policy.timing import next_open

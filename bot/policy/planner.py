@@ -7,8 +7,8 @@ the database or the network. The result is what the outbox stores, keyed (subjec
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 from bot.policy.alerts import alerts
 from bot.policy.calendar import Occurrence

@@ -6,7 +6,7 @@ import datetime as dt
 
 from bot.policy.profile import Profile
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 _MAX_DAYS = 400  # a profile that makes every day a holiday must not loop forever
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from bot.i18n import N_, translate
 
@@ -40,7 +41,7 @@ class Reader:
             return f"{self.path}[{key}]"
         return f"{self.path}.{key}" if self.path else key
 
-    def mapping(self, allowed: Iterable[str]) -> "Reader":
+    def mapping(self, allowed: Iterable[str]) -> Reader:
         """Check this value is a mapping whose keys are all in ``allowed``."""
         if not isinstance(self.value, dict):
             raise self.fail(N_("Expected a mapping (key: value)."))
@@ -51,14 +52,14 @@ class Reader:
                     N_("Unknown field; allowed fields are: {allowed}."), allowed=", ".join(names))
         return self
 
-    def get(self, key: str, default: Any = _MISSING) -> "Reader":
+    def get(self, key: str, default: Any = _MISSING) -> Reader:
         """Return the child ``key``; a missing child takes ``default`` or is an error."""
         child = Reader(self.value.get(key, default), self.file, self._sub(key))
         if child.value is _MISSING or (child.value is None and default is _MISSING):
             raise child.fail(N_("This field is required."))
         return child
 
-    def items(self) -> list["Reader"]:
+    def items(self) -> list[Reader]:
         """Return the elements of a list value."""
         if not isinstance(self.value, list):
             raise self.fail(N_("Expected a list."))

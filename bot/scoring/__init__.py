@@ -4,8 +4,8 @@ Nothing here touches the database, the clock, Telegram or the web: callers pass 
 (a facts mapping, monthly report summaries, report records) and get plain results back.
 """
 
-from bot.scoring.errors import ScoringInputError
 from bot.scoring.engine import evaluate, score_facts_file
+from bot.scoring.errors import ScoringInputError
 from bot.scoring.rubric import load_rubric
 
 __all__ = ["ScoringInputError", "evaluate", "load_rubric", "score_facts_file"]

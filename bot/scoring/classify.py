@@ -8,8 +8,8 @@ severe class down, and the first class with a reason wins: 处置 > 盘活 > 提
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from bot.i18n import N_
 from bot.scoring.errors import ScoringInputError

@@ -9,9 +9,9 @@ Rates pool the counts of the whole scope and period, so a year is not an average
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 from bot.i18n import N_
 from bot.scoring.errors import ScoringInputError

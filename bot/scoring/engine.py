@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Mapping
 
 from bot.i18n import N_
 from bot.scoring.errors import ScoringInputError

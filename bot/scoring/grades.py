@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -40,7 +40,7 @@ class GradeScale:
         raise ValueError(f"total {total} is below every band of {self.id}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def grade_scales() -> dict[str, GradeScale]:
     """Return every grade scale shipped in grades.yaml, by id."""
     data = yaml.safe_load(GRADES_FILE.read_text(encoding="utf-8"))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import yaml
 
@@ -28,7 +29,7 @@ class Node:
     label: str
     published: str
     weight: Decimal
-    children: tuple["Node", ...] = ()
+    children: tuple[Node, ...] = ()
     rule: Rule | None = None
 
 
@@ -112,7 +113,7 @@ def walk(nodes: tuple[Node, ...]) -> Iterator[Node]:
         yield from walk(node.children)
 
 
-@lru_cache(maxsize=None)
+@cache
 def shipped_rubrics() -> dict[str, Rubric]:
     """Return every rubric in bot/scoring/rubrics/, by id."""
     rubrics = {}

@@ -6,9 +6,10 @@ and returns (score, trace steps) for a project's facts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from bot.i18n import N_
 from bot.scoring.errors import RubricError, ScoringInputError

@@ -16,10 +16,11 @@ township to fill in by hand; docs/oversight.md says which. Money is in 万元.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import insert, update
 from sqlmodel import Session, select

@@ -119,7 +119,7 @@ def import_org(session: Session, actor: audit.Actor, path, *, dry_run: bool = Fa
     for offset, row in enumerate(rows[header_idx + 1:]):
         line = header_idx + 2 + offset
 
-        def get(name: str) -> str:
+        def get(name: str, row=row) -> str:
             i = cols.get(name)
             return cell_text(row[i]) if i is not None and i < len(row) else ""
 

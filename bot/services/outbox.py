@@ -40,6 +40,8 @@ from bot.clock import as_utc, utcnow
 from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
+from bot.policy.validate import ProfileError
+from bot.services.channels import Button, DeliveryError, Target
 from bot.services.schedule_facts import (
     CountyView,
     counties_with_profile,
@@ -48,8 +50,6 @@ from bot.services.schedule_facts import (
     planned,
     scope_code,
 )
-from bot.policy.validate import ProfileError
-from bot.services.channels import Button, DeliveryError, Target
 from bot.services.users import telegram_chats
 from bot.storage.db import session_scope
 from bot.storage.models import OrgUnit, TelegramIdentity, User

@@ -30,8 +30,8 @@ from sqlalchemy import and_, case, exists, func, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot.clock import period_of, utcnow
 from bot import periods
+from bot.clock import period_of, utcnow
 from bot.i18n import N_
 from bot.policy.timing import local_to_utc
 from bot.services import duties

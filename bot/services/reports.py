@@ -12,8 +12,9 @@ cadre continues where they stopped. A report records the form version it was ans
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError

@@ -95,7 +95,7 @@ def _read_workbook(raw: bytes, name: str) -> list[list[Any]]:
         rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except SheetError:
         raise
-    except Exception:  # calamine raises several unrelated types for a broken file
+    except Exception:  # noqa: BLE001 - calamine raises several unrelated types for a broken file
         raise SheetError(N_("{path} is not a spreadsheet that can be read: open it in Excel and save it again as .xlsx."),
                          path=name) from None
     return [list(row) for row in rows]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 from PIL import Image, ImageDraw, ImageFont
 from sqlmodel import Session, select
@@ -59,7 +59,7 @@ class SignboardError(RuntimeError):
 
 def _covers_chinese(path: Path) -> bool:
     """Return whether reportlab can embed ``path`` and it has glyphs for Chinese."""
-    from reportlab.pdfbase.ttfonts import TTFont, TTFError
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
     try:
         font = TTFont("probe", str(path), subfontIndex=0)

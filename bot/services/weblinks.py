@@ -56,7 +56,7 @@ MSG_INIT_STALE = N_("This Telegram sign-in is too old. Close the form and open i
 def _mac(secret: str, purpose: str, value: str) -> str:
     if not secret:  # never sign with an empty key (bot.config.resolve_secret_key gives every process one)
         raise ValueError("no secret key: set VILLAGEBOT_SECRET_KEY or resolve the key file first")
-    digest = hmac.new(secret.encode("utf-8"), f"{purpose}|{value}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), f"{purpose}|{value}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
 
 

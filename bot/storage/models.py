@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -39,14 +39,14 @@ class OrgUnit(SQLModel, table=True):
     __tablename__ = "org_unit"
     __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_org_unit_parent_name"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     level: str = Field(max_length=16, index=True)
     name: str = Field(max_length=100)
-    code: Optional[str] = Field(default=None, max_length=12, unique=True)
-    parent_id: Optional[int] = Field(default=None, foreign_key="org_unit.id", index=True)
+    code: str | None = Field(default=None, max_length=12, unique=True)
+    parent_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
     path: str = Field(default="", max_length=255, index=True)
-    policy_profile: Optional[str] = Field(default=None, max_length=64)
-    supervision_phone: Optional[str] = Field(default=None, max_length=32)
+    policy_profile: str | None = Field(default=None, max_length=64)
+    supervision_phone: str | None = Field(default=None, max_length=32)
 
 
 class User(SQLModel, table=True):
@@ -54,11 +54,11 @@ class User(SQLModel, table=True):
 
     __tablename__ = "app_user"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
     role: str = Field(max_length=32, index=True)
-    org_unit_id: Optional[int] = Field(default=None, foreign_key="org_unit.id", index=True)
-    phone: Optional[str] = Field(default=None, max_length=32)
+    org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
+    phone: str | None = Field(default=None, max_length=32)
     locale: str = Field(default="zh_CN", max_length=8)
     active: bool = Field(default=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -69,12 +69,12 @@ class TelegramIdentity(SQLModel, table=True):
 
     __tablename__ = "telegram_identity"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     telegram_user_id: int = Field(sa_type=BigInteger, unique=True)
     chat_id: int = Field(sa_type=BigInteger)
     user_id: int = Field(foreign_key="app_user.id", index=True)
-    username: Optional[str] = Field(default=None, max_length=64)
-    active_report_id: Optional[int] = Field(default=None)
+    username: str | None = Field(default=None, max_length=64)
+    active_report_id: int | None = Field(default=None)
     reachable: bool = Field(default=True)
     bound_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -84,12 +84,12 @@ class Invite(SQLModel, table=True):
 
     __tablename__ = "invite"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code_hash: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     expires_at: dt.datetime
-    used_at: Optional[dt.datetime] = None
-    used_by_telegram_id: Optional[int] = Field(default=None, sa_type=BigInteger)
+    used_at: dt.datetime | None = None
+    used_by_telegram_id: int | None = Field(default=None, sa_type=BigInteger)
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -98,34 +98,34 @@ class Asset(SQLModel, table=True):
 
     __tablename__ = "asset"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     project_code: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
     village_id: int = Field(foreign_key="org_unit.id", index=True)
     asset_type: str = Field(max_length=8, index=True)
-    industry_category: Optional[str] = Field(default=None, max_length=16, index=True)
+    industry_category: str | None = Field(default=None, max_length=16, index=True)
     funds_total: Decimal = _money()
     funds_central: Decimal = _money()
     funds_province: Decimal = _money()
     funds_city: Decimal = _money()
     funds_county: Decimal = _money()
     funds_other: Decimal = _money()
-    construction_type: Optional[str] = Field(default=None, max_length=32)
-    year_completed: Optional[int] = None
-    year_in_production: Optional[int] = None
-    responsible_unit: Optional[str] = Field(default=None, max_length=200)
-    construction_content: Optional[str] = None
-    beneficiaries: Optional[str] = None
-    performance_targets: Optional[str] = None
-    owner: Optional[str] = Field(default=None, max_length=200)
-    ownership_shares: Optional[str] = Field(default=None, max_length=500)
-    custodian: Optional[str] = Field(default=None, max_length=200)
-    operator: Optional[str] = Field(default=None, max_length=200)
-    contract_start: Optional[dt.date] = None
-    contract_end: Optional[dt.date] = None
-    income_terms: Optional[str] = None
-    latitude: Optional[float] = None
-    longitude: Optional[float] = None
+    construction_type: str | None = Field(default=None, max_length=32)
+    year_completed: int | None = None
+    year_in_production: int | None = None
+    responsible_unit: str | None = Field(default=None, max_length=200)
+    construction_content: str | None = None
+    beneficiaries: str | None = None
+    performance_targets: str | None = None
+    owner: str | None = Field(default=None, max_length=200)
+    ownership_shares: str | None = Field(default=None, max_length=500)
+    custodian: str | None = Field(default=None, max_length=200)
+    operator: str | None = Field(default=None, max_length=200)
+    contract_start: dt.date | None = None
+    contract_end: dt.date | None = None
+    income_terms: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
     status: str = Field(default="active", max_length=16)
     public_token: str = Field(max_length=64, unique=True)
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -148,9 +148,9 @@ class Report(SQLModel, table=True):
         Index("ix_report_period_status", "period", "status"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    asset_id: Optional[int] = Field(default=None, foreign_key="asset.id", index=True)
-    org_unit_id: Optional[int] = Field(default=None, foreign_key="org_unit.id", index=True)
+    id: int | None = Field(default=None, primary_key=True)
+    asset_id: int | None = Field(default=None, foreign_key="asset.id", index=True)
+    org_unit_id: int | None = Field(default=None, foreign_key="org_unit.id", index=True)
     form_id: str = Field(max_length=64)
     form_version: int = 1
     period: str = Field(max_length=16)
@@ -158,15 +158,15 @@ class Report(SQLModel, table=True):
     current: bool = True
     status: str = Field(default="draft", max_length=16)
     answers: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    position: Optional[str] = Field(default=None, max_length=64)
+    position: str | None = Field(default=None, max_length=64)
     flags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    channel: Optional[str] = Field(default=None, max_length=16)
-    created_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    submitted_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    channel: str | None = Field(default=None, max_length=16)
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
+    submitted_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
-    submitted_at: Optional[dt.datetime] = None
-    review_note: Optional[str] = None
+    submitted_at: dt.datetime | None = None
+    review_note: str | None = None
 
 
 class Problem(SQLModel, table=True):
@@ -174,22 +174,22 @@ class Problem(SQLModel, table=True):
 
     __tablename__ = "problem"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     asset_id: int = Field(foreign_key="asset.id", index=True)
-    report_id: Optional[int] = Field(default=None, foreign_key="report.id", index=True)
+    report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     source: str = Field(max_length=16)
     kind: str = Field(max_length=64)
     severity: str = Field(max_length=16, index=True)
     status: str = Field(default="open", max_length=16, index=True)
     owner_level: str = Field(default="township", max_length=16)
-    description: Optional[str] = None
+    description: str | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
-    due_at: Optional[dt.datetime] = None
-    acknowledged_at: Optional[dt.datetime] = None
-    acknowledged_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    resolved_at: Optional[dt.datetime] = None
-    resolved_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    resolution_note: Optional[str] = None
+    due_at: dt.datetime | None = None
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by: int | None = Field(default=None, foreign_key="app_user.id")
+    resolved_at: dt.datetime | None = None
+    resolved_by: int | None = Field(default=None, foreign_key="app_user.id")
+    resolution_note: str | None = None
 
 
 class ProblemEvent(SQLModel, table=True):
@@ -197,12 +197,12 @@ class ProblemEvent(SQLModel, table=True):
 
     __tablename__ = "problem_event"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     problem_id: int = Field(foreign_key="problem.id", index=True)
     at: dt.datetime = Field(default_factory=utcnow)
-    actor_user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    actor_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     action: str = Field(max_length=32)
-    note: Optional[str] = None
+    note: str | None = None
 
 
 class Photo(SQLModel, table=True):
@@ -210,16 +210,16 @@ class Photo(SQLModel, table=True):
 
     __tablename__ = "photo"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64, unique=True)
     mime: str = Field(max_length=32)
     width: int
     height: int
     size_bytes: int
     phash: str = Field(max_length=32, index=True)
-    taken_at: Optional[dt.datetime] = None
-    gps_lat: Optional[float] = None
-    gps_lon: Optional[float] = None
+    taken_at: dt.datetime | None = None
+    gps_lat: float | None = None
+    gps_lon: float | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 
@@ -228,7 +228,7 @@ class PhotoUse(SQLModel, table=True):
 
     __tablename__ = "photo_use"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     photo_id: int = Field(foreign_key="photo.id", index=True)
     report_id: int = Field(foreign_key="report.id", index=True)
     asset_id: int = Field(foreign_key="asset.id", index=True)
@@ -251,13 +251,13 @@ class LinkToken(SQLModel, table=True):
 
     __tablename__ = "link_token"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     purpose: str = Field(default="signin", max_length=32)
-    report_id: Optional[int] = Field(default=None, foreign_key="report.id")
+    report_id: int | None = Field(default=None, foreign_key="report.id")
     expires_at: dt.datetime
-    used_at: Optional[dt.datetime] = None
+    used_at: dt.datetime | None = None
 
 
 class WebSession(SQLModel, table=True):
@@ -265,7 +265,7 @@ class WebSession(SQLModel, table=True):
 
     __tablename__ = "web_session"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     via: str = Field(default="link", max_length=16)  # how it was opened: link, telegram
@@ -273,7 +273,7 @@ class WebSession(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow)
     last_seen_at: dt.datetime = Field(default_factory=utcnow)
     expires_at: dt.datetime
-    revoked_at: Optional[dt.datetime] = None
+    revoked_at: dt.datetime | None = None
 
 
 class AssetClass(SQLModel, table=True):
@@ -281,15 +281,15 @@ class AssetClass(SQLModel, table=True):
 
     __tablename__ = "asset_class"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     asset_id: int = Field(foreign_key="asset.id", index=True)
     period: str = Field(max_length=16)
-    suggested: Optional[str] = Field(default=None, max_length=8)
+    suggested: str | None = Field(default=None, max_length=8)
     reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    confirmed: Optional[str] = Field(default=None, max_length=8)
-    note: Optional[str] = None
-    confirmed_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
-    confirmed_at: Optional[dt.datetime] = None
+    confirmed: str | None = Field(default=None, max_length=8)
+    note: str | None = None
+    confirmed_by: int | None = Field(default=None, foreign_key="app_user.id")
+    confirmed_at: dt.datetime | None = None
 
 
 class AuditEntry(SQLModel, table=True):
@@ -298,20 +298,25 @@ class AuditEntry(SQLModel, table=True):
 
     __tablename__ = "audit_log"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(default_factory=utcnow)
-    actor_user_id: Optional[int] = None
+    actor_user_id: int | None = None
     actor: str = Field(max_length=100)
     action: str = Field(max_length=64, index=True)
     entity: str = Field(max_length=32)
-    entity_id: Optional[str] = Field(default=None, max_length=64)
-    before: Optional[dict] = Field(default=None, sa_column=Column(JSON))
-    after: Optional[dict] = Field(default=None, sa_column=Column(JSON))
+    entity_id: str | None = Field(default=None, max_length=64)
+    before: dict | None = Field(default=None, sa_column=Column(JSON))
+    after: dict | None = Field(default=None, sa_column=Column(JSON))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
     scheme: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    key_id: Optional[str] = Field(default=None, max_length=16)
-from bot.storage import models_schedule  # noqa: F401,E402
-from bot.storage import models_cycle  # noqa: F401,E402
-from bot.storage import models_villager  # noqa: F401,E402
-from bot.storage import models_telegram  # noqa: F401,E402
+    key_id: str | None = Field(default=None, max_length=16)
+
+
+# The other tables register on the same metadata; imported last, since they refer to the tables above.
+from bot.storage import (  # noqa: E402
+    models_cycle,  # noqa: F401
+    models_schedule,  # noqa: F401
+    models_telegram,  # noqa: F401
+    models_villager,  # noqa: F401
+)

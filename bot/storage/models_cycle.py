@@ -9,7 +9,6 @@ keeps the answers; the steps say who moved it on and when. Each step is also in 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -25,13 +24,13 @@ class CycleStep(SQLModel, table=True):
     __tablename__ = "cycle_step"
     __table_args__ = (UniqueConstraint("org_unit_id", "period", "form_id", "step", name="uq_cycle_step"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    report_id: Optional[int] = Field(default=None, foreign_key="report.id", index=True)
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     org_unit_id: int = Field(foreign_key="org_unit.id", index=True)
     form_id: str = Field(max_length=64)
     period: str = Field(max_length=16)
     step: str = Field(max_length=16)
     at: dt.datetime = Field(default_factory=utcnow)
-    until: Optional[dt.datetime] = None
-    by_user_id: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    until: dt.datetime | None = None
+    by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -18,7 +18,6 @@ A ``VillagerMute`` silences one source hash (``kind`` ``address`` or ``device``)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from sqlmodel import Field, SQLModel
 
@@ -32,22 +31,22 @@ class VillagerReport(SQLModel, table=True):
 
     __tablename__ = "villager_report"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     asset_id: int = Field(foreign_key="asset.id", index=True)
-    problem_id: Optional[int] = Field(default=None, foreign_key="problem.id", index=True)
-    folded_into_id: Optional[int] = Field(default=None, foreign_key="villager_report.id", index=True)
+    problem_id: int | None = Field(default=None, foreign_key="problem.id", index=True)
+    folded_into_id: int | None = Field(default=None, foreign_key="villager_report.id", index=True)
     status: str = Field(max_length=16, index=True)
     category: str = Field(max_length=16)
     text: str
     text_hash: str = Field(max_length=64, index=True)
-    photo_sha256: Optional[str] = Field(default=None, max_length=64)
+    photo_sha256: str | None = Field(default=None, max_length=64)
     address_hash: str = Field(max_length=64, index=True)
     device_hash: str = Field(max_length=64, index=True)
     muted_source: bool = False
     count: int = 1
     created_at: dt.datetime = Field(default_factory=utcnow, index=True)
-    decided_at: Optional[dt.datetime] = None
-    decided_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    decided_at: dt.datetime | None = None
+    decided_by: int | None = Field(default=None, foreign_key="app_user.id")
 
 
 class VillagerMute(SQLModel, table=True):
@@ -55,11 +54,11 @@ class VillagerMute(SQLModel, table=True):
 
     __tablename__ = "villager_mute"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
     source_hash: str = Field(max_length=64, index=True)
     until: dt.datetime
-    problem_id: Optional[int] = Field(default=None, foreign_key="problem.id")
-    report_id: Optional[int] = Field(default=None, foreign_key="villager_report.id")
-    created_by: Optional[int] = Field(default=None, foreign_key="app_user.id")
+    problem_id: int | None = Field(default=None, foreign_key="problem.id")
+    report_id: int | None = Field(default=None, foreign_key="villager_report.id")
+    created_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: dt.datetime = Field(default_factory=utcnow)

@@ -11,7 +11,8 @@ write: a Core UPDATE whose values become the object's committed state.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, make_transient_to_detached

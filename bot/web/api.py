@@ -19,7 +19,16 @@ from bot.i18n import N_, translate
 from bot.services import public, reports, weblinks
 from bot.services.access import AccessDenied
 from bot.web.common import (
-    DEVICE_COOKIE, YEAR, RowId, WebError, check_csrf, csrf_token, device_id, locale_of, require_user, web,
+    DEVICE_COOKIE,
+    YEAR,
+    RowId,
+    WebError,
+    check_csrf,
+    csrf_token,
+    device_id,
+    locale_of,
+    require_user,
+    web,
 )
 from bot.web.form import report_in_scope
 from bot.web.public import disclosed

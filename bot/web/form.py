@@ -14,10 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import Session, select
 
+from bot.clock import utcnow
 from bot.flows import AnswerError, Question, Walker, format_answer, load_form
 from bot.i18n import N_, translate
 from bot.services import cycle, reports
-from bot.clock import utcnow
 from bot.services.access import PERMISSIONS, AccessDenied
 from bot.services.evidence import EvidenceError, flag_label
 from bot.storage.models import Asset, OrgUnit, Photo, PhotoUse, Problem, Report

@@ -35,9 +35,9 @@ from bot.services.oversight import (
 from bot.services.sheets import CSV_MEDIA
 from bot.storage.models import ASSET_TYPES, OrgUnit, User
 from bot.web.common import (
-    RowId,
     MSG_FORBIDDEN,
     MSG_NOT_FOUND,
+    RowId,
     WebError,
     locale_of,
     make_web,

@@ -19,9 +19,9 @@ from bot.config import Settings
 from bot.flows import load_form
 from bot.i18n import translate
 from bot.policy.escalations import LATE_LINE, LATE_LINE_NOBODY
-from bot.services.schedule_facts import DEPARTMENTS, county_view
 from bot.services import duties, weblinks
 from bot.services.outbox import tick
+from bot.services.schedule_facts import DEPARTMENTS, county_view
 from bot.storage.models import OrgUnit, Report, User
 from bot.storage.models_schedule import OutboxMessage
 from bot.web.app import create_app

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import Session
 
 from bot.policy import ProfileError, parse
-from bot.services.schedule_facts import county_view, load_facts, scope_code
 from bot.services import duties, exports, oversight, reports, review
 from bot.services.assessment.compliance import compliance_scores
+from bot.services.schedule_facts import county_view, load_facts, scope_code
 from bot.storage.models import Report
 from tests.factories import make_asset
 from tests.policy.world import LEDGER_SINCE, build, submit

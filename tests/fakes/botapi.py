@@ -29,8 +29,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable
+from typing import Any
 
 DEFAULT_TOKEN = "123456789:AAF-villagebot-test-token"
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile refuses bigger files, as Telegram's cloud API does
@@ -434,7 +435,7 @@ class BotApiDouble:
         self.faults_injected: list[tuple[str, str]] = []
         self.webhook_pushes: list[tuple[int, int]] = []
 
-    def start(self) -> "BotApiDouble":
+    def start(self) -> BotApiDouble:
         """Start serving on 127.0.0.1 with a free port; return self."""
         self._stopping.clear()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -463,13 +464,13 @@ class BotApiDouble:
         self._thread.join(timeout=5)
         self._server = None
 
-    def __enter__(self) -> "BotApiDouble":
+    def __enter__(self) -> BotApiDouble:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> "BotApiDouble":
+    async def __aenter__(self) -> BotApiDouble:
         return self.start()
 
     async def __aexit__(self, *exc: object) -> None:

@@ -80,7 +80,7 @@ class DoubleProcess:
         self._served = None
         self.token = self.url = ""
 
-    def __enter__(self) -> "DoubleProcess":
+    def __enter__(self) -> DoubleProcess:
         self._manager = _Manager(ctx=multiprocessing.get_context("spawn"))
         self._manager.start()
         cpus = sorted(os.sched_getaffinity(0))

@@ -60,7 +60,7 @@ class WebhookDouble:
         self.faults: list[str] = []
         self._chaos: tuple[float, tuple[str, ...], random.Random] | None = None
 
-    def start(self) -> "WebhookDouble":
+    def start(self) -> WebhookDouble:
         """Start serving on a free port; return self."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
@@ -76,7 +76,7 @@ class WebhookDouble:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "WebhookDouble":
+    def __enter__(self) -> WebhookDouble:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.flows import (
-    REVIEW, FormError, Walker, all_forms, evaluate_risks, form_for_asset_type, load_form, parse_form, risk_labels,
+    REVIEW,
+    FormError,
+    Walker,
+    all_forms,
+    evaluate_risks,
+    form_for_asset_type,
+    load_form,
+    parse_form,
+    risk_labels,
 )
 from bot.flows.form import _registry
 from bot.i18n import extract_messages, missing_translations

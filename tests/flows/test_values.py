@@ -9,8 +9,22 @@ import pytest
 from bot.flows import AnswerError, Question, format_answer
 from bot.flows.form import UNITS, Option
 from bot.flows.values import (
-    MSG_AT_LEAST, MSG_AT_MOST, MSG_CHOOSE, MSG_CHOOSE_AT_LEAST, MSG_CHOOSE_AT_MOST, MSG_DATE, MSG_LOCATION,
-    MSG_NO_SUCH_DATE, MSG_NUMBER, MSG_PHOTO, MSG_RANGE, MSG_TEXT, MSG_TOO_LONG, MSG_WHOLE, MSG_YESNO, parse,
+    MSG_AT_LEAST,
+    MSG_AT_MOST,
+    MSG_CHOOSE,
+    MSG_CHOOSE_AT_LEAST,
+    MSG_CHOOSE_AT_MOST,
+    MSG_DATE,
+    MSG_LOCATION,
+    MSG_NO_SUCH_DATE,
+    MSG_NUMBER,
+    MSG_PHOTO,
+    MSG_RANGE,
+    MSG_TEXT,
+    MSG_TOO_LONG,
+    MSG_WHOLE,
+    MSG_YESNO,
+    parse,
     parse_photo_ref,
 )
 

@@ -36,7 +36,7 @@ PEOPLE = (
 
 def local(*parts: int, tz: dt.tzinfo = SHANGHAI) -> dt.datetime:
     """Return an aware UTC instant from a local wall-clock time (year, month, day, hour, minute)."""
-    return dt.datetime(*parts, tzinfo=tz).astimezone(dt.timezone.utc)
+    return dt.datetime(*parts, tzinfo=tz).astimezone(dt.UTC)
 
 
 def county(submissions: tuple[Submission, ...] = (), problems: tuple[SeriousProblem, ...] = (),

@@ -59,13 +59,13 @@ def test_it_returns_aware_utc_and_respects_the_range_ends():
     found = occurrences(load("yanshan-2024"), SHANGHAI, local(2026, 3, 25, 23, 59), local(2026, 4, 25, 23, 59))
     assert [o.subject for o in found] == ["village_monthly_report/2026-03", "township_inspection/2026-Q1"]
     assert all(o.due_at.utcoffset() == dt.timedelta(0) for o in found)
-    assert found[0].due_at == dt.datetime(2026, 3, 25, 15, 59, tzinfo=dt.timezone.utc)
+    assert found[0].due_at == dt.datetime(2026, 3, 25, 15, 59, tzinfo=dt.UTC)
 
 
 def test_it_computes_due_times_on_local_time_across_daylight_saving():
     berlin = ZoneInfo("Europe/Berlin")  # summer time from 2026-03-29
     found = occurrences(load("yanshan-2024"), berlin, local(2026, 3, 1, tz=berlin), local(2026, 5, 1, tz=berlin))
     by_subject = {o.subject: o.due_at for o in found}
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert by_subject["village_monthly_report/2026-03"] == dt.datetime(2026, 3, 25, 22, 59, tzinfo=utc)
     assert by_subject["village_monthly_report/2026-04"] == dt.datetime(2026, 4, 25, 21, 59, tzinfo=utc)

@@ -23,7 +23,7 @@ from tests.policy.world import Recorder, build
 from tests.web.conftest import csrf_of
 from tests.web.test_form import sign_in
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOV = dt.datetime(2026, 11, 10, tzinfo=UTC)
 
 

@@ -90,7 +90,7 @@ def test_it_reminds_signers_and_the_posting_window_for_qinbei():
 
 def test_it_reminds_at_nine_local_in_a_zone_with_daylight_saving():
     berlin = ZoneInfo("Europe/Berlin")
-    utc = dt.timezone.utc
+    utc = dt.UTC
     march = _reminders(YANSHAN, local(2026, 3, 1, tz=berlin), local(2026, 3, 26, tz=berlin), county(), tz=berlin)
     april = _reminders(YANSHAN, local(2026, 4, 1, tz=berlin), local(2026, 4, 26, tz=berlin), county(), tz=berlin)
     first = lambda msgs: min(m.at for m in msgs)  # noqa: E731

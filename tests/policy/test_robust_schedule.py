@@ -23,7 +23,7 @@ from bot.storage.models_schedule import OutboxMessage, PolicyDocument, ScheduleS
 from tests.factories import make_asset, make_user
 from tests.policy.world import LEDGER_SINCE, Recorder, build
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOV = dt.datetime(2026, 11, 10, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
 

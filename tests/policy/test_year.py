@@ -20,7 +20,7 @@ from tests.policy.world import Recorder, build, serious_problem, submit
 pytestmark = pytest.mark.slow
 
 TZ = ZoneInfo("Asia/Shanghai")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def local(*parts: int) -> dt.datetime:

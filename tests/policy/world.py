@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.storage.models import Asset, Problem, ProblemEvent, Report, TelegramIdentity, User
 from tests.factories import Tree, make_asset, make_tree, make_user
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 LEDGER_SINCE = dt.datetime(2024, 1, 1, tzinfo=UTC)
 
 PEOPLE = {  # key: (role, unit attribute of the Tree)

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
-from bot.scoring_cli import score
 from bot.scoring.engine import score_facts_file
 from bot.scoring.errors import ScoringInputError
+from bot.scoring_cli import score
 from tests.scoring.scoring_factories import full_marks_file, write_yaml
 
 

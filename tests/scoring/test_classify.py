@@ -4,8 +4,15 @@ import datetime as dt
 
 import pytest
 
-from bot.scoring.classify import (CONSOLIDATE, DISPOSE, REVITALISE, UPGRADE, ClassifyPolicy, MonthlySummary,
-                                  classify)
+from bot.scoring.classify import (
+    CONSOLIDATE,
+    DISPOSE,
+    REVITALISE,
+    UPGRADE,
+    ClassifyPolicy,
+    MonthlySummary,
+    classify,
+)
 from bot.scoring.errors import ScoringInputError
 
 

@@ -55,12 +55,8 @@ def _paths(route: APIRoute, world) -> list[str]:
     def fill(target: str, value: str) -> str:
         out = route.path
         for name in names:
-            if name == target:
-                out = re.sub(r"{%s(?::\w+)?}" % name, value, out)
-            elif name.endswith("_id"):
-                out = re.sub(r"{%s(?::\w+)?}" % name, "1", out)
-            else:
-                out = re.sub(r"{%s(?::\w+)?}" % name, plausible.get(name, "x"), out)
+            chosen = value if name == target else "1" if name.endswith("_id") else plausible.get(name, "x")
+            out = re.sub(r"\{" + name + r"(?::\w+)?\}", lambda _m, chosen=chosen: chosen, out)
         return out
 
     if not names:

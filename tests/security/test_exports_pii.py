@@ -149,10 +149,10 @@ def test_every_tricky_start_is_text_in_both_formats(tmp_path):
 
 
 def test_score_sheet_text_is_text(tmp_path, monkeypatch):
-    from bot.services import score_sheet as xlsx
     from bot.scoring.engine import evaluate
     from bot.scoring.facts import parse_facts
     from bot.scoring.rubric import load_rubric
+    from bot.services import score_sheet as xlsx
     from tests.scoring.scoring_factories import full_marks_file
 
     data = full_marks_file()

@@ -19,7 +19,7 @@ from tests.fakes.botapi import BotApiDouble
 from tests.fakes.webhooks import WebhookDouble
 from tests.policy.world import Recorder, build
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 11, 10, tzinfo=UTC)
 D5 = dt.datetime(2026, 11, 20, 2, tzinfo=UTC)       # 10:00 local: the D-5 reminders are due
 LATE = dt.datetime(2026, 11, 26, 2, tzinfo=UTC)     # 10:00 local the day after the deadline

@@ -234,10 +234,10 @@ def test_it_applies_the_exif_orientation_to_the_copies(store, orientation, size,
 def test_it_reads_exif_time_and_gps(tmp_path):
     store = EvidenceStore(tmp_path, 5 * MB)
     local = store.ingest(images.make_jpeg(taken_at=dt.datetime(2026, 3, 1, 7, 0), exif_gps=(-33.8568, -70.6)))
-    assert local.taken_at == dt.datetime(2026, 2, 28, 23, 0, tzinfo=dt.timezone.utc)  # read as Beijing time
+    assert local.taken_at == dt.datetime(2026, 2, 28, 23, 0, tzinfo=dt.UTC)  # read as Beijing time
     assert (round(local.gps_lat, 4), round(local.gps_lon, 4)) == (-33.8568, -70.6)
     offset = store.ingest(images.make_jpeg(taken_at=dt.datetime(2026, 3, 1, 7, 0), offset="+02:00", seed=1))
-    assert offset.taken_at == dt.datetime(2026, 3, 1, 5, 0, tzinfo=dt.timezone.utc)
+    assert offset.taken_at == dt.datetime(2026, 3, 1, 5, 0, tzinfo=dt.UTC)
     bare = store.ingest(images.make_jpeg(seed=2))
     assert (bare.taken_at, bare.gps_lat, bare.gps_lon) == (None, None, None)
 

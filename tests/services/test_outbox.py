@@ -16,7 +16,7 @@ from bot.storage.db import make_engine, session_scope
 from bot.storage.models_schedule import OutboxMessage
 from tests.policy.world import Recorder, build
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOV = dt.datetime(2026, 11, 10, tzinfo=UTC)  # the first tick: nothing of October left to say
 
 

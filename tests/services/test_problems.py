@@ -14,7 +14,7 @@ from bot.storage.models import AuditEntry, ProblemEvent
 from tests.factories import make_user
 from tests.policy.world import build, serious_problem
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AT = dt.datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
 
 

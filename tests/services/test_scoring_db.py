@@ -23,14 +23,19 @@ from bot.scoring.errors import ScoringInputError
 from bot.services import audit
 from bot.services.access import AccessDenied
 from bot.services.assessment import (
-    AssessmentError, compliance_scores, confirm_class, registry_facts, score_asset, suggest_classes,
+    AssessmentError,
+    compliance_scores,
+    confirm_class,
+    registry_facts,
+    score_asset,
+    suggest_classes,
 )
 from bot.services.assessment.classes import reason_steps
 from bot.storage.models import AssetClass, AuditEntry, Photo, PhotoUse, Problem, Report
 from tests.factories import make_asset, make_tree, make_user
 from tests.scoring.scoring_factories import YEAR_END_FACTS, all_met
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 PHOTO_REF = {"sha256": "a" * 64, "photo_id": 1}
 

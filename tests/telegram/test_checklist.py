@@ -10,7 +10,15 @@ from sqlmodel import Session, select
 
 from bot.flows import evaluate_risks, form_for_asset_type
 from bot.i18n import translate
-from bot.storage.models import Photo, PhotoUse, Problem, ProblemEvent, ProcessedUpdate, Report, TelegramIdentity
+from bot.storage.models import (
+    Photo,
+    PhotoUse,
+    Problem,
+    ProblemEvent,
+    ProcessedUpdate,
+    Report,
+    TelegramIdentity,
+)
 from tests.services.images import make_bomb_png, make_jpeg, make_pdf, padded, truncated
 from tests.telegram.conftest import (
     current_question,
@@ -189,7 +197,7 @@ async def test_bad_inputs_get_a_clear_reply_and_change_nothing(world):
         double.send_command(intruder, "start", world.invites["cadre_a"][1])
         answer = await reply(double, intruder)
         assert zh("This invite code has already been used. Ask your township for a new one.") in answer.text
-        with time_machine.travel(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)):
+        with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=30)):
             double.send_command(intruder, "start", world.invites["cadre_b"][1])
             answer = await reply(double, intruder)
         assert zh("This invite code has expired. Ask your township for a new one.") in answer.text

@@ -7,8 +7,15 @@ from sqlmodel import Session, select
 from bot.i18n import translate
 from bot.services import users
 from bot.storage.models import AuditEntry, Report
-from tests.telegram.conftest import current_question, current_report, data_of, reply, running_bot, sign_in, \
-    walk_to_review
+from tests.telegram.conftest import (
+    current_question,
+    current_report,
+    data_of,
+    reply,
+    running_bot,
+    sign_in,
+    walk_to_review,
+)
 from tests.telegram.test_checklist import open_checklist, submit
 
 

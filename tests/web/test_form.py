@@ -141,7 +141,7 @@ def test_a_draft_of_an_ended_month_is_refused_with_the_reason(cadre_client, engi
         session.add(report)
         session.commit()
     reason = translate("zh_CN", reports.MSG_EXPIRED, period="2000-01")
-    for attempt in range(2):  # the first expires it on the spot, the second finds it expired
+    for _attempt in range(2):  # the first expires it on the spot, the second finds it expired
         response = cadre_client.post(f"/f/report/{report_id}/step",
                                      data={"csrf": csrf_of(page), "key": key, "action": "answer", "value": "yes"})
         assert response.status_code == 400 and reason in response.text

@@ -12,22 +12,37 @@ Classes are stored by their published names 巩固 / 提升 / 盘活 / 处置 (`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
 from bot.i18n import N_
 from bot.scoring.classify import (
-    CLASS_LABELS, CONSOLIDATE, DISPOSE, REVITALISE, UPGRADE, Classification, ClassifyPolicy, MonthlySummary,
+    CLASS_LABELS,
+    CONSOLIDATE,
+    DISPOSE,
+    REVITALISE,
+    UPGRADE,
+    Classification,
+    ClassifyPolicy,
+    MonthlySummary,
     classify,
 )
 from bot.scoring.trace import Step
 from bot.services import audit
 from bot.services.access import require, require_asset
 from bot.services.assessment.common import (
-    IDLE, AssessmentError, choices, deadline_for, month_start, months_back, submitted_reports, yes,
+    IDLE,
+    AssessmentError,
+    choices,
+    deadline_for,
+    month_start,
+    months_back,
+    submitted_reports,
+    yes,
 )
 from bot.storage.models import Asset, AssetClass, OrgUnit, Problem, Report, User
 
@@ -137,8 +152,11 @@ def class_row(session: Session, asset_id: int, period: str) -> AssetClass | None
                         .order_by(col(AssetClass.id))).first()
 
 
+DEFAULT_POLICY = ClassifyPolicy()
+
+
 def suggest_classes(session: Session, township: OrgUnit, period: str, *, user: User | None = None,
-                    policy: ClassifyPolicy = ClassifyPolicy()) -> list[Suggestion]:
+                    policy: ClassifyPolicy = DEFAULT_POLICY) -> list[Suggestion]:
     """Suggest (and store) the class of every active operating asset of ``township`` for ``period``.
 
     A confirmed class is kept; only the suggestion and its reasons are refreshed (audited when they

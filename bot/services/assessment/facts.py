@@ -15,9 +15,10 @@ the evaluator's file; a file value for a filled fact must equal it, or it is ref
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from sqlmodel import Session
 

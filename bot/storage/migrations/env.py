@@ -2,10 +2,10 @@
 
 from alembic import context
 from sqlalchemy import pool
+from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401  (registers the tables)
 from bot.storage.db import make_engine
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata
