@@ -423,7 +423,8 @@ def _forward(session: Session, message: OutboxMessage, now: dt.datetime) -> int:
     return _insert_ignore(session, OutboxMessage, rows, ["key"])
 
 
-def tick(engine: Engine, channels: dict, *, now: dt.datetime | None = None, worker: str | None = None) -> TickResult:
+def tick(engine: Engine, channels: dict, *, now: dt.datetime | None = None, worker: str | None = None,
+         batch: int = 100) -> TickResult:
     """Plan every county with a profile up to ``now``, then deliver what is due.
 
     Each county is planned in its own transaction: whatever goes wrong in one county (a broken
@@ -444,7 +445,7 @@ def tick(engine: Engine, channels: dict, *, now: dt.datetime | None = None, work
             log.exception("schedule: planning county %s (%s) failed: %s", county_id, name, detail)
             _record_error(engine, county_id, detail, now)
             result.county_errors += 1
-    result.add(deliver(engine, channels, now=now, worker=worker))
+    result.add(deliver(engine, channels, now=now, worker=worker, batch=batch))
     return result
 
 

@@ -105,23 +105,26 @@ def test_it_keeps_non_urgent_messages_out_of_quiet_hours(sqlite_engine):
 def _race(url: str, seed: int, gate: str = "") -> list[tuple[int, str]]:
     """One scheduler process: tick through November and December; return what it sent.
 
-    With ``gate`` (a folder), each process waits there for the other before its first tick, so that
-    both really run at once however slowly a loaded machine starts them.
+    With ``gate`` (a folder), the two processes meet there before every tick, and claim one message
+    at a time, so that they really race for the same rows at the same moments however unevenly a
+    loaded machine runs them.
     """
+    import pathlib
+    import time
+
     engine = make_engine(url)
     recorder = Recorder()
-    if gate:
-        import pathlib
-        import time
-
-        (pathlib.Path(gate) / str(seed)).touch()
-        deadline = time.monotonic() + 120
-        while len(list(pathlib.Path(gate).iterdir())) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    moment = NOV
+    moment, step = NOV, 0
     while moment < dt.datetime(2027, 1, 1, tzinfo=UTC):
-        tick(engine, {"telegram": recorder}, now=moment, worker=f"proc-{seed}")
+        if gate:
+            (pathlib.Path(gate) / f"{seed}-{step}").touch()
+            other = pathlib.Path(gate) / f"{3 - seed}-{step}"
+            deadline = time.monotonic() + 60
+            while not other.exists() and time.monotonic() < deadline:
+                time.sleep(0.002)
+        tick(engine, {"telegram": recorder}, now=moment, worker=f"proc-{seed}", batch=1 if gate else 100)
         moment += dt.timedelta(hours=6)
+        step += 1
     engine.dispose()
     return [(chat, text) for chat, text, _ in recorder.sent]
 
