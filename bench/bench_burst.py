@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bot.adapters.telegram import build_application
+from bot.adapters.telegram_app import build_application
 from bot.storage.db import make_engine, upgrade
 from tests.fakes.botapi_process import DoubleProcess
 from tests.telegram.conftest import photo_bytes

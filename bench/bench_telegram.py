@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from bench.bench_telegram_echo import echo_rate
-from bot.adapters.telegram import build_application
+from bot.adapters.telegram_app import build_application
 from bot.config import Settings
 from bot.services import reports, users
 from bot.storage.db import make_engine, upgrade

@@ -39,21 +39,12 @@ from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
     ApplicationHandlerStop,
     BaseUpdateProcessor,
-    CallbackQueryHandler,
-    CommandHandler,
     ContextTypes,
-    MessageHandler,
-    TypeHandler,
-    filters,
 )
 
 from bot.adapters import telegram_views as views
-from bot.adapters.telegram_http import AiohttpRequest
 from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import AnswerError
@@ -285,59 +276,6 @@ def signed_in(func: Handler):
         await turn.deliver()
 
     return handler
-
-
-def build_application(settings: Settings, engine, *, rate_limit: bool = True, builder: ApplicationBuilder | None
-                      = None) -> Application:
-    """Return a python-telegram-bot Application wired to our services.
-
-    The Bot API server is ``settings.telegram_api_url`` (Telegram's, or a self-hosted one): methods go
-    to ``<root>/bot<token>/<method>``, files come from ``<root>/file/bot<token>/<path>``, through
-    ``settings.telegram_proxy`` if one is set. With ``rate_limit`` outgoing calls respect Telegram's flood limits and retry after a 429's retry_after.
-    """
-    root = settings.telegram_api_url.rstrip("/")
-    builder = builder or ApplicationBuilder()
-    builder = (builder.token(settings.telegram_token).base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-               .request(AiohttpRequest(connection_pool_size=64, connect_timeout=10, read_timeout=30,
-                                       write_timeout=60, pool_timeout=10, media_write_timeout=60,
-                                       proxy=settings.telegram_proxy))
-               .get_updates_request(AiohttpRequest(connection_pool_size=1, connect_timeout=10, read_timeout=40,
-                                                   write_timeout=60, pool_timeout=10, proxy=settings.telegram_proxy))
-               .concurrent_updates(PerChatUpdateProcessor()))
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1,
-                                                      group_max_rate=20, group_time_period=60, max_retries=5))
-    application = builder.build()
-    application.bot_data["deps"] = Deps(settings, engine, EvidenceStore.from_settings(settings))
-    install_handlers(application)
-    return application
-
-
-def install_handlers(application: Application) -> None:
-    """Register the dedup gate and every handler."""
-    from bot.adapters import telegram_forms as forms
-    from bot.adapters import telegram_township as township
-
-    BUTTONS.update(forms.BUTTONS)
-    FOLLOW_UPS.update(forms.FOLLOW_UPS)
-    application.add_handler(TypeHandler(Update, dedup_gate), group=-1)
-    application.add_handler(CommandHandler("start", on_start))
-    for name, func in (("report", on_report), ("help", on_help), ("cancel", on_cancel), ("lang", on_lang),
-                       *township.COMMANDS, *forms.COMMANDS):
-        application.add_handler(CommandHandler(name, func))
-    application.add_handler(CallbackQueryHandler(on_callback))
-    application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, on_photo))
-    application.add_handler(MessageHandler(filters.LOCATION, on_location))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
-    application.add_handler(MessageHandler(filters.COMMAND, on_help))
-    application.add_error_handler(on_error)
-
-
-async def set_commands(application: Application, locale: str = "zh_CN") -> None:
-    """Publish the command menu (Chinese by default, English for English clients)."""
-    for lang in ("zh_CN", "en"):
-        commands = [(name, translate(lang, desc)) for name, desc in COMMANDS]
-        await application.bot.set_my_commands(commands, language_code=None if lang == locale else "en")
 
 
 # ---------------------------------------------------------------------------------------------- plumbing

@@ -11,7 +11,7 @@ such a report is submitted. A cadre's ``/forms``
 lists the signed-off reports the village still has to report to the township: a button
 ``ru:<report_id>`` once their public posting is over, the posting's end until then.
 
-Wiring: ``telegram.install_handlers`` adds ``BUTTONS`` (prefix → handler) to ``telegram.BUTTONS`` and
+Wiring: ``telegram_app.install_handlers`` adds ``BUTTONS`` (prefix → handler) to ``telegram.BUTTONS`` and
 ``COMMANDS`` beside the other commands, before the catch-all handlers.
 """
 

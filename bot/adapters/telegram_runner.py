@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from telegram import MenuButtonWebApp, WebAppInfo
 from telegram.ext import Application
 
-from bot.adapters.telegram import build_application, set_commands
+from bot.adapters.telegram_app import build_application, set_commands
 from bot.config import Settings
 
 log = logging.getLogger(__name__)

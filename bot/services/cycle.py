@@ -35,15 +35,27 @@ from bot.policy.profile import FREQUENCIES
 from bot.scoring.errors import ScoringInputError
 from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
-from bot.services import audit, duties, notices, pii, policies, reports
+from bot.services import audit, notices, pii, policies, reports
 from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
 from bot.services.assessment import score_asset
+from bot.services.cycle_forms import (  # noqa: F401 - the forms of the calendars, re-exported
+    FORMS,
+    SUBMITTED,
+    TOWNSHIP_REVIEW,
+    YEAREND,
+    CycleForm,
+    after_submit,
+    all_submitted,
+    county_of,
+    needs_sign_off,
+    record_duty,
+    supervisors_of,
+)
 from bot.storage.models import Asset, OrgUnit, Report, User
 from bot.storage.models_cycle import CycleStep
 
-SUBMITTED, SIGNED_OFF, REPORTED, APPROVED, RETURNED = "submitted", "signed_off", "reported", "approved", "returned"
+SIGNED_OFF, REPORTED, APPROVED, RETURNED = "signed_off", "reported", "approved", "returned"
 GRADE_SCALE = "qinbei-2023"
-YEAREND, TOWNSHIP_REVIEW = "yearend-self-evaluation", "township-review"
 OVERDUE_LISTED = dt.timedelta(days=31)  # an overdue form stays on the list this long
 
 MSG_NOT_SIGNABLE = N_("Only a submitted report waiting for sign-off can be signed off; this one is {status}.")
@@ -67,36 +79,6 @@ class CycleError(UserError, ValueError):
 
     A ValueError, so transports that answer ValueErrors carrying a msgid show it to the user.
     """
-
-
-@dataclass(frozen=True)
-class CycleForm:
-    """A form of the calendars: its profile item, what it is about, who fills and signs it."""
-
-    form_id: str
-    item: str
-    subject: str  # 'asset' or 'village'
-    role: str
-    open_days: int  # it may be filled from this many days before it is due
-    signed_by: str | None = None
-    posting_days: int = 0
-    asset_types: tuple[str, ...] = ()
-
-
-FORMS: dict[str, CycleForm] = {f.form_id: f for f in (
-    CycleForm("annual-targets", "department_targets", "village", "department_officer", 31),
-    CycleForm("midyear-self-check", "midyear_self_check", "village", "village_cadre", 30,
-              signed_by="village_supervisor"),
-    CycleForm(YEAREND, "village_self_evaluation", "village", "village_cadre", 45,
-              signed_by="village_supervisor", posting_days=10),
-    CycleForm(TOWNSHIP_REVIEW, "township_review", "village", "township_leader", 30),
-    CycleForm("township-inspection", "township_inspection", "asset", "township_leader", 92,
-              asset_types=("经营性", "公益性")),
-    CycleForm("quarterly-monitoring", "quarterly_monitoring", "asset", "township_leader", 15,
-              asset_types=("经营性",)),
-    CycleForm("benefit-self-evaluation", "benefit_self_evaluation", "asset", "township_leader", 15,
-              asset_types=("经营性",)),
-)}
 
 
 @dataclass
@@ -146,12 +128,6 @@ def _unit_for(session: Session, user: User | None, action: str, unit_id: int, le
     if unit is None or unit.level != level:
         raise AccessDenied(reports.MSG_NOT_HERE)
     return unit
-
-
-def county_of(session: Session, unit: OrgUnit) -> OrgUnit:
-    """Return the county an organisation unit belongs to (from its materialised path)."""
-    first = int(unit.path.strip("/").split("/")[0])
-    return session.get(OrgUnit, first)
 
 
 def _open_at(occ: Occurrence, spec: CycleForm, item, tz: dt.tzinfo) -> dt.datetime:
@@ -269,49 +245,6 @@ def _step(session: Session, report: Report, step: str, user: User | None, at: dt
     return row
 
 
-def _record_duty(session: Session, unit_id: int, item: str, period: str, user: User | None, at: dt.datetime,
-                 by: str = "form") -> None:
-    """Mark a calendar duty done for its responsible unit (``duties.mark_done``), once, so reminders stop."""
-    duties.mark_done(session, unit_id, item, period, user, at, by)
-
-
-def _all_submitted(session: Session, form_id: str, period: str, subject: str, ids: list[int]) -> bool:
-    column = Report.asset_id if subject == "asset" else Report.org_unit_id
-    done = set(session.exec(select(column).where(col(column).in_(ids), Report.form_id == form_id,
-                                                 Report.period == period, col(Report.current).is_(True),
-                                                 col(Report.submitted_at).is_not(None))).all())
-    return done >= set(ids)
-
-
-def after_submit(session: Session, user: User, report: Report, now: dt.datetime) -> None:
-    """Record the duty a submission completes (called by ``reports.submit`` in its transaction).
-
-    A township's inspection duty is done at its first inspection of the quarter; its quarterly
-    monitoring and benefit duties once every operating asset has its form; the departments' targets
-    once every village of the county has them. Signed forms are done later (``sign_off``, ``report_up``).
-    """
-    spec = FORMS.get(report.form_id)
-    if spec is None or spec.signed_by:
-        return
-    session.flush()
-    if spec.subject == "asset":
-        village = session.get(OrgUnit, session.get(Asset, report.asset_id).village_id)
-        township = session.get(OrgUnit, village.parent_id)
-        if spec.form_id != "township-inspection":
-            assets = session.exec(select(Asset.id).join(OrgUnit, Asset.village_id == OrgUnit.id).where(
-                OrgUnit.parent_id == township.id, Asset.status == "active",
-                col(Asset.asset_type).in_(spec.asset_types))).all()
-            if not _all_submitted(session, spec.form_id, report.period, "asset", list(assets)):
-                return
-        _record_duty(session, township.id, spec.item, report.period, user, now)
-    elif spec.form_id == "annual-targets":
-        county = county_of(session, session.get(OrgUnit, report.org_unit_id))
-        villages = session.exec(select(OrgUnit.id).where(col(OrgUnit.path).startswith(county.path),
-                                                         OrgUnit.level == "village")).all()
-        if _all_submitted(session, spec.form_id, report.period, "village", list(villages)):
-            _record_duty(session, county.id, spec.item, report.period, user, now)
-
-
 def awaiting_sign_off(session: Session, user: User) -> list[Report]:
     """Return the submitted reports in the user's scope that wait for their sign-off."""
     require(session, user, "report.sign_off")
@@ -345,7 +278,7 @@ def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime |
     session.add(report)
     audit.record_many(session, _actor(user), entries)
     if report.status == REPORTED:
-        _record_duty(session, report.org_unit_id, spec.item, report.period, user, now, "sign_off")
+        record_duty(session, report.org_unit_id, spec.item, report.period, user, now, "sign_off")
     session.commit()
     return report
 
@@ -357,11 +290,9 @@ def send_back(session: Session, user: User, report_id: int, reason: str, *,
     The report becomes ``returned`` (kept as history); its next version is a draft with the same
     answers and photos, which the village corrects and submits again for sign-off.
     """
-    from bot.services.review import MAX_REASON, MSG_REASON
-
     reason = (reason or "").strip()
-    if not reason or len(reason) > MAX_REASON:
-        raise CycleError(MSG_REASON, max=MAX_REASON)
+    if not reason or len(reason) > reports.MAX_REASON:
+        raise CycleError(reports.MSG_REASON, max=reports.MAX_REASON)
     report = _signable(session, user, report_id)
     now = as_utc(now or utcnow())
     report.status, report.current, report.review_note, report.updated_at = RETURNED, False, reason, now
@@ -420,22 +351,6 @@ def to_report_up(session: Session, user: User) -> list[ToReport]:
     return out
 
 
-def supervisors_of(session: Session, report: Report) -> list[User]:
-    """Return the active village supervisors who sign the report off (its village's)."""
-    spec = FORMS.get(report.form_id)
-    if spec is None or spec.signed_by is None or report.org_unit_id is None:
-        return []
-    return list(session.exec(select(User).where(User.org_unit_id == report.org_unit_id,
-                                                User.role == spec.signed_by,
-                                                col(User.active).is_(True)).order_by(User.id)).all())
-
-
-def needs_sign_off(report: Report) -> bool:
-    """Whether a submitted report waits for a supervisor's sign-off before it goes up."""
-    spec = FORMS.get(report.form_id)
-    return bool(spec and spec.signed_by and report.status == SUBMITTED)
-
-
 def _posting(session: Session, report_id: int) -> CycleStep | None:
     return session.exec(select(CycleStep).where(CycleStep.report_id == report_id, CycleStep.step == "post")).first()
 
@@ -463,7 +378,7 @@ def report_up(session: Session, user: User, report_id: int, *, now: dt.datetime 
     _step(session, report, "report_up", user, now)
     audit.record(session, _actor(user), "cycle.report_up", "report", report.id, {"status": SIGNED_OFF},
                  {"status": REPORTED})
-    _record_duty(session, report.org_unit_id, FORMS[report.form_id].item, report.period, user, now, "sign_off")
+    record_duty(session, report.org_unit_id, FORMS[report.form_id].item, report.period, user, now, "sign_off")
     session.commit()
     return report
 
@@ -553,7 +468,7 @@ def review(session: Session, user: User | None, village_id: int, year: int,
     villages = session.exec(select(OrgUnit.id).where(OrgUnit.parent_id == village.parent_id,
                                                      OrgUnit.level == "village")).all()
     if set(village_scores(session, session.get(OrgUnit, village.parent_id), period)) >= set(villages):
-        _record_duty(session, village.parent_id, FORMS[TOWNSHIP_REVIEW].item, period, user, now, "review")
+        record_duty(session, village.parent_id, FORMS[TOWNSHIP_REVIEW].item, period, user, now, "review")
     session.commit()
     return row
 
@@ -599,7 +514,7 @@ def grade(session: Session, user: User | None, township_id: int, year: int, *,
                                                               CycleStep.period == period,
                                                               CycleStep.step == "grade")).all()
     if set(graded) >= set(townships):
-        _record_duty(session, county.id, "county_grading", period, user, now, "grade")
+        record_duty(session, county.id, "county_grading", period, user, now, "grade")
     session.commit()
     return row
 

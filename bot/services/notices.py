@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
 from bot.i18n import N_, normalise_locale
-from bot.services import audit
+from bot.services import audit, cycle_forms
 from bot.services.outbox import NOTICE_PREFIX, message_key, queue
 from bot.services.users import leaders_of, telegram_chats
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, User
@@ -118,12 +118,10 @@ def report_submitted(session: Session, user: User, report: Report, problems: lis
                      now: dt.datetime | None = None) -> int:
     """The notices of a submission: the township's alert on each new serious problem, and the
     village supervisors' "a report waits for your sign-off". Return how many rows were written."""
-    from bot.services import cycle  # the cycle builds on the reports service, which calls this
-
     now = now or utcnow()
     written = serious_problems(session, [p for p in problems if p.severity == "serious"], reporter=user, now=now)
-    if cycle.needs_sign_off(report):
-        written += sign_off_waiting(session, report, cycle.supervisors_of(session, report), now=now)
+    if cycle_forms.needs_sign_off(report):
+        written += sign_off_waiting(session, report, cycle_forms.supervisors_of(session, report), now=now)
     return written
 
 

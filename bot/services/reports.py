@@ -25,6 +25,7 @@ from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asse
 from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
 from bot.services import audit, duties, evidence, notices
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
+from bot.services.cycle_forms import after_submit
 from bot.services.evidence import EvidenceStore
 from bot.storage.models import Asset, OrgUnit, PhotoUse, Problem, ProblemEvent, Report, User
 from bot.storage.rows import adopt, first, store
@@ -41,6 +42,9 @@ STATUS_LABELS = {DRAFT: N_("a draft"), SUBMITTED: N_("submitted"), DISCARDED: N_
 # The monthly checks: a draft of one is kept until its month ends, then it expires.
 MONTHLY_FORMS = ("monthly-operating", "monthly-public-welfare")
 
+# A report sent back (by the township's review or the supervisor's sign-off) says why, in so many characters.
+MAX_REASON = 500
+MSG_REASON = N_("Please give a reason (up to {max} characters) so the village knows what to correct.")
 MSG_SUBMITTED = N_("This report has already been submitted and can no longer be changed.")
 MSG_ALREADY_DONE = N_("This month's check of {asset} has already been submitted.")
 MSG_INCOMPLETE = N_("Some questions are still unanswered: {questions}.")
@@ -479,9 +483,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     report.position = walker.position
     session.add(report)
     created, recurring = _raise_problems(session, user, report, hits, now)
-    from bot.services import cycle  # the cycle builds on this module
-
-    cycle.after_submit(session, user, report, now)
+    after_submit(session, user, report, now)
     audit.record_many(session, _actor(user), [
         ("report.submit", "report", report.id, {"status": DRAFT},
          {"status": SUBMITTED, "asset_id": report.asset_id, "org_unit_id": report.org_unit_id,

@@ -22,10 +22,9 @@ from bot.services.access import AccessDenied, require, require_asset, scope_filt
 from bot.storage.models import Asset, OrgUnit, Report, User
 
 SUBMITTED, APPROVED, RETURNED, DRAFT = "submitted", "approved", "returned", "draft"
-MAX_REASON = 500
+MAX_REASON, MSG_REASON = reports.MAX_REASON, reports.MSG_REASON  # one rule for every send-back
 
 MSG_NOT_REVIEWABLE = N_("Only a submitted report can be reviewed; this one is {status}.")
-MSG_REASON = N_("Please give a reason (up to {max} characters) so the village knows what to correct.")
 
 
 class ReviewError(UserError):

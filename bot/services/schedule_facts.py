@@ -26,6 +26,8 @@ from bot.policy.messages import PlannedMessage
 from bot.policy.planner import plan
 from bot.policy.profile import ROLE_LEVEL, Profile
 from bot.services import duties
+from bot.services.cycle_forms import FORMS
+from bot.services.policies import county_profile
 from bot.storage.models import Asset, Invite, OrgUnit, Problem, ProblemEvent, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute
 
@@ -91,8 +93,6 @@ class Unit:
 
 def county_view(session: Session, county: OrgUnit) -> CountyView:
     """Return the county with its loaded profile and units."""
-    from bot.services.policies import county_profile
-
     view = CountyView(county=county, profile=county_profile(session, county))
     rows = session.exec(select(OrgUnit.id, OrgUnit.level, OrgUnit.name, OrgUnit.code, OrgUnit.parent_id,
                                OrgUnit.path).where(OrgUnit.path.like(county.path + "%"))).all()
@@ -197,7 +197,6 @@ def _monthly_reports(session: Session, view: CountyView, by_id: dict[int, Unit],
 def _postings(session: Session, view: CountyView, by_id: dict[int, Unit],
               occs: list[Occurrence]) -> list[Submission]:
     """Return when each unit started the public posting of an item with a posting window."""
-    from bot.services.cycle import FORMS
     from bot.storage.models_cycle import CycleStep
 
     items = {o.item for o in occs if o.posting_by is not None}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlmodel import Session, select
 
-from bot.adapters.telegram import build_application
+from bot.adapters.telegram_app import build_application
 from bot.config import Settings
 from bot.flows import Walker, form_for_asset_type
 from bot.services import outbox, users
