@@ -49,6 +49,7 @@ from bot.policy.profile import DEFAULT_ASSET_TYPES, FREQUENCIES, DueItem, Profil
 from bot.policy.timing import local_to_utc
 from bot.services import audit, policies
 from bot.services.access import AccessDenied
+from bot.services.orgs import county_of
 from bot.storage.models import Asset, OrgUnit, Report, User
 from bot.storage.models_schedule import DutyRecord
 
@@ -296,11 +297,6 @@ def _responsible(units: list[OrgUnit], county: OrgUnit, item: DueItem) -> list[O
     if item.level in ("county", "department"):
         return [county]
     return [u for u in units if u.level == item.level]
-
-
-def county_of(session: Session, unit: OrgUnit) -> OrgUnit:
-    """Return the county a unit belongs to (the first unit of its path)."""
-    return session.get(OrgUnit, int(unit.path.strip("/").split("/")[0]))
 
 
 def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetime, *,

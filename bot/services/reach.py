@@ -46,14 +46,23 @@ class Waiting:
     invite_valid_until: dt.datetime | None
 
 
+def waiting():
+    """Return the SQL condition of a person who has not joined: a role that receives messages, no
+    Telegram account bound, and either active or invited and never redeemed (someone deactivated is
+    not someone to chase). The scheduler's preview and digests and the /people/waiting page ask this."""
+    invited = select(Invite.user_id)
+    redeemed = select(Invite.user_id).where(col(Invite.used_at).is_not(None))
+    return (col(User.role).in_(list(ROLE_LEVEL)) & col(User.id).not_in(select(TelegramIdentity.user_id))
+            & (col(User.active).is_(True) | (col(User.id).in_(invited) & col(User.id).not_in(redeemed))))
+
+
 def not_joined(session: Session, viewer: User) -> list[Waiting]:
     """Return the people in the viewer's area who were invited and never joined, by unit and name."""
     require(session, viewer, "user.reinvite")
     now = utcnow()
-    bound = select(TelegramIdentity.user_id)
     rows = session.exec(select(User, OrgUnit).join(OrgUnit, OrgUnit.id == User.org_unit_id).where(
-        scope_filter(session, viewer), col(User.role).in_(list(ROLE_LEVEL)), col(User.id).not_in(bound),
-        User.id != viewer.id).order_by(OrgUnit.path, User.name, User.id)).all()
+        scope_filter(session, viewer), waiting(), User.id != viewer.id)
+        .order_by(OrgUnit.path, User.name, User.id)).all()
     invites: dict[int, list[Invite]] = {}
     if rows:
         for invite in session.exec(select(Invite).where(col(Invite.user_id).in_([u.id for u, _ in rows]))).all():
@@ -63,8 +72,6 @@ def not_joined(session: Session, viewer: User) -> list[Waiting]:
         mine = invites.get(user.id, [])
         open_until = max((as_utc(i.expires_at) for i in mine if i.used_at is None and as_utc(i.expires_at) > now),
                          default=None)
-        if not user.active and (not mine or any(i.used_at for i in mine)):
-            continue  # deactivated: not someone to chase
         invited = min((as_utc(i.created_at) for i in mine), default=as_utc(user.created_at))
         found.append(Waiting(user, unit, invited, open_until))
     return found

@@ -18,17 +18,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot.clock import UTC, utcnow
+from bot.clock import UTC
 from bot.i18n import N_
 from bot.policy.calendar import Occurrence, occurrences
 from bot.policy.facts import NO_CHANNEL, Facts, Recipient, Scope, SeriousProblem, Submission
 from bot.policy.messages import PlannedMessage
 from bot.policy.planner import plan
 from bot.policy.profile import ROLE_LEVEL, Profile
-from bot.services import duties
+from bot.services import duties, reach
 from bot.services.cycle_forms import FORMS
 from bot.services.policies import county_profile
-from bot.storage.models import Asset, Invite, OrgUnit, Problem, ProblemEvent, TelegramIdentity, User
+from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute
 
 MONTHLY_REPORT = "village_monthly_report"
@@ -146,17 +146,11 @@ def _recipients(session: Session, view: CountyView, by_id: dict[int, Unit]) -> l
 
 
 def _not_joined(session: Session, view: CountyView, by_id: dict[int, Unit]) -> list[Recipient]:
-    """Return the people invited (active, or with an invite still open) who never bound a channel:
-    messages are planned for them with the channel ``none`` — shown by the preview and named in the
-    digests, never sent."""
-    now = utcnow()
-    bound = select(TelegramIdentity.user_id)
-    open_invite = select(Invite.user_id).where(Invite.used_at.is_(None), Invite.expires_at > now)
+    """Return the people who have not joined (``reach.waiting``): messages are planned for them with the
+    channel ``none`` — shown by the preview and named in the digests, never sent."""
     users = session.exec(
         select(User.id, User.name, User.role, User.org_unit_id, User.locale)
-        .where(User.role.in_(list(ROLE_LEVEL)), User.org_unit_id.in_(_in_county(view)),
-               col(User.id).not_in(bound), User.active.is_(True) | col(User.id).in_(open_invite))
-        .order_by(User.id)).all()
+        .where(reach.waiting(), User.org_unit_id.in_(_in_county(view))).order_by(User.id)).all()
     found = []
     for user_id, name, role, unit_id, locale in users:
         scope = department_code(view.county) if role == "department_officer" else scope_code(by_id[unit_id])
