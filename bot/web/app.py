@@ -74,7 +74,7 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
 def _include_routes(app: FastAPI, settings: Settings, engine) -> None:
     import importlib
 
-    for module in ("bot.web.routes", "bot.web.review", "bot.web.problems", "bot.web.oversight",
+    for module in ("bot.web.routes", "bot.web.menu", "bot.web.review", "bot.web.problems", "bot.web.oversight",
                    "bot.web.people", "bot.web.duties", "bot.adapters.telegram_webhook"):
         try:
             mod = importlib.import_module(module)

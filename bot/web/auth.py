@@ -28,9 +28,9 @@ from bot.web.common import (
 
 router = APIRouter(tags=["sign-in"])
 
-# Where a link lands: the cadre's checklist, the township's review, the county's dashboard.
-HOME = {"township_leader": "/review", "county_officer": "/oversight", "department_officer": "/oversight",
-        "admin": "/oversight"}
+# Where a link lands: every role's home page, the menu of its work (bot.web.menu).
+HOME = {role: "/home" for role in ("village_cadre", "village_supervisor", "township_leader", "department_officer",
+                                   "county_officer", "admin")}
 MSG_NOT_BOUND = N_("This Telegram account is not linked to VillageBot yet. Use your invite in the bot first.")
 MSG_SIGNED_OUT = N_("You are signed out on this device. To sign in again, send /form to the bot.")
 

@@ -94,7 +94,7 @@ def test_link_stores_only_a_hash(engine, world):
 def test_link_signs_in_once(client, engine, world):
     path = _link(engine, world.cadre)
     first = client.get(path)
-    assert first.status_code == 303 and first.headers["location"] == "/f"
+    assert first.status_code == 303 and first.headers["location"] == "/home"
     assert _signed_in_as(engine, client) == world.cadre.id
     again = type(client)(client.app, follow_redirects=False).get(path)
     assert again.status_code == 403 and "已使用过" in again.text and "vb_session" not in again.cookies
