@@ -159,6 +159,18 @@ def profile_of(session: Session, unit: OrgUnit) -> Profile | None:
     return None
 
 
+def monthly_types_of(session: Session, village: OrgUnit) -> tuple[str, ...]:
+    """Return the asset types the monthly check covers in ``village`` (its county profile's monthly item,
+    else the default): the assets a cadre is asked to report on, and the ones the duty counts."""
+    profile = profile_of(session, village)
+    if profile is None:
+        return DEFAULT_ASSET_TYPES
+    try:
+        return profile.item(MONTHLY_REPORT).covers
+    except KeyError:
+        return DEFAULT_ASSET_TYPES
+
+
 def monthly_asset_types(deadline) -> tuple[str, ...]:
     """Return the asset types the village's monthly check covers under a unit's deadline rule
     (``assessment.common.deadline_for``, which carries the profile's monthly item)."""

@@ -134,6 +134,11 @@ def month_overview(session: Session, user: User, period: str | None = None, *,
     period = period or current_period(now)
     assets = session.exec(visible_assets(session, user).where(
         Asset.status == "active", col(Asset.asset_type).in_(CHECKED_TYPES)).order_by(Asset.name, Asset.id)).all()
+    covered: dict[int, tuple[str, ...]] = {}  # village id → the types its county's monthly duty covers
+    for village_id in {a.village_id for a in assets}:
+        village = session.get(OrgUnit, village_id)
+        covered[village_id] = duties.monthly_types_of(session, village) if village else duties.DEFAULT_ASSET_TYPES
+    assets = [a for a in assets if a.asset_type in covered[a.village_id]]  # nobody is asked what is not due
     if not assets:
         return []
     reports = session.exec(select(Report).where(

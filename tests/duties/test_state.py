@@ -64,11 +64,17 @@ def test_submitted_approved_returned_and_resubmitted(engine):
         assert states[tree.village_a1.id].state == duties.DONE
         assert states[tree.village_a2.id].state == duties.DUE and states[tree.village_a2.id].done is None
         assert scheduler_done(session, tree.county, "2026-11", now) == {scope_code(tree.village_a1)}
-        # The cadres' "what is due" list (/report, /f) says the same: approved is done, sent back is a draft.
+        # The cadres' "what is due" list (/report, /f) says the same: approved is done, sent back is a draft,
+        # and the road, which yanshan-2024's monthly duty does not cover, is not asked for at all.
         overview = {m.asset.id: m.state for cadre in ("cadre_a1", "cadre_a2")
                     for m in reports.month_overview(session, world.people[cadre], "2026-11", now=now)}
-        assert overview == {world.assets["village_a1"].id: "done", world.assets["village_a2"].id: "draft",
-                            road.id: "todo"}
+        assert overview == {world.assets["village_a1"].id: "done", world.assets["village_a2"].id: "draft"}
+        assert road.id not in overview
+        # The scores' registry facts count the same reports: the sent-back one is not income on record.
+        from bot.services.assessment.common import submitted_reports
+        counted = submitted_reports(session, [world.assets["village_a1"].id, world.assets["village_a2"].id],
+                                    ["2026-11"])
+        assert set(counted) == {(world.assets["village_a1"].id, "2026-11")}
 
         new = session.get(Report, new.id)
         new.status, new.submitted_at = "submitted", local(2026, 11, 27, 9)
@@ -79,6 +85,10 @@ def test_submitted_approved_returned_and_resubmitted(engine):
         corrected = states[tree.village_a2.id]
         assert corrected.state == duties.DONE and corrected.done.at == local(2026, 11, 27, 9)
         assert corrected.on_time  # by its first submission, as the dashboards and the compliance score count
+        resubmitted = submitted_reports(session, [world.assets["village_a2"].id], ["2026-11"])
+        key = (world.assets["village_a2"].id, "2026-11")
+        assert resubmitted[key].report.id == new.id
+        assert resubmitted[key].first_submitted_at == local(2026, 11, 19, 10)
         assert states[tree.village_b1.id].state == duties.LATE
         assert scheduler_done(session, tree.county, "2026-11", now) == {scope_code(tree.village_a1),
                                                                          scope_code(tree.village_a2)}

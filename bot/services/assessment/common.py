@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from bot import periods
 from bot.i18n import N_, UserError
 from bot.policy.calendar import due_date
+from bot.services.duties import REPORT_DONE_STATUSES
 from bot.storage.models import OrgUnit, Report
 
 # The default deadline of a village's monthly report when its county's policy profile names none:
@@ -107,7 +108,12 @@ class Submitted:
 
 def submitted_reports(session: Session, asset_ids: Iterable[int],
                       periods: Iterable[str]) -> dict[tuple[int, str], Submitted]:
-    """Return {(asset id, period): Submitted} for every submitted monthly report of these assets."""
+    """Return {(asset id, period): Submitted} for every monthly report of these assets that counts as done.
+
+    Done is the duty service's definition (``duties.REPORT_DONE_STATUSES``): the latest submitted version is
+    the current one and is submitted or approved. A report sent back counts again only once resubmitted;
+    ``first_submitted_at`` is its first submission (timeliness is judged by it)."""
+
     asset_ids, periods = list(asset_ids), list(periods)
     if not asset_ids or not periods:
         return {}
@@ -117,8 +123,12 @@ def submitted_reports(session: Session, asset_ids: Iterable[int],
     grouped: dict[tuple[int, str], list[Report]] = defaultdict(list)
     for row in rows:
         grouped[(row.asset_id, row.period)].append(row)
-    return {key: Submitted(max(versions, key=lambda r: r.version), min(r.submitted_at for r in versions))
-            for key, versions in grouped.items()}
+    done = {}
+    for key, versions in grouped.items():
+        latest = max(versions, key=lambda r: r.version)
+        if latest.current and latest.status in REPORT_DONE_STATUSES:
+            done[key] = Submitted(latest, min(r.submitted_at for r in versions))
+    return done
 
 
 def yes(answers: dict[str, Any], key: str) -> bool | None:
