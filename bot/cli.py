@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -51,12 +52,12 @@ class Context:
             self.fail(MSG_NO_KEY, path=str(self.settings.secret_key_file))
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-        return self._settings
+        return self.settings
 
     def t(self, msgid: str, **params: object) -> str:
         return translate(self.lang, msgid, **params)
 
-    def fail(self, msgid: str, **params: object) -> None:
+    def fail(self, msgid: str, **params: object) -> NoReturn:
         click.echo(self.t(msgid, **params), err=True)
         sys.exit(2)
 
@@ -353,7 +354,7 @@ def audit_verify(ctx: Context, extra: tuple[Path, ...], count: int | None, code:
     try:
         with session_scope(ctx.engine) as session:
             result = audit.verify(session, checkpoints=[audit.current().checkpoint_file, *extra],
-                                  expect=(count, code) if count is not None else None)
+                                  expect=(count, code) if count is not None and code is not None else None)
     except audit.AuditKeyError as exc:
         raise click.ClickException(str(exc)) from None
     if result.ok:
@@ -362,7 +363,7 @@ def audit_verify(ctx: Context, extra: tuple[Path, ...], count: int | None, code:
         return
     if result.broken_at is not None:
         click.echo(ctx.t("Audit log broken at entry {id} after {n} good entries: {reason}",
-                         id=result.broken_at, n=result.good_before, reason=ctx.t(result.reason)), err=True)
+                         id=result.broken_at, n=result.good_before, reason=ctx.t(result.reason or "")), err=True)
     else:
         click.echo(ctx.t(N_("Audit log not intact ({n} entries in the log):"), n=result.checked), err=True)
     _echo_findings(ctx, result)
@@ -476,7 +477,7 @@ def demo(ctx: Context, serve: bool, host: str, port: int) -> None:
 def _echo_demo_links(ctx: Context) -> None:
     """Print fresh single-use web sign-in links (cadre, township, county) and a public page: the demo
     can be tried in a browser without Telegram."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from bot.services import weblinks
     from bot.services.demo import COUNTY, showcase_users
@@ -492,7 +493,7 @@ def _echo_demo_links(ctx: Context) -> None:
         for user in showcase_users(session, county):
             link = weblinks.create_link(session, user, secret=settings.secret_key, public_url=settings.public_url)
             click.echo(f"  {user.role:<16} {user.name:<8} {link}")
-        asset = session.exec(select(Asset).order_by(Asset.id)).first()
+        asset = session.exec(select(Asset).order_by(col(Asset.id))).first()
         if asset is not None:
             click.echo(ctx.t("Public page of {asset}: {url}", asset=asset.name,
                              url=f"{settings.public_url}/p/{asset.public_token}"))

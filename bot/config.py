@@ -179,7 +179,10 @@ def _create_key(path: Path) -> str:
             pass
     finally:
         tmp.unlink(missing_ok=True)
-    return _read_key(path)
+    kept = _read_key(path)
+    if kept is None:  # deleted between our write and this read
+        raise ConfigError(f"the key file {path} disappeared while it was being created; start again")
+    return kept
 
 
 def resolve_secret_key(settings: Settings, *, generate: bool = True) -> Settings:

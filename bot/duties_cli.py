@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
@@ -30,13 +31,16 @@ from bot.services.access import AccessDenied
 from bot.services.orgs import OrgError, find_unit
 from bot.storage.models import OrgUnit
 
+if TYPE_CHECKING:
+    from bot.cli import Context
+
 
 @click.group("duty")
 def duty() -> None:
     """Duties of the policy profile: list their state, record an officer's duty, review and grade."""
 
 
-def _find(ctx, session: Session, key: str | None, level: str | None = None) -> OrgUnit:
+def _find(ctx: Context, session: Session, key: str | None, level: str | None = None) -> OrgUnit:
     if key:
         try:
             return find_unit(session, key, level)
@@ -48,7 +52,14 @@ def _find(ctx, session: Session, key: str | None, level: str | None = None) -> O
     return counties[0]
 
 
-def _moment(ctx, value: str | None) -> dt.datetime:
+def _id(unit: OrgUnit) -> int:
+    """A stored unit's id (the model types it optional: it is None only before the row is written)."""
+    if unit.id is None:
+        raise ValueError(f"{unit.name} is not stored")
+    return unit.id
+
+
+def _moment(ctx: Context, value: str | None) -> dt.datetime:
     if not value:
         return utcnow()
     try:
@@ -66,7 +77,7 @@ def _moment(ctx, value: str | None) -> dt.datetime:
 @click.option("--all", "show_all", is_flag=True, help="Also the duties not due yet and not applicable.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per duty.")
 @click.pass_obj
-def duty_list(ctx, scope_key: str | None, at: str | None, show_all: bool, as_json: bool) -> None:
+def duty_list(ctx: Context, scope_key: str | None, at: str | None, show_all: bool, as_json: bool) -> None:
     """Every duty of the units in the scope (the last twelve months and the rest of this year) and its state."""
     now = _moment(ctx, at)
     with Session(ctx.engine) as session:
@@ -105,7 +116,7 @@ def duty_list(ctx, scope_key: str | None, at: str | None, show_all: bool, as_jso
 @click.option("--note", required=True, help="What was done.")
 @click.option("--attachment", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A file to keep.")
 @click.pass_obj
-def duty_record(ctx, item: str, unit_key: str | None, period: str, day: str, note: str,
+def duty_record(ctx: Context, item: str, unit_key: str | None, period: str, day: str, note: str,
                 attachment: Path | None) -> None:
     """Record a duty done by an officer's record (a visit, a report to the county, a sample check …)."""
     try:
@@ -121,9 +132,12 @@ def duty_record(ctx, item: str, unit_key: str | None, period: str, day: str, not
                                 unit=unit)
         except (UserError, AccessDenied) as exc:
             ctx.fail(exc.msgid, **getattr(exc, "params", {}))
-        label = duties.profile_of(session, unit).item(item).label
+        profile = duties.profile_of(session, unit)
+        recorded_for = session.get(OrgUnit, row.org_unit_id)
+        label = profile.item(item).label if profile is not None else item
         click.echo(ctx.t(N_("Recorded: {item}, {period}, {unit}."), item=ctx.t(label),
-                         period=duties.period_name(period, ctx.lang), unit=session.get(OrgUnit, row.org_unit_id).name))
+                         period=duties.period_name(period, ctx.lang),
+                         unit=recorded_for.name if recorded_for is not None else unit.name))
 
 
 @duty.command("review")
@@ -132,7 +146,7 @@ def duty_record(ctx, item: str, unit_key: str | None, period: str, day: str, not
 @click.option("--evaluation", "files", multiple=True,
               help="ASSET_ID=FILE: the township's evaluation of an asset (a facts file of `villagebot score`).")
 @click.pass_obj
-def duty_review(ctx, village_key: str, year: int, files: tuple[str, ...]) -> None:
+def duty_review(ctx: Context, village_key: str, year: int, files: tuple[str, ...]) -> None:
     """The township's year-end review of a village: score it from the evaluations of its assets."""
     evaluations = {}
     for entry in files:
@@ -146,7 +160,7 @@ def duty_review(ctx, village_key: str, year: int, files: tuple[str, ...]) -> Non
     with Session(ctx.engine) as session:
         village = _find(ctx, session, village_key, "village")
         try:
-            step = cycle.review(session, None, village.id, year, evaluations)
+            step = cycle.review(session, None, _id(village), year, evaluations)
         except (UserError, AccessDenied) as exc:
             ctx.fail(exc.msgid, **getattr(exc, "params", {}))
         click.echo(ctx.t(N_("{village} scored {score} for {year}."), village=village.name, score=step.data["score"],
@@ -157,12 +171,12 @@ def duty_review(ctx, village_key: str, year: int, files: tuple[str, ...]) -> Non
 @click.option("--township", "township_key", required=True, help="The township (code or name).")
 @click.option("--year", required=True, type=int)
 @click.pass_obj
-def duty_grade(ctx, township_key: str, year: int) -> None:
+def duty_grade(ctx: Context, township_key: str, year: int) -> None:
     """The county's grading of a township on the mean of its villages' review scores."""
     with Session(ctx.engine) as session:
         township = _find(ctx, session, township_key, "township")
         try:
-            step = cycle.grade(session, None, township.id, year)
+            step = cycle.grade(session, None, _id(township), year)
         except (UserError, AccessDenied) as exc:
             ctx.fail(exc.msgid, **getattr(exc, "params", {}))
         click.echo(ctx.t(N_("{township} graded {grade} ({score}) for {year}."), township=township.name,

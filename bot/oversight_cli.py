@@ -12,7 +12,9 @@ written in the current folder under a name made of the unit, the form and the pe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlmodel import Session, select
@@ -22,6 +24,9 @@ from bot.services import exports
 from bot.services.orgs import OrgError, child, find_unit
 from bot.services.oversight import OversightError
 from bot.storage.models import OrgUnit
+
+if TYPE_CHECKING:
+    from bot.cli import Context
 
 TITLES = {
     "summary": "月度报告汇总",
@@ -37,7 +42,7 @@ def report() -> None:
     """Exports for township and county officials: 附件2, 附件3, problem list, summaries, half-year PDF."""
 
 
-def _unit(ctx, session: Session, county_key: str | None, township_name: str | None) -> OrgUnit:
+def _unit(ctx: Context, session: Session, county_key: str | None, township_name: str | None) -> OrgUnit:
     if county_key:
         county = find_unit(session, county_key, "county")
     else:
@@ -53,7 +58,7 @@ def _unit(ctx, session: Session, county_key: str | None, township_name: str | No
     return township
 
 
-def _run(ctx, kind: str, county: str | None, township: str | None, period: str, out: Path | None) -> None:
+def _run(ctx: Context, kind: str, county: str | None, township: str | None, period: str, out: Path | None) -> None:
     """Write one export and say where; refusals and bad periods end with exit status 2."""
     with Session(ctx.engine) as session:
         try:
@@ -61,13 +66,14 @@ def _run(ctx, kind: str, county: str | None, township: str | None, period: str, 
             target = out or Path(
                 f"{unit.name}-{TITLES[kind]}-{period}.{'pdf' if kind == 'halfyear' else 'xlsx'}"
             )
-            writer = {
+            writers: dict[str, Callable[..., Any]] = {
                 "summary": exports.write_summary,
                 "problems": exports.write_problems,
                 "monitoring": exports.write_monitoring,
                 "benefit": exports.write_benefit,
                 "halfyear": exports.write_half_year,
-            }[kind]
+            }
+            writer = writers[kind]
             if kind != "halfyear" and target.suffix.lower() == ".csv":  # -o FILE.csv: the same table as CSV
                 result = writer(session, None, unit, period, target, fmt="csv")
             else:
@@ -110,34 +116,34 @@ HALF = click.option("--half", "period", required=True, help="Half-year, e.g. 202
 
 @report.command("summary")
 @_options(MONTH)
-def summary(ctx, county, township, period, out) -> None:
+def summary(ctx: Context, county, township, period, out) -> None:
     """The month's reporting summary by village (.xlsx)."""
     _run(ctx, "summary", county, township, period, out)
 
 
 @report.command("problems")
 @_options(MONTH)
-def problems(ctx, county, township, period, out) -> None:
+def problems(ctx: Context, county, township, period, out) -> None:
     """The month's problem list, 问题清单 (.xlsx)."""
     _run(ctx, "problems", county, township, period, out)
 
 
 @report.command("monitoring")
 @_options(QUARTER)
-def monitoring(ctx, county, township, period, out) -> None:
+def monitoring(ctx: Context, county, township, period, out) -> None:
     """The quarterly operation-monitoring form, 附件2 (.xlsx)."""
     _run(ctx, "monitoring", county, township, period, out)
 
 
 @report.command("benefit")
 @_options(QUARTER)
-def benefit(ctx, county, township, period, out) -> None:
+def benefit(ctx: Context, county, township, period, out) -> None:
     """The quarterly benefit self-evaluation form, 附件3 (.xlsx)."""
     _run(ctx, "benefit", county, township, period, out)
 
 
 @report.command("halfyear")
 @_options(HALF)
-def halfyear(ctx, county, township, period, out) -> None:
+def halfyear(ctx: Context, county, township, period, out) -> None:
     """The county's printable half-year report (.pdf)."""
     _run(ctx, "halfyear", county, township, period, out)

@@ -14,17 +14,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import inspect
+from sqlalchemy import Table, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 
 T = TypeVar("T")
 
 
-def columns(model: type, prefix: str = "") -> list:
+def table(model: Any) -> Table:
+    """Return the table of a sqlmodel model class (typed: mypy does not see ``__table__`` on SQLModel)."""
+    return model.__table__
+
+
+def columns(model: Any, prefix: str = "") -> list:
     """Return the model's table columns, labelled ``<prefix><name>`` when a prefix is given."""
-    table = model.__table__
-    return [column.label(prefix + column.key) if prefix else column for column in table.columns]
+    return [column.label(prefix + column.key) if prefix else column for column in table(model).columns]
 
 
 def adopt(session: Session, model: type[T], values: Mapping[str, Any]) -> T:
