@@ -75,13 +75,14 @@ MSG_NO_KEY = N_(
 @click.option("--lang", default="zh_CN", type=click.Choice(["zh_CN", "en"]), show_default=True,
               help="Language of messages.")
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.option("--log-json", is_flag=True, default=None,
+              help="Log JSON lines (also VILLAGEBOT_LOG_FORMAT=json).")
 @click.pass_context
-def cli(click_ctx: click.Context, lang: str, verbose: bool) -> None:
+def cli(click_ctx: click.Context, lang: str, verbose: bool, log_json: bool | None) -> None:
     """VillageBot: follow-up management of poverty-alleviation project assets."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot import logs
+
+    logs.configure(verbose=verbose, json_lines=log_json or None)
     click_ctx.obj = Context(lang)
 
 
@@ -518,7 +519,7 @@ def _serve(ctx: Context, host: str, port: int) -> None:
     app = create_app(settings, engine=ctx.engine)
     # The app reads X-Forwarded-For itself, and only from VILLAGEBOT_TRUSTED_PROXIES (bot/web/public.py):
     # uvicorn's own handling would believe any local peer's header.
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, log_config=None)
 
 
 def _register_optional() -> None:
@@ -527,7 +528,8 @@ def _register_optional() -> None:
 
     for module, name in (("bot.scoring_cli", "score"), ("bot.policy_cli", "policy"),
                          ("bot.policy_cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report"),
-                         ("bot.duties_cli", "duty")):
+                         ("bot.duties_cli", "duty"), ("bot.ops_cli", "backup"), ("bot.ops_cli", "restore"),
+                         ("bot.ops_cli", "storage")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     secret_key: str = ""  # empty: a random key kept in <data_dir>/secret_key (see resolve_secret_key)
     max_upload_mb: int = 20
+    # Where photos and attachments live: unset = data_dir/evidence on local disk; file:///path;
+    # s3://KEY:SECRET@host:port/bucket[/prefix][?secure=0] for an S3-compatible store shared by several hosts.
+    storage_url: str | None = None
     supervision_phone: str = ""
     audit_key: str = ""  # the audit log's HMAC key (empty: the key file below)
     audit_key_file: Path | None = None  # default: audit.key in data_dir, created once with mode 0600

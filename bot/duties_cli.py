@@ -28,6 +28,7 @@ from bot.clock import as_utc, utcnow
 from bot.i18n import N_, UserError
 from bot.services import cycle, duties
 from bot.services.access import AccessDenied
+from bot.services.evidence import EvidenceStore
 from bot.services.orgs import OrgError, find_unit
 from bot.storage.models import OrgUnit
 
@@ -129,7 +130,7 @@ def duty_record(ctx: Context, item: str, unit_key: str | None, period: str, day:
         try:
             row = duties.record(session, None, item, period, occurred_on=occurred, note=note, attachment=file,
                                 data_dir=ctx.settings.data_dir, max_bytes=ctx.settings.max_upload_mb * 1024 * 1024,
-                                unit=unit)
+                                unit=unit, store=EvidenceStore.from_settings(ctx.settings).blobs)
         except (UserError, AccessDenied) as exc:
             ctx.fail(exc.msgid, **getattr(exc, "params", {}))
         profile = duties.profile_of(session, unit)

@@ -102,9 +102,9 @@ async def _show_report(turn: Turn, report: Report) -> None:
     await turn.say(text, markup, escape=False)
     for value in (report.answers or {}).values():
         for ref in value if isinstance(value, list) else ():
-            path = turn.deps.store.display_path(ref["sha256"]) if isinstance(ref, dict) and "sha256" in ref else None
-            if path is not None and path.exists():
-                await turn.send_photo(path.read_bytes())
+            data = turn.deps.store.display(ref["sha256"]) if isinstance(ref, dict) and "sha256" in ref else None
+            if data is not None:
+                await turn.send_photo(data)
 
 
 async def _send_back(turn: Turn, report_id: int, reason: str) -> bool:

@@ -49,6 +49,7 @@ from bot.policy.profile import DEFAULT_ASSET_TYPES, FREQUENCIES, DueItem, Profil
 from bot.policy.timing import local_to_utc
 from bot.services import audit, policies
 from bot.services.access import AccessDenied
+from bot.services.blobs import BlobStore, LocalStore
 from bot.services.orgs import county_of
 from bot.storage.models import Asset, OrgUnit, Report, User
 from bot.storage.models_schedule import DutyRecord
@@ -400,27 +401,23 @@ def recordable(session: Session, user: User, now: dt.datetime | None = None) -> 
     return [s for s in for_user(session, user, now) if s.done_by == "record" and s.state in (DUE, LATE)]
 
 
-def _attachment_path(data_dir: Path, name: str, content: bytes, max_bytes: int) -> str:
+def _attachment_key(store: BlobStore, name: str, content: bytes, max_bytes: int) -> str:
+    """Keep an attachment in the file store (local disk or the shared object store) by its SHA-256."""
     suffix = Path(name).suffix.lower()
     if suffix not in ATTACHMENT_TYPES:
         raise DutyError(MSG_ATTACHMENT_TYPE)
     if len(content) > max_bytes:
         raise DutyError(MSG_ATTACHMENT_SIZE, mb=max_bytes // (1024 * 1024))
     digest = hashlib.sha256(content).hexdigest()
-    relative = f"duties/{digest[:2]}/{digest}{suffix}"
-    target = data_dir / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
-        tmp.write_bytes(content)
-        tmp.replace(target)
-    return relative
+    key = f"duties/{digest[:2]}/{digest}{suffix}"
+    store.put(key, content, private=True)
+    return key
 
 
 def record(session: Session, user: User | None, item: str, period: str, *, occurred_on: dt.date, note: str,
            attachment: tuple[str, bytes] | None = None, data_dir: Path | None = None,
            max_bytes: int = 20 * 1024 * 1024, now: dt.datetime | None = None,
-           unit: OrgUnit | None = None) -> DutyRecord:
+           unit: OrgUnit | None = None, store: BlobStore | None = None) -> DutyRecord:
     """Record a duty done by an officer's record (a visit, a report to the county, a sample check,
     targets issued): the day it happened, a note, an optional attachment (stored by SHA-256 under
     ``data_dir/duties``). Audited (``duty.done``) and committed.
@@ -465,7 +462,7 @@ def record(session: Session, user: User | None, item: str, period: str, *, occur
     path = name = None
     if attachment is not None and attachment[1]:
         name = Path(attachment[0] or "file").name[-200:]
-        path = _attachment_path(data_dir or Path("data"), name, attachment[1], max_bytes)
+        path = _attachment_key(store or LocalStore(data_dir or Path("data")), name, attachment[1], max_bytes)
     row = mark_done(session, unit.id, item, period, user, now, "record", occurred_on=occurred_on, note=note,
                     attachment=path, attachment_name=name)
     if row is None:

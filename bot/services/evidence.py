@@ -34,11 +34,9 @@ import datetime as dt
 import hashlib
 import io
 import math
-import os
 import statistics
 import struct
 import sys
-import tempfile
 import threading
 import zlib
 from collections.abc import Iterable
@@ -53,6 +51,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import UTC
 from bot.i18n import N_, translate
+from bot.services.blobs import BlobStore, LocalStore, open_store
 from bot.storage.models import Asset, Photo, PhotoUse, Report
 
 MB = 1024 * 1024
@@ -129,9 +128,9 @@ class IngestedPhoto:
     taken_at: dt.datetime | None
     gps_lat: float | None
     gps_lon: float | None
-    original_path: Path = field(compare=False)
-    display_path: Path = field(compare=False)
-    thumb_path: Path = field(compare=False)
+    original_key: str = field(compare=False)
+    display_key: str = field(compare=False)
+    thumb_key: str = field(compare=False)
 
 
 # --- type sniffing ------------------------------------------------------------------------------
@@ -451,29 +450,21 @@ def _decode(data: bytes, formats: list[str], max_pixels: int, display_px: int,
     return _Decoded(display, fmt, width, height, exif)
 
 
-def _write_once(path: Path, payload: bytes, mode: int) -> None:
-    """Write ``payload`` atomically unless ``path`` exists (content is addressed by hash)."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class EvidenceStore:
-    """Check uploaded photos and keep them on disk under ``root``, addressed by SHA-256."""
+    """Check uploaded photos and keep them in a file store (``bot.services.blobs``), addressed by SHA-256.
 
-    def __init__(self, root: Path, max_bytes: int, max_pixels: int = 50_000_000, *,
+    ``root`` is the local directory used when no ``blobs`` store is given (tests, the default install).
+    Every read and write of a photo goes through ``blobs``: local disk or a shared S3-compatible store."""
+
+    def __init__(self, root: Path | None, max_bytes: int, max_pixels: int = 50_000_000, *,
                  local_tz: dt.tzinfo = DEFAULT_TZ, display_px: int = DISPLAY_PX,
-                 thumb_px: int = THUMB_PX, decode_budget: int = DECODE_BUDGET) -> None:
-        self.root = Path(root)
+                 thumb_px: int = THUMB_PX, decode_budget: int = DECODE_BUDGET,
+                 blobs: BlobStore | None = None) -> None:
+        if blobs is None:
+            if root is None:
+                raise ValueError("give the store a root directory or a blob store")
+            blobs = LocalStore(Path(root))
+        self.blobs = blobs
         self.decode_budget = decode_budget
         self.max_bytes = max_bytes
         self.max_pixels = max_pixels
@@ -484,19 +475,41 @@ class EvidenceStore:
     @classmethod
     def from_settings(cls, settings: Any) -> EvidenceStore:
         """Return the store configured by ``bot.config.Settings`` (evidence_dir, max_upload_mb, tz)."""
-        return cls(settings.evidence_dir, settings.max_upload_mb * MB, local_tz=settings.tz)
+        return cls(settings.evidence_dir, settings.max_upload_mb * MB, local_tz=settings.tz,
+                   blobs=open_store(getattr(settings, "storage_url", None), settings.evidence_dir))
 
-    def original_path(self, sha256: str) -> Path:
-        """Return where the bytes as received are kept (private, EXIF included)."""
-        return self.root / "originals" / sha256[:2] / sha256
+    @staticmethod
+    def original_key(sha256: str) -> str:
+        """Return the key of the bytes as received (private, EXIF included)."""
+        return f"originals/{sha256[:2]}/{sha256}"
 
-    def display_path(self, sha256: str) -> Path:
-        """Return where the upright display copy without metadata is kept."""
-        return self.root / "display" / f"{sha256}.jpg"
+    @staticmethod
+    def display_key(sha256: str) -> str:
+        """Return the key of the upright display copy without metadata."""
+        return f"display/{sha256}.jpg"
 
-    def thumb_path(self, sha256: str) -> Path:
-        """Return where the thumbnail is kept."""
-        return self.root / "thumbs" / f"{sha256}.jpg"
+    @staticmethod
+    def thumb_key(sha256: str) -> str:
+        """Return the key of the thumbnail."""
+        return f"thumbs/{sha256}.jpg"
+
+    def display(self, sha256: str) -> bytes | None:
+        """Return the display copy (JPEG, no metadata) of a stored photo, or None."""
+        return self.blobs.get(self.display_key(sha256)) if _is_sha(sha256) else None
+
+    def thumb(self, sha256: str) -> bytes | None:
+        """Return the thumbnail (JPEG) of a stored photo, or None."""
+        return self.blobs.get(self.thumb_key(sha256)) if _is_sha(sha256) else None
+
+    def original(self, sha256: str) -> bytes | None:
+        """Return the bytes as received, or None."""
+        return self.blobs.get(self.original_key(sha256)) if _is_sha(sha256) else None
+
+    def forget(self, sha256: str) -> None:
+        """Delete a photo's three copies (what removes a photo, through the store like every write)."""
+        if _is_sha(sha256):
+            for key in (self.original_key(sha256), self.display_key(sha256), self.thumb_key(sha256)):
+                self.blobs.delete(key)
 
     def check_size(self, size_bytes: int) -> None:
         """Refuse a file over ``max_bytes`` (transports may call this before downloading)."""
@@ -516,15 +529,19 @@ class EvidenceStore:
         sha = hashlib.sha256(data).hexdigest()
         thumb = _resize(decoded.display, _fit(decoded.display.size, self.thumb_px))
         lat, lon = exif_gps(decoded.exif)
-        _write_once(self.original_path(sha), data, 0o600)
-        _write_once(self.display_path(sha), _jpeg_bytes(decoded.display, DISPLAY_QUALITY), 0o644)
-        _write_once(self.thumb_path(sha), _jpeg_bytes(thumb, THUMB_QUALITY), 0o644)
+        self.blobs.put(self.original_key(sha), data, private=True)
+        self.blobs.put(self.display_key(sha), _jpeg_bytes(decoded.display, DISPLAY_QUALITY))
+        self.blobs.put(self.thumb_key(sha), _jpeg_bytes(thumb, THUMB_QUALITY))
         return IngestedPhoto(
             sha256=sha, mime=MIME[decoded.fmt], width=decoded.width, height=decoded.height,
             size_bytes=len(data), phash=phash(thumb), taken_at=exif_taken_at(decoded.exif, self.local_tz),
-            gps_lat=lat, gps_lon=lon, original_path=self.original_path(sha),
-            display_path=self.display_path(sha), thumb_path=self.thumb_path(sha),
+            gps_lat=lat, gps_lon=lon, original_key=self.original_key(sha),
+            display_key=self.display_key(sha), thumb_key=self.thumb_key(sha),
         )
+
+
+def _is_sha(value: str) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def _megabytes(size_bytes: int) -> str:

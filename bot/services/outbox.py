@@ -41,6 +41,7 @@ from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
 from bot.policy.validate import ProfileError
+from bot.services import metrics
 from bot.services.channels import Button, DeliveryError, Target
 from bot.services.schedule_facts import (
     CountyView,
@@ -342,6 +343,7 @@ def _send(engine: Engine, channels: dict, message: OutboxMessage, target: Target
     except DeliveryError as exc:
         _failed(engine, message, worker, now, exc, result)
         return None
+    metrics.DELIVERIES.labels(message.channel, "sent").inc()
     return message.id
 
 
@@ -354,12 +356,14 @@ def _failed(engine: Engine, message: OutboxMessage, worker: str, now: dt.datetim
     with session_scope(engine) as session:
         if exc.permanent or attempts >= MAX_ATTEMPTS:
             _set(session, message.id, worker, status="failed", error=exc.detail[:500])
+            metrics.DELIVERIES.labels(message.channel, "failed").inc()
             result.failed += 1
             log.error("outbox: message %s (%s) failed for good: %s", message.id, message.key, exc.detail)
             return
         wait = dt.timedelta(seconds=exc.retry_after if exc.retry_after is not None
                             else min(5 * 2 ** (attempts - 1), 3600))
         _set(session, message.id, worker, status="pending", next_attempt_at=now + wait, error=exc.detail[:500])
+    metrics.DELIVERIES.labels(message.channel, "retry").inc()
     result.retried += 1
 
 
@@ -377,6 +381,7 @@ def _unreachable(engine: Engine, message: OutboxMessage, worker: str, now: dt.da
             session.execute(update(ChannelRoute).where(ChannelRoute.id == ident).values(reachable=False))
         result.unreachable += 1
         result.forwarded += _forward(session, message, now)
+    metrics.DELIVERIES.labels(message.channel, "unreachable").inc()
     log.warning("outbox: %s unreachable through %s (%s); message %s forwarded up the chain",
                 message.recipient, message.channel, detail, message.id)
 

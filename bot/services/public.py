@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -198,12 +197,11 @@ def latest_photos(session: Session, asset_id: int) -> list[tuple[str, str]]:
     return [(key, found[key]) for key in PHOTO_KEYS if key in found]
 
 
-def public_photo_path(session: Session, store: EvidenceStore, asset: Asset, sha256: str) -> Path | None:
+def public_photo(session: Session, store: EvidenceStore, asset: Asset, sha256: str) -> bytes | None:
     """Return the display copy of a photo only if it is one of the asset's disclosed photos."""
     if sha256 not in {sha for _key, sha in latest_photos(session, asset.id)}:
         return None
-    path = store.display_path(sha256)
-    return path if path.is_file() else None
+    return store.display(sha256)
 
 
 def _four_way(session: Session, asset_id: int) -> str | None:

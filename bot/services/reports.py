@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from bot.clock import period_of, utcnow
 from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
-from bot.services import audit, duties, evidence, notices
+from bot.services import audit, duties, evidence, metrics, notices
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.cycle_forms import after_submit
 from bot.services.evidence import EvidenceStore
@@ -355,6 +355,7 @@ def _step(session: Session, user: User, report_id: int, action: Callable[[Walker
         session.rollback()
         raise
     _save(session, report, walker, now)
+    metrics.ANSWERS.labels(report.channel or "web").inc()
     return report, walker
 
 
@@ -501,6 +502,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     ])
     notices.report_submitted(session, user, report, created, now)  # in the same transaction
     session.commit()
+    metrics.SUBMISSIONS.labels(report.channel or "web").inc()
     return SubmitResult(report, created, [p for p in created if p.severity == "serious"], recurring)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import Engine
@@ -19,7 +20,7 @@ from sqlmodel import Session
 
 from bot.clock import UTC, utcnow
 from bot.config import Settings
-from bot.services import audit, outbox, reports
+from bot.services import audit, metrics, outbox, reports
 from bot.services.channels import build_channels
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,19 @@ class SchedulerRunner:
         self.worker = outbox.worker_id()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.courier = outbox.Courier(engine, channels)
+        self.started_at = time.time()  # readiness: a scheduler that has not ticked since is behind
+        self.last_tick_at: float | None = None
 
     def run_tick(self) -> None:
         """Run one tick now; errors are logged, the next minute tries again."""
+        began = time.monotonic()
         try:
             result = outbox.tick(self.engine, self.channels, worker=self.worker)
         except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
             log.exception("schedule: tick failed")
             return
+        metrics.tick_finished(time.monotonic() - began)
+        self.last_tick_at = time.time()
         if result.inserted or result.sent or result.failed or result.recovered:
             log.info("schedule: %s", result)
 
@@ -86,4 +92,5 @@ async def start(app, settings: Settings, engine: Engine) -> SchedulerRunner:
                              max_instances=1, coalesce=True, id="villagebot-audit-checkpoint")
     runner.scheduler.start()
     await runner.courier.start()
+    app.state.scheduler_runner = runner
     return runner

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from bot import __version__
 from bot.config import Settings, resolve_secret_key
 from bot.storage.db import make_engine
-from bot.web.limits import BodyLimit
+from bot.web.limits import BodyLimit, RequestTimer
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.add_middleware(BodyLimit, max_upload_mb=settings.max_upload_mb)  # bodies bounded before any route
+    app.add_middleware(RequestTimer)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict:
@@ -63,6 +64,28 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
             errors = planning_errors(session)
         return {"status": "degraded" if errors else "ok", "version": __version__,
                 "database": engine.dialect.name, "schedule_errors": errors}
+
+    from fastapi.responses import JSONResponse, Response
+
+    from bot.services import metrics
+
+    metrics.attach(engine)
+
+    @app.get("/readyz", tags=["meta"])
+    def readyz() -> JSONResponse:
+        """Answer 200 when this process can work: database and file store reachable, scheduler ticking;
+        else 503 with what is wrong (for a load balancer's health check)."""
+        runner = getattr(app.state, "scheduler_runner", None)
+        state = metrics.ready(engine, app.state.web.store.blobs,
+                              scheduler_started_at=getattr(runner, "started_at", None),
+                              last_tick_at=getattr(runner, "last_tick_at", None))
+        return JSONResponse({"ready": state.ok, "checks": state.checks}, status_code=200 if state.ok else 503)
+
+    @app.get("/metrics", tags=["meta"], response_class=Response,
+             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+    def prometheus_metrics() -> Response:
+        """Operational figures in the Prometheus text format (docs/operations.md lists them)."""
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     _include_routes(app, settings, engine)
     from bot.web import openapi

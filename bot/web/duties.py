@@ -99,7 +99,7 @@ async def duty_record(request: Request, item: Annotated[str, Form()] = "", perio
         try:
             duties.record(session, user, item, period, occurred_on=day, note=note,
                           attachment=(name, content) if content else None, data_dir=settings.data_dir,
-                          max_bytes=settings.max_upload_mb * 1024 * 1024)
+                          max_bytes=settings.max_upload_mb * 1024 * 1024, store=web(request).store.blobs)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except duties.DutyError as exc:

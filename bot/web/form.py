@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
 from bot.clock import utcnow
@@ -331,7 +331,7 @@ def report_photo(request: Request, report_id: RowId, sha256: str):
         report, _asset = report_in_scope(session, user, report_id)
         attached = session.exec(select(PhotoUse.id).join(Photo, Photo.id == PhotoUse.photo_id).where(
             PhotoUse.report_id == report.id, Photo.sha256 == sha256)).first()
-    path = state.store.thumb_path(sha256) if attached else None
-    if path is None or not path.is_file():
+    data = state.store.thumb(sha256) if attached else None
+    if data is None:
         raise WebError(404, MSG_NOT_FOUND)
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -238,3 +238,35 @@ def _error_response(request, msgid: str, params: dict):
     from html import escape
 
     return HTMLResponse(f"<!doctype html><meta charset=utf-8><p>{escape(message)}</p>", status_code=413)
+
+
+class RequestTimer:
+    """Time every HTTP request for ``/metrics``, labelled by its route's template (``/f/report/{report_id}``,
+    never the raw path, so ids do not multiply the series) and status."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        import time
+
+        from bot.services import metrics
+
+        began = time.perf_counter()
+        status = [500]
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or ("unmatched" if status[0] == 404 else "other")
+            metrics.REQUESTS.labels(scope.get("method", ""), template, str(status[0])).observe(
+                time.perf_counter() - began)

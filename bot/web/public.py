@@ -12,7 +12,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.i18n import translate
@@ -77,10 +77,10 @@ def public_photo(request: Request, token: str, sha256: str):
     state = web(request)
     with state.session() as session:
         asset = public.find_asset(session, token)
-        path = public.public_photo_path(session, state.store, asset, sha256) if asset else None
-    if path is None:
+        data = public.public_photo(session, state.store, asset, sha256) if asset else None
+    if data is None:
         raise WebError(404, MSG_NOT_FOUND)
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def _read_upload(request: Request, upload: UploadFile | None) -> bytes | None:

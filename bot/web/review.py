@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from bot.clock import period_of, utcnow
 from bot.config import Settings
@@ -75,10 +75,10 @@ def review_photo(request: Request, report_id: RowId, sha256: str):
         report, _ = _reviewable(session, user, report_id)
         refs = {ref.get("sha256") for value in report.answers.values() if isinstance(value, list)
                 for ref in value if isinstance(ref, dict)}
-        path = web(request).store.display_path(sha256)
-        if sha256 not in refs or not path.exists():
+        data = web(request).store.display(sha256) if sha256 in refs else None
+        if data is None:
             raise WebError(404, MSG_NOT_FOUND)
-        return FileResponse(path, media_type="image/jpeg")
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.post("/review/{report_id}/approve", include_in_schema=False)

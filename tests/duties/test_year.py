@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from bot.policy import load
 from bot.services import cycle, duties, oversight
+from bot.services.evidence import EvidenceStore
 from bot.storage.db import session_scope
 from bot.storage.models import Asset, AuditEntry, OrgUnit, Report, User
 from bot.storage.models_cycle import CycleStep
@@ -174,8 +175,8 @@ def test_yanshan_year(sqlite_url, sqlite_engine, tmp_path):
         record = session.exec(select(DutyRecord).where(DutyRecord.item == "department_supervision",
                                                        DutyRecord.period == "2026-H1")).one()
         assert (record.by, record.occurred_on, record.user_id) == ("record", dt.date(2026, 6, 19), ids["dept"])
-        assert record.attachment_name == "纪要.pdf" and (settings.data_dir / record.attachment).read_bytes() \
-            == b"%PDF-1.4 minutes"
+        kept = EvidenceStore.from_settings(settings).blobs.get(record.attachment)  # the same file store as photos
+        assert record.attachment_name == "纪要.pdf" and kept == b"%PDF-1.4 minutes"
         assert session.exec(select(AuditEntry).where(AuditEntry.action == "duty.done")).all()
 
     # The command line lists the same states.

@@ -33,7 +33,13 @@ def store(tmp_path) -> EvidenceStore:
 
 
 def stored_files(store: EvidenceStore) -> list[Path]:
-    return sorted(p for p in store.root.rglob("*") if p.is_file()) if store.root.exists() else []
+    root = store.blobs.root
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def local(store: EvidenceStore, key: str) -> Path:
+    """Where the local store keeps a key."""
+    return store.blobs.path(key)
 
 
 def refusal(store: EvidenceStore, data: bytes) -> EvidenceError:
@@ -55,7 +61,7 @@ def test_it_takes_the_type_from_the_content(store, data, mime):
     photo = store.ingest(data)
     assert photo.mime == mime
     assert (photo.width, photo.height) == Image.open(io.BytesIO(data)).size
-    assert Image.open(photo.display_path).format == "JPEG"
+    assert Image.open(local(store, photo.display_key)).format == "JPEG"
 
 
 @pytest.mark.parametrize("data", [
@@ -178,10 +184,11 @@ def test_it_keeps_the_original_byte_for_byte_with_its_exif(store):
     photo = store.ingest(data)
     sha = hashlib.sha256(data).hexdigest()
     assert photo.sha256 == sha
-    assert photo.original_path == store.root / "originals" / sha[:2] / sha
-    assert photo.original_path.read_bytes() == data
-    assert photo.original_path.stat().st_mode & 0o777 == 0o600
-    exif = Image.open(photo.original_path).getexif()
+    original = local(store, photo.original_key)
+    assert original == store.blobs.root / "originals" / sha[:2] / sha
+    assert original.read_bytes() == data == store.original(sha)
+    assert original.stat().st_mode & 0o777 == 0o600
+    exif = Image.open(original).getexif()
     assert exif[0x010F] == "TestCam" and exif.get_ifd(0x8825)
     # The same bytes again: same description, nothing rewritten.
     mtimes = [p.stat().st_mtime_ns for p in stored_files(store)]
@@ -194,7 +201,8 @@ def test_the_display_copy_and_thumbnail_carry_no_exif(store):
     data = images.make_jpeg(3000, 2000, taken_at=dt.datetime(2026, 3, 5, 9, 30), exif_gps=(31.4, 117.2),
                             orientation=1)
     photo = store.ingest(data)
-    for path, longest in ((photo.display_path, evidence.DISPLAY_PX), (photo.thumb_path, evidence.THUMB_PX)):
+    for key, longest in ((photo.display_key, evidence.DISPLAY_PX), (photo.thumb_key, evidence.THUMB_PX)):
+        path = local(store, key)
         raw = path.read_bytes()
         with Image.open(path) as copy:
             assert copy.format == "JPEG" and max(copy.size) == longest
@@ -224,8 +232,8 @@ RED, BLUE = "red", "blue"
 def test_it_applies_the_exif_orientation_to_the_copies(store, orientation, size, first, probe):
     photo = store.ingest(half_and_half(orientation))
     assert (photo.width, photo.height) == size
-    for path in (photo.display_path, photo.thumb_path):
-        with Image.open(path) as copy:
+    for key in (photo.display_key, photo.thumb_key):
+        with Image.open(local(store, key)) as copy:
             red, _green, blue = copy.convert("RGB").getpixel(probe(*copy.size))
             assert (RED if red > blue else BLUE) == first
             assert (copy.size[0] > copy.size[1]) == (size[0] > size[1])

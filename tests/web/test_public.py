@@ -61,7 +61,7 @@ def test_photo_route_serves_display_copy_without_exif(client, world, store):
     response = client.get(f"/p/{world.asset.public_token}/photo/{world.board_sha}.jpg")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"
-    assert response.content == store.display_path(world.board_sha).read_bytes()
+    assert response.content == store.display(world.board_sha)
     with Image.open(io.BytesIO(response.content)) as image:
         assert not image.getexif()
 
