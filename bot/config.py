@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     telegram_bot_username: str = "VillageBot"
     telegram_webhook_secret: str = ""
     telegram_mode: str = "polling"
+    # Messages a second the bot may send in all (Telegram's free limit is 30; a paid allowance may be more),
+    # shared by every process on the database; a sixth is kept for replies ahead of bulk reminders.
+    telegram_rate: int = 30
     public_url: str = "http://127.0.0.1:8000"
     timezone: str = "Asia/Shanghai"
     secret_key: str = ""  # empty: a random key kept in <data_dir>/secret_key (see resolve_secret_key)

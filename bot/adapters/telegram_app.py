@@ -23,9 +23,11 @@ from bot.adapters import telegram as tg
 from bot.adapters import telegram_forms as forms
 from bot.adapters import telegram_township as township
 from bot.adapters.telegram_http import AiohttpRequest
+from bot.adapters.telegram_pacing import SharedRateLimiter
 from bot.config import Settings
 from bot.i18n import translate
 from bot.services.evidence import EvidenceStore
+from bot.services.pacing import SharedPacer, pacing_limits
 
 
 def build_application(settings: Settings, engine, *, rate_limit: bool = True, builder: ApplicationBuilder | None
@@ -45,8 +47,10 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True, bu
                .get_updates_request(AiohttpRequest(connection_pool_size=1, connect_timeout=10, read_timeout=40,
                                                    write_timeout=60, pool_timeout=10, proxy=settings.telegram_proxy))
                .concurrent_updates(tg.PerChatUpdateProcessor()))
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=30, overall_time_period=1,
+    if rate_limit and engine is not None:  # every process's replies share the database's pacing windows
+        builder = builder.rate_limiter(SharedRateLimiter(SharedPacer(engine, pacing_limits(settings))))
+    elif rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_rate, overall_time_period=1,
                                                       group_max_rate=20, group_time_period=60, max_retries=5))
     application = builder.build()
     application.bot_data["deps"] = tg.Deps(settings, engine, EvidenceStore.from_settings(settings))

@@ -69,11 +69,12 @@ class TelegramChannel:
 
     def __init__(self, token: str, api_url: str = "https://api.telegram.org", *, timeout: float = 10.0,
                  per_second: float = TELEGRAM_PER_SECOND, client: httpx.Client | None = None,
-                 proxy: str | None = None) -> None:
+                 proxy: str | None = None, pacer=None) -> None:
         self.url = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
         self.client = client or httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=16),
                                              proxy=proxy or None)
         self.per_second = per_second
+        self.pacer = pacer  # bot.services.pacing.SharedPacer: shared by every process (else a local bucket)
         self._tokens = per_second  # a token bucket as large as one second's allowance
         self._refilled = time.monotonic()
         self._lock = threading.Lock()
@@ -99,7 +100,10 @@ class TelegramChannel:
         if buttons:
             body["reply_markup"] = {"inline_keyboard": [[{"text": b.label, "callback_data": b.data}
                                                          for b in buttons]]}
-        self._pace()
+        if self.pacer is not None:
+            self.pacer.wait_for(target.chat_id, bulk=True)
+        else:
+            self._pace()
         try:
             response = self.client.post(self.url, json=body)
         except httpx.TransportError as exc:
@@ -206,15 +210,21 @@ class DingTalkChannel(_Robot):
                                                              "text": _markdown(text, buttons, self.public_url)}})
 
 
-def build_channels(settings: Settings, *, timeout: float = 10.0) -> dict[str, object]:
-    """Return the channels this installation can use (Telegram only with a token)."""
+def build_channels(settings: Settings, *, timeout: float = 10.0, engine=None) -> dict[str, object]:
+    """Return the channels this installation can use (Telegram only with a token). With ``engine``, Telegram
+    sends are paced on the database's shared windows (every process together), as bulk."""
     public = settings.public_url if settings.public_url.startswith(("http://", "https://")) else ""
     channels: dict[str, object] = {"wecom": WeComChannel(timeout=timeout, public_url=public),
                                    "dingtalk": DingTalkChannel(timeout=timeout, public_url=public)}
     if settings.telegram_token:
+        pacer = None
+        if engine is not None:
+            from bot.services.pacing import SharedPacer, pacing_limits
+
+            pacer = SharedPacer(engine, pacing_limits(settings))
         channels["telegram"] = TelegramChannel(settings.telegram_token, settings.telegram_api_url or
                                                "https://api.telegram.org", timeout=timeout,
-                                               proxy=settings.telegram_proxy)
+                                               proxy=settings.telegram_proxy, pacer=pacer)
     return channels
 
 

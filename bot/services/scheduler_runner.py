@@ -83,7 +83,7 @@ class SchedulerRunner:
 async def start(app, settings: Settings, engine: Engine) -> SchedulerRunner:
     """Start ticking every minute (the first tick at once); return the runner to stop later."""
     audit.configure_default(settings)  # checkpoints go to this service's data directory
-    runner = SchedulerRunner(engine, build_channels(settings))
+    runner = SchedulerRunner(engine, build_channels(settings, engine=engine))
     runner.scheduler.add_job(runner.run_tick, "interval", minutes=1, next_run_time=utcnow(),
                              max_instances=1, coalesce=True, id="villagebot-tick")
     runner.scheduler.add_job(runner.run_expiry, "interval", hours=1, next_run_time=utcnow(),

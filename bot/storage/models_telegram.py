@@ -28,3 +28,14 @@ class TelegramFollowUp(SQLModel, table=True):
     argument: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow)
     expires_at: dt.datetime = Field(index=True)
+
+
+class RateWindow(SQLModel, table=True):
+    """How many calls one pacing key (all of the bot, one chat, one group) made in one time window: shared by
+    every process on the database, so N processes together keep Telegram's limits (``bot.services.pacing``)."""
+
+    __tablename__ = "rate_window"
+
+    key: str = Field(max_length=64, primary_key=True)
+    window: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    count: int = 0

@@ -417,6 +417,8 @@ class BotApiDouble:
         self._sent_by_chat: dict[int, list[Sent]] = collections.defaultdict(list)  # the same, per chat
         self._read_cursor: dict[int, int] = collections.defaultdict(int)
         self._calls: list[Call] = []
+        self._poll_generation = 0  # the newest getUpdates request; older ones still waiting are terminated
+        self.poll_conflicts = 0  # getUpdates requests terminated by a newer one (two consumers)
         self._files: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, str] = {}
         self._file_ids = itertools.count(1)
@@ -989,11 +991,24 @@ class BotApiDouble:
             if self._webhook.get("url"):
                 raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
                                     "use deleteWebhook to delete the webhook first")
+            # As Telegram: one getUpdates consumer at a time; a new request ends the one still waiting, which
+            # is answered 409 "terminated by other getUpdates request".
+            self._poll_generation += 1
+            generation = self._poll_generation
+            self._changed.notify_all()
+        return self._get_updates(params, offset, limit, deadline, generation)
+
+    def _get_updates(self, params: dict, offset, limit: int, deadline: float, generation: int) -> list[dict]:
+        with self._changed:
             if params.get("allowed_updates") is not None:
                 self._allowed = set(params["allowed_updates"]) or set(DEFAULT_ALLOWED_UPDATES)
             if offset is not None:
                 self._confirm(int(offset))
             while True:
+                if generation != self._poll_generation:
+                    self.poll_conflicts += 1
+                    raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure that only "
+                                        "one bot instance is running")
                 batch = [q for q in self._queue if q.kind in self._allowed][:limit]
                 remaining = deadline - time.monotonic()
                 if batch or remaining <= 0 or self._stopping.is_set():

@@ -189,8 +189,10 @@ def test_the_list_shows_only_my_own_sessions_and_cannot_end_anothers(app, engine
 
 def test_the_sessions_page_is_linked_from_a_signed_in_persons_pages(app, engine, county):
     cadre = sign_in(app, engine, county["cadre"])
-    assert 'href="/me/sessions' in cadre.get("/f").text
-    assert 'href="/me/sessions' not in client_of(app).get(f"/p/{county['asset'].public_token}").text
+    assert 'href="/home' in cadre.get("/f").text  # every signed-in page links home, whose menu has the sessions
+    assert 'href="/me/sessions' in cadre.get("/home").text
+    public = client_of(app).get(f"/p/{county['asset'].public_token}").text
+    assert 'href="/me/sessions' not in public and 'href="/home' not in public
 
 
 def test_deactivating_a_user_ends_their_sessions_at_once(app, engine, county):
