@@ -131,17 +131,37 @@ def choosable_counties(session: Session, user: User) -> list[OrgUnit]:
                              .order_by(OrgUnit.name)).all())
 
 
+def _upload_prefix(county: OrgUnit) -> str:
+    return f"upload:{county.id}:"
+
+
 def own_documents(session: Session, county: OrgUnit) -> list[PolicyDocument]:
-    """Return the stored profiles the county may choose again: the one it follows, if it is its own."""
-    if not county.policy_profile or is_shipped(county.policy_profile):
-        return []
-    return list(session.exec(select(PolicyDocument).where(PolicyDocument.profile_id == county.policy_profile)).all())
+    """Return the stored profiles the county may choose again: those it uploaded, and the one it follows."""
+    from sqlalchemy import or_
+
+    wanted = [PolicyDocument.source.like(_upload_prefix(county) + "%")]
+    if county.policy_profile and not is_shipped(county.policy_profile):
+        wanted.append(PolicyDocument.profile_id == county.policy_profile)
+    return list(session.exec(select(PolicyDocument).where(or_(*wanted)).order_by(PolicyDocument.profile_id)).all())
+
+
+def _owner(session: Session, county: OrgUnit, profile_id: str) -> OrgUnit | None:
+    """Return the other county that holds a stored profile id (uploaded it, or follows it), or None."""
+    user = session.exec(select(OrgUnit).where(OrgUnit.policy_profile == profile_id, OrgUnit.id != county.id)
+                        .order_by(OrgUnit.id)).first()
+    if user is not None:
+        return user
+    doc = session.exec(select(PolicyDocument).where(PolicyDocument.profile_id == profile_id)).first()
+    if doc is not None and doc.source.startswith("upload:") and not doc.source.startswith(_upload_prefix(county)):
+        owner_id = doc.source.split(":")[1]
+        return session.get(OrgUnit, int(owner_id)) if owner_id.isdigit() else None
+    return None
 
 
 def choose(session: Session, user: User, county: OrgUnit, profile_id: str) -> Profile:
     """Make ``county`` follow a shipped profile (or the own profile it already follows), for ``user``; audited."""
     access.require(session, user, "policy.choose", county)
-    if not (is_shipped(profile_id) or profile_id == county.policy_profile):
+    if not (is_shipped(profile_id) or profile_id in {d.profile_id for d in own_documents(session, county)}):
         raise PolicyError(MSG_NOT_OFFERED, id=profile_id[:64])
     profile = profile_by_id(session, profile_id)
     return _adopt(session, _actor(user), county, profile, None, None)
@@ -168,9 +188,8 @@ def upload(session: Session, user: User, county: OrgUnit, data: bytes, filename:
             raise PolicyError(MSG_BAD_YAML_SOMEWHERE) from None
         raise PolicyError(MSG_BAD_YAML, line=mark.line + 1, column=mark.column + 1) from None
     profile = load_text(content, name)
-    others = session.exec(select(OrgUnit).where(OrgUnit.policy_profile == profile.id, OrgUnit.id != county.id)
-                          .order_by(OrgUnit.id)).first()
-    if others is not None and not is_shipped(profile.id):
-        raise PolicyError(MSG_OTHER_COUNTY, id=profile.id, county=others.name)
-    source = f"upload:{county.id}:{name}"[:500]
+    owner = None if is_shipped(profile.id) else _owner(session, county, profile.id)
+    if owner is not None:
+        raise PolicyError(MSG_OTHER_COUNTY, id=profile.id, county=owner.name)
+    source = f"{_upload_prefix(county)}{name}"[:500]
     return _adopt(session, _actor(user), county, profile, content, source)

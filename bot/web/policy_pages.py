@@ -8,6 +8,7 @@ preview`` lists). Periods and dates are in words, never as stored codes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
@@ -92,11 +93,20 @@ def calendar_rows(profile, year: int, locale: str) -> list[CalendarRow]:
     return rows
 
 
+_LOCAL_TEXT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?: (\d{2}:\d{2}))?$")
+
+
 def _worded(line: Line, locale: str) -> str:
-    """A planned message's line with its period in words (the planner carries the stored label)."""
+    """A planned message's line with its period and dates in words (the planner carries the stored period
+    label and the wall-clock text 2026-01-15 23:59)."""
     params = dict(line.params)
-    if isinstance(params.get("period"), str):
-        params["period"] = period_name(params["period"], locale)
+    for key, value in params.items():
+        if key == "period" and isinstance(value, str):
+            params[key] = period_name(value, locale)
+        elif isinstance(value, str) and (match := _LOCAL_TEXT.match(value)):
+            year, month, day, time = match.groups()
+            words = _t(locale, DATE, year=int(year), month=int(month), day=int(day))
+            params[key] = _t(locale, MSG_WHEN, date=words, time=time) if time else words
     return render_line(Line(line.msgid, params), locale)
 
 
