@@ -148,8 +148,8 @@ def test_only_those_who_choose_the_policy_see_the_page(office, browser):
     cadre = browser(office.cadre)
     assert cadre.get("/policy").status_code == 403
     # a forged post is refused too (the township leader's own device token)
-    from bot.web.common import DEVICE_COOKIE, csrf_token
     from bot.services import weblinks
+    from bot.web.common import DEVICE_COOKIE, csrf_token
     from tests.office.conftest import SECRET
 
     device = weblinks.unsign(SECRET, "device", leader.cookies.get(DEVICE_COOKIE))
