@@ -384,11 +384,11 @@ def unit_pdf(session: Session, user, unit_id: int, out: Path | BinaryIO, *, base
              supervision_phone: str = "", font: Path | None = None, allow_local: bool = False) -> tuple[OrgUnit, int]:
     """Write the signboards of a township's or village's assets as one PDF for ``user`` (who must be
     allowed to print signboards there); refuse an address that cannot go on a sign. Return the unit and pages."""
-    check_public_url(base_url, allow_local=allow_local)
     unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) else None
     if unit is None:
         raise access.AccessDenied(N_("This is outside your area."))
     access.require(session, user, "signboard.print", unit)
+    check_public_url(base_url, allow_local=allow_local)
     return unit, write_unit_pdf(session, unit, out, base_url=base_url, tz=tz,
                                 supervision_phone=supervision_phone, font=font)
 
