@@ -15,11 +15,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from bot.config import Settings
-from bot.i18n import N_
+from bot.i18n import N_, translate
 from bot.services import signboard
 from bot.services.access import AccessDenied
 from bot.web import menu
-from bot.web.common import RowId, WebError, render, require_user, web
+from bot.web.common import RowId, WebError, locale_of, render, require_user, web
 
 router = APIRouter(tags=["office"])
 
@@ -67,7 +67,7 @@ def signboards_pdf(request: Request, unit_id: RowId):
         except signboard.SignboardError as exc:
             status = 503 if exc.msgid in (signboard.MSG_NO_FONT, signboard.MSG_BAD_FONT) else 409
             raise WebError(status, exc.msgid, **exc.params) from None
-    name = f"{unit.name}-signboards.pdf"
+    name = f"{unit.name}-{translate(locale_of(request), N_('Signboards'))}.pdf"
     disposition = f"attachment; filename=\"signboards-{unit.id}.pdf\"; filename*=UTF-8''{quote(name)}"
     return Response(buffer.getvalue(), media_type="application/pdf",
                     headers={"Content-Disposition": disposition, "Cache-Control": "no-store",
