@@ -117,7 +117,8 @@ def describe(session, entries: list, tz, locale: str) -> list[Row]:
     problems = _by_ids(session, Problem, [e.entity_id for e in entries if e.entity == "problem"])
     asset_ids = [e.entity_id for e in entries if e.entity == "asset"]
     asset_ids += [r.asset_id for r in report_rows.values()] + [p.asset_id for p in problems.values()]
-    asset_ids += [(e.after or {}).get("asset_id") for e in entries if e.entity in ("asset_class", "villager_report")]
+    asset_ids += [e.after.get("asset_id") for e in entries
+                  if e.entity in ("asset_class", "villager_report") and isinstance(e.after, dict)]
     assets = _by_ids(session, Asset, asset_ids)
     report_units = _by_ids(session, OrgUnit, [r.org_unit_id for r in report_rows.values()])
 
@@ -139,7 +140,8 @@ def describe(session, entries: list, tz, locale: str) -> list[Row]:
             who = _t(locale, MSG_DEMO)
         else:
             who = _t(locale, MSG_SYSTEM)
-        before, after = e.before or {}, e.after or {}
+        before = e.before if isinstance(e.before, dict) else {}
+        after = e.after if isinstance(e.after, dict) else {}
         about = ""
         eid = int(e.entity_id) if e.entity_id and e.entity_id.isdigit() else None
         if e.entity == "asset":
@@ -159,11 +161,12 @@ def describe(session, entries: list, tz, locale: str) -> list[Row]:
             about = asset_name(after.get("asset_id"))
         details = []
         status_labels = PROBLEM_STATUS if e.entity == "problem" else reports.STATUS_LABELS
-        if "status" in after and after.get("status") in status_labels:
-            new = _t(locale, status_labels[after["status"]])
-            old = before.get("status")
+        status, old = after.get("status"), before.get("status")
+        if isinstance(status, str) and status in status_labels:
+            new = _t(locale, status_labels[status])
             details.append(_t(locale, N_("Status: {before} → {after}"), before=_t(locale, status_labels[old]),
-                              after=new) if old in status_labels else _t(locale, N_("Status: {after}"), after=new))
+                              after=new) if isinstance(old, str) and old in status_labels
+                           else _t(locale, N_("Status: {after}"), after=new))
         if isinstance(after.get("period"), str) and e.entity != "report":
             details.append(_t(locale, N_("Period: {period}"), period=period_name(after["period"], locale)))
         for key, msgid in (("note", N_("Note: {text}")), ("reason", N_("Reason: {text}"))):

@@ -127,3 +127,36 @@ def test_scope_refusals(office, browser, engine):
         assert 'href="/audit' not in client.get("/home").text
     with Session(engine) as session:
         assert session.get(User, office.cadre.id).role == "village_cadre"
+
+
+def test_reports_and_problems_are_told_in_words(office, browser, engine):
+    from bot.storage.models import Problem, Report
+
+    with Session(engine) as session:
+        report = Report(asset_id=office.assets[0].id, form_id="monthly-operating", period="2026-01",
+                        status="submitted", answers={}, position="__review__", created_by=office.cadre.id)
+        problem = Problem(asset_id=office.assets[2].id, source="report", kind="idle", severity="major",
+                          description="闲置", status="resolved")
+        session.add_all([report, problem])
+        session.flush()
+        cadre = audit.Actor(office.cadre.id, f"user:{office.cadre.id}")
+        audit.record(session, cadre, "report.submit", "report", report.id, {"status": "draft"},
+                     {"status": "submitted", "asset_id": office.assets[0].id})
+        leader = audit.Actor(office.township_leader.id, f"user:{office.township_leader.id}")
+        audit.record(session, leader, "problem.resolve", "problem", problem.id, {"status": "in_hand"},
+                     {"status": "resolved", "note": "已重新承包"})
+        audit.record(session, audit.Actor(None, "device:abc"), "problem.villager_report", "problem", problem.id)
+        audit.record(session, ACTOR, "something.new", "thing", 1, None, {"status": "weird"})
+        session.commit()
+        report_id, problem_id = report.id, problem.id
+    page = browser(office.admin).get("/audit").text
+    body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page.split("<main>", 1)[1]))
+    assert "提交报告 · 新桥村光伏电站，2026年1月" in body
+    assert "李书记（村干部）" in body
+    assert "状态：草稿 → 已提交" in body
+    assert f"王庄村扶贫车间的第{problem_id}号问题" in body and "状态：处理中 → 已解决" in body
+    assert "说明：已重新承包" in body
+    assert "村民（匿名）" in body and "其他变更" in body
+    for code in ("report.submit", "in_hand", "2026-01", "device:", "something.new", "weird"):
+        assert code not in body, code
+    assert report_id
