@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # shared by every process on the database; a sixth is kept for replies ahead of bulk reminders.
     telegram_rate: int = 30
     public_url: str = "http://127.0.0.1:8000"
+    # Print signboards even when public_url is a local or non-https address (test prints only; docs/office.md).
+    allow_local_public_url: bool = False
     timezone: str = "Asia/Shanghai"
     secret_key: str = ""  # empty: a random key kept in <data_dir>/secret_key (see resolve_secret_key)
     max_upload_mb: int = 20

@@ -21,18 +21,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "village_supervisor": frozenset({"asset.view", "report.view", "report.sign_off", "problem.view"}),
     "township_leader": frozenset({
         "asset.view", "report.view", "report.review", "problem.view", "problem.handle", "asset.classify",
-        "inspection.fill", "export.ledger", "user.reinvite",
+        "inspection.fill", "export.ledger", "user.reinvite", "signboard.print",
     }),
     "department_officer": frozenset({"asset.view", "report.view", "problem.view", "targets.set", "export.ledger"}),
     "county_officer": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "problem.view", "problem.handle",
         "problem.decide", "export.ledger", "user.invite", "user.reinvite", "policy.choose", "grade.set",
-        "org.import",
+        "org.import", "signboard.print", "audit.view", "audit.verify",
     }),
     "admin": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "report.review", "problem.view",
         "problem.handle", "problem.decide", "export.ledger", "user.invite", "user.reinvite", "policy.choose",
-        "grade.set", "org.import", "audit.verify",
+        "grade.set", "org.import", "audit.verify", "signboard.print", "audit.view",
     }),
 }
 ACTIONS = frozenset().union(*PERMISSIONS.values())

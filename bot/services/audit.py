@@ -718,3 +718,150 @@ def verify(session: Session, batch: int = 5000, *, checkpoints: Iterable[Path] |
     if result.first_broken is None:
         result.good_before = result.checked
     return result
+
+
+# --- browsing (read-only; the web's audit page) --------------------------------------------------
+
+PAGE_SIZE = 30
+
+
+@dataclass
+class Browse:
+    """What to show of the audit log: filters (None: any) and a page (1-based), newest entries first."""
+
+    actor_user_id: int | None = None
+    system: bool = False  # only entries without a person (the system, the command line, villagers)
+    kind: str | None = None  # the action's family: the part before the first dot ("report", "problem" …)
+    asset_ids: tuple[int, ...] | None = None
+    unit_path: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    page: int = 1
+
+
+def _about(path: str | None = None, asset_ids: Iterable[int] | None = None):
+    """A condition: the entry is about something within the units under ``path``, or about these assets
+    (an asset, its reports, problems, four-way classes and villager reports)."""
+    from sqlalchemy import String, and_, cast, or_
+
+    from bot.storage.models import (
+        Asset,
+        AssetClass,
+        OrgUnit,
+        Problem,
+        Report,
+        TelegramIdentity,
+        User,
+        WebSession,
+    )
+    from bot.storage.models_schedule import ChannelRoute
+    from bot.storage.models_villager import VillagerReport
+
+    def ids(column):
+        return cast(column, String)
+
+    if asset_ids is not None:
+        assets = select(ids(Asset.id)).where(Asset.id.in_(list(asset_ids)))
+        asset_int = select(Asset.id).where(Asset.id.in_(list(asset_ids)))
+        units = users = None
+    else:
+        assets = (select(ids(Asset.id)).join(OrgUnit, OrgUnit.id == Asset.village_id)
+                  .where(OrgUnit.path.like(path + "%")))
+        asset_int = (select(Asset.id).join(OrgUnit, OrgUnit.id == Asset.village_id)
+                     .where(OrgUnit.path.like(path + "%")))
+        unit_int = select(OrgUnit.id).where(OrgUnit.path.like(path + "%"))
+        units = select(ids(OrgUnit.id)).where(OrgUnit.path.like(path + "%"))
+        users = select(User.id).where(User.org_unit_id.in_(unit_int))
+    entity, eid = AuditEntry.entity, AuditEntry.entity_id
+    report_cond = Report.asset_id.in_(asset_int)
+    if units is not None:
+        report_cond = or_(report_cond, Report.org_unit_id.in_(unit_int))
+    conditions = [
+        and_(entity == "asset", eid.in_(assets)),
+        and_(entity == "report", eid.in_(select(ids(Report.id)).where(report_cond))),
+        and_(entity == "problem", eid.in_(select(ids(Problem.id)).where(Problem.asset_id.in_(asset_int)))),
+        and_(entity == "asset_class", eid.in_(select(ids(AssetClass.id)).where(AssetClass.asset_id.in_(asset_int)))),
+        and_(entity == "villager_report",
+             eid.in_(select(ids(VillagerReport.id)).where(VillagerReport.asset_id.in_(asset_int)))),
+    ]
+    if units is not None:
+        conditions += [
+            and_(entity == "org_unit", eid.in_(units)),
+            and_(entity == "app_user", eid.in_(select(ids(User.id)).where(User.org_unit_id.in_(unit_int)))),
+            and_(entity == "channel_route",
+                 eid.in_(select(ids(ChannelRoute.id)).where(ChannelRoute.org_unit_id.in_(unit_int)))),
+            and_(entity == "web_session", eid.in_(select(ids(WebSession.id)).where(WebSession.user_id.in_(users)))),
+            and_(entity == "telegram_identity",
+                 eid.in_(select(ids(TelegramIdentity.id)).where(TelegramIdentity.user_id.in_(users)))),
+        ]
+    return or_(*conditions), users
+
+
+def viewer_scope(session: Session, user) -> str | None:
+    """Return the organisation path whose entries ``user`` may read (None: the whole log, an admin over
+    everything); a county officer reads what concerns their county and what its people did."""
+    from bot.services import access
+    from bot.storage.models import OrgUnit
+
+    access.require(session, user, "audit.view")
+    if user.org_unit_id is None:
+        return None
+    unit = session.get(OrgUnit, user.org_unit_id)
+    return unit.path if unit is not None else "/nothing/"
+
+
+def _scoped(statement, path: str | None):
+    from sqlalchemy import or_
+
+    if path is None:
+        return statement
+    about, users = _about(path)
+    return statement.where(or_(about, AuditEntry.actor_user_id.in_(users)))
+
+
+def browse(session: Session, user, query: Browse) -> tuple[list[AuditEntry], int]:
+    """Return one page of the entries ``user`` may read that match ``query`` (newest first) and their total."""
+    path = viewer_scope(session, user)
+    statement = _scoped(select(AuditEntry), path)
+    counting = _scoped(select(func.count()).select_from(AuditEntry), path)
+    conditions = []
+    if query.actor_user_id is not None:
+        conditions.append(AuditEntry.actor_user_id == query.actor_user_id)
+    if query.system:
+        conditions.append(AuditEntry.actor_user_id.is_(None))
+    if query.kind:
+        conditions.append(AuditEntry.action.like(query.kind.replace("%", "").replace("_", r"\_") + ".%",
+                                                 escape="\\"))
+    if query.asset_ids is not None:
+        conditions.append(_about(asset_ids=query.asset_ids)[0])
+    if query.unit_path is not None:
+        conditions.append(_about(query.unit_path)[0])
+    if query.since is not None:
+        conditions.append(AuditEntry.at >= query.since)
+    if query.until is not None:
+        conditions.append(AuditEntry.at < query.until)
+    for condition in conditions:
+        statement, counting = statement.where(condition), counting.where(condition)
+    total = session.exec(counting).one()
+    page = max(1, query.page)
+    rows = session.exec(statement.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE)
+                        .limit(PAGE_SIZE)).all()
+    return list(rows), int(total)
+
+
+def actors(session: Session, user) -> list[tuple[int, str, str]]:
+    """Return (user id, name, role) of the people with entries ``user`` may read, by name."""
+    from bot.storage.models import User
+
+    path = viewer_scope(session, user)
+    ids = _scoped(select(AuditEntry.actor_user_id).where(AuditEntry.actor_user_id.is_not(None)).distinct(), path)
+    people = session.exec(select(User.id, User.name, User.role).where(User.id.in_(ids))
+                          .order_by(User.name, User.id)).all()
+    return [(row[0], row[1], row[2]) for row in people]
+
+
+def kinds(session: Session, user) -> list[str]:
+    """Return the families of actions (``report``, ``problem`` …) among the entries ``user`` may read."""
+    path = viewer_scope(session, user)
+    actions = session.exec(_scoped(select(AuditEntry.action).distinct(), path)).all()
+    return sorted({a.split(".", 1)[0] for a in actions})

@@ -10,18 +10,22 @@ CFF-based Noto Sans CJK does not qualify; WenQuanYi Micro Hei does.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw, ImageFont
 from sqlmodel import Session, select
 
 from bot.i18n import N_, translate
-from bot.services import public
+from bot.services import access, public
 from bot.services.qr import qr_image, write_qr_png
 from bot.storage.models import Asset, OrgUnit
 from bot.web import labels
@@ -44,6 +48,18 @@ MSG_NO_FONT = N_("No Chinese font was found, so the signboard cannot be printed.
                  "Install the {package} package (scripts/system-deps.sh does) "
                  "or pass --font with a TrueType font file (.ttf/.ttc).")
 MSG_BAD_FONT = N_("The font {path} cannot print Chinese. Use a TrueType CJK font such as {package}.")
+MSG_LOCAL_URL = N_("The QR codes would point to {url}, an address only this computer or office network can open: "
+                   "villagers scanning the signboard would reach nothing. Set VILLAGEBOT_PUBLIC_URL to the "
+                   "public https address of this service (for example https://zichan.example.gov.cn) and "
+                   "print again.")
+MSG_NOT_HTTPS = N_("The QR codes would point to {url}, which is not an https address: phones warn about it or "
+                   "refuse it, and a printed sign cannot be changed later. Set VILLAGEBOT_PUBLIC_URL to the "
+                   "public https address of this service (for example https://zichan.example.gov.cn) and "
+                   "print again.")
+MSG_TEST_ONLY = N_("Only for a test print: pass --allow-local-url, or set VILLAGEBOT_ALLOW_LOCAL_PUBLIC_URL=1.")
+MSG_NO_ASSETS = N_("{unit} has no assets to print signboards for.")
+MSG_UNIT_LEVEL = N_("Choose a township or a village.")
+DATE = N_("{year}-{month}-{day}")
 TITLE = N_("Poverty-alleviation project asset disclosure")
 SCAN = N_("Scan to see this asset's income, checks and photos, or to report a problem")
 
@@ -97,6 +113,45 @@ def find_cjk_font(explicit: Path | None = None, candidates: Iterable[str] | None
     raise SignboardError(MSG_NO_FONT, package=FONT_PACKAGE)
 
 
+# Host names that never resolve on the public internet.
+_LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".lan", ".home", ".intranet", ".corp")
+
+
+def url_problem(base: str) -> str | None:
+    """Return why ``base`` cannot go on a permanent sign (a msgid taking ``url``), or None when it can.
+
+    Refused: a loopback, private, link-local or unspecified address, a host name that only resolves
+    locally (``localhost``, a name without a dot, ``.local`` …), and anything that is not https.
+    """
+    parts = urlsplit(base)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host or host == "localhost" or "." not in host and ":" not in host or host.endswith(_LOCAL_SUFFIXES):
+        return MSG_LOCAL_URL
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None and not ip.is_global:
+        return MSG_LOCAL_URL
+    if parts.scheme != "https":
+        return MSG_NOT_HTTPS
+    return None
+
+
+def check_public_url(base: str, *, allow_local: bool = False) -> None:
+    """Raise SignboardError when signs for ``base`` would be unusable, unless ``allow_local`` (a test print)."""
+    problem = url_problem(base)
+    if problem is not None and not allow_local:
+        raise SignboardError(problem, url=base.rstrip("/") + "/p/…")
+
+
+def date_words(day: dt.date | None) -> str:
+    """Return a date as people write it (2020年1月1日), '' for None."""
+    if day is None:
+        return ""
+    return translate(LOCALE, DATE, year=day.year, month=day.month, day=day.day)
+
+
 def public_url(base: str, token: str) -> str:
     """Return the public page address encoded in an asset's QR code."""
     return f"{base.rstrip('/')}/p/{token}"
@@ -119,13 +174,14 @@ def facts(d: public.Disclosure) -> list[tuple[str, str]]:
         (t(N_("Location")), " ".join(x for x in (d.county, d.township, d.village) if x)),
         (t(N_("Type")), kind),
         (t(N_("Funds")), funds),
-        (t(N_("Year built")), str(d.year_completed or "")),
+        (t(N_("Year built")), t(N_("{year}"), year=d.year_completed) if d.year_completed else ""),
         (t(N_("Owner")), d.owner or ""),
         (t(N_("Custodian")), d.custodian or ""),
         (t(N_("Operator")), d.operator or ""),
     ]
     if d.contract_start or d.contract_end:
-        lines.append((t(N_("Contract period")), f"{d.contract_start or '…'} – {d.contract_end or '…'}"))
+        lines.append((t(N_("Contract period")),
+                      f"{date_words(d.contract_start) or '…'} – {date_words(d.contract_end) or '…'}"))
     if d.supervision_phone:
         lines.append((t(N_("Supervision telephone")), d.supervision_phone))
     return [(label, value) for label, value in lines if value]
@@ -192,15 +248,11 @@ def _reportlab_font(path: str) -> str:
     return name
 
 
-def write_pdf(d: public.Disclosure, url: str, path: Path, font: Path) -> Path:
-    """Write the A4 signboard as a PDF with the font embedded."""
+def _pdf_page(page, d: public.Disclosure, url: str, name: str) -> None:
+    """Draw one signboard on the current page of a reportlab canvas and end the page."""
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfgen import canvas
 
-    name = _reportlab_font(str(font))
-    page = canvas.Canvas(str(path), pagesize=A4_PT)
-    page.setTitle(d.name)
     height = A4_PT[1]
 
     def text(x: float, y: float, s: str, size: float) -> None:
@@ -212,8 +264,33 @@ def write_pdf(d: public.Disclosure, url: str, path: Path, font: Path) -> Path:
 
     _draw(d, url, text=text, measure=lambda s, size: pdfmetrics.stringWidth(s, name, size), qr=qr)
     page.showPage()
+
+
+def write_pdf(d: public.Disclosure, url: str, path: Path, font: Path) -> Path:
+    """Write the A4 signboard as a PDF with the font embedded."""
+    from reportlab.pdfgen import canvas
+
+    page = canvas.Canvas(str(path), pagesize=A4_PT)
+    page.setTitle(d.name)
+    _pdf_page(page, d, url, _reportlab_font(str(font)))
     page.save()
     return path
+
+
+def write_many_pdf(boards: Iterable[tuple[public.Disclosure, str]], out: Path | BinaryIO, font: Path,
+                   title: str = "") -> int:
+    """Write several signboards, one A4 page each, into one PDF (a path or a binary file); return the pages."""
+    from reportlab.pdfgen import canvas
+
+    page = canvas.Canvas(out if not isinstance(out, Path) else str(out), pagesize=A4_PT)
+    page.setTitle(title)
+    name = _reportlab_font(str(font))
+    pages = 0
+    for d, url in boards:
+        _pdf_page(page, d, url, name)
+        pages += 1
+    page.save()
+    return pages
 
 
 def write_png(d: public.Disclosure, url: str, path: Path, font: Path, dpi: int = PNG_DPI) -> Path:
@@ -275,3 +352,54 @@ def write_village(session: Session, village: OrgUnit, out_dir: Path, *, base_url
             write_pdf(d, url, out_dir / f"{stem}-signboard.pdf", font_path),
             write_png(d, url, out_dir / f"{stem}-signboard.png", font_path)))
     return written
+
+
+def unit_assets(session: Session, unit: OrgUnit) -> list[Asset]:
+    """Return the assets (not deleted) of a village, or of every village of a township, by village and code."""
+    if unit.level not in ("village", "township"):
+        raise SignboardError(MSG_UNIT_LEVEL)
+    return list(session.exec(
+        select(Asset).join(OrgUnit, Asset.village_id == OrgUnit.id)
+        .where(OrgUnit.path.like(unit.path + "%"), Asset.status != "deleted")
+        .order_by(OrgUnit.path, Asset.project_code)).all())
+
+
+def printable_units(session: Session, user) -> list[tuple[OrgUnit, int]]:
+    """Return the townships and villages within ``user``'s area (tree order) with their number of assets."""
+    from sqlalchemy import func
+
+    access.require(session, user, "signboard.print")
+    counts = dict(session.exec(
+        select(Asset.village_id, func.count()).where(Asset.status != "deleted").group_by(Asset.village_id)).all())
+    units = session.exec(select(OrgUnit).where(OrgUnit.level.in_(("township", "village")),
+                                               access.scope_filter(session, user)).order_by(OrgUnit.path)).all()
+    by_township: dict[int, int] = {}
+    for unit in units:
+        if unit.level == "village" and unit.parent_id is not None:
+            by_township[unit.parent_id] = by_township.get(unit.parent_id, 0) + counts.get(unit.id, 0)
+    return [(u, counts.get(u.id, 0) if u.level == "village" else by_township.get(u.id, 0)) for u in units]
+
+
+def unit_pdf(session: Session, user, unit_id: int, out: Path | BinaryIO, *, base_url: str, tz,
+             supervision_phone: str = "", font: Path | None = None, allow_local: bool = False) -> tuple[OrgUnit, int]:
+    """Write the signboards of a township's or village's assets as one PDF for ``user`` (who must be
+    allowed to print signboards there); refuse an address that cannot go on a sign. Return the unit and pages."""
+    unit = session.get(OrgUnit, unit_id) if isinstance(unit_id, int) else None
+    if unit is None:
+        raise access.AccessDenied(N_("This is outside your area."))
+    access.require(session, user, "signboard.print", unit)
+    check_public_url(base_url, allow_local=allow_local)
+    return unit, write_unit_pdf(session, unit, out, base_url=base_url, tz=tz,
+                                supervision_phone=supervision_phone, font=font)
+
+
+def write_unit_pdf(session: Session, unit: OrgUnit, out: Path | BinaryIO, *, base_url: str, tz,
+                   supervision_phone: str = "", font: Path | None = None) -> int:
+    """Write the signboards of every asset of a township or village into one PDF; return the pages."""
+    font_path = find_cjk_font(font)
+    assets = unit_assets(session, unit)
+    if not assets:
+        raise SignboardError(MSG_NO_ASSETS, unit=unit.name)
+    boards = ((public.disclosure(session, a, tz=tz, supervision_phone=supervision_phone),
+               public_url(base_url, a.public_token)) for a in assets)
+    return write_many_pdf(boards, out, font_path, title=unit.name)
