@@ -36,8 +36,8 @@ MSG_NOT_SELF = N_("You cannot change or deactivate your own account here; ask th
 MSG_WEB_UNKNOWN = N_("This invite link is not valid. Open the link exactly as you received it, or ask your "
                      "township or county office for a new invite.")
 MSG_WEB_USED = N_("This invite link has already been used and cannot sign in another device. If it was you, open "
-                  "VillageBot where you used it and add this device from “My sign-ins”; otherwise ask your "
-                  "township or county office for a new invite.")
+                  "the pages where you used it and add this device with “Sign in on another device”; otherwise "
+                  "ask your township or county office for a new invite.")
 MSG_WEB_EXPIRED = N_("This invite link has expired. Ask your township or county office for a new invite.")
 
 
