@@ -255,6 +255,7 @@ def _print_invite(ctx: Context, created, qr_path: Path | None) -> None:
     link = created.deep_link(ctx.settings.telegram_bot_username)
     click.echo(ctx.t("Invite code: {code}", code=created.code))
     click.echo(ctx.t("Telegram link: {link}", link=link))
+    click.echo(ctx.t("Web link (any browser or WeChat): {link}", link=created.web_link(ctx.settings.public_url)))
     click.echo(ctx.t("Valid until {when} (UTC), for one use.", when=created.expires_at.strftime("%Y-%m-%d %H:%M")))
     if qr_path:
         from bot.services.qr import write_qr_png

@@ -71,3 +71,20 @@ def test_the_demo_command_prints_links_with_the_port_it_is_given(monkeypatch, tm
     assert ":8000" not in result.output
     again = CliRunner().invoke(cli, ["demo", "--port", "8124"])
     assert again.exit_code == 0 and len(re.findall(r":8124/auth/link/", again.output)) == len(ROLES)
+
+
+def test_the_invite_command_prints_the_web_link_too(monkeypatch, tmp_path):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("VILLAGEBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VILLAGEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VILLAGEBOT_PUBLIC_URL", "https://zc.example.cn")
+    assert CliRunner().invoke(cli, ["demo"]).exit_code == 0
+    result = CliRunner().invoke(cli, ["users", "invite", "--scope", "石桥村", "--role", "village_cadre",
+                                      "--name", "新书记"])
+    assert result.exit_code == 0, result.output
+    code = re.search(r"start=(\S+)", result.output).group(1)
+    assert f"https://zc.example.cn/join/{code}" in result.output
