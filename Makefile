@@ -18,9 +18,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# `make demo PORT=8123` (or HOST=...) serves there, and the sign-in links it prints point there too
+# (unless VILLAGEBOT_PUBLIC_URL is set: then links use that address).
 demo: install
 	$(BIN)/villagebot db upgrade
-	$(BIN)/villagebot demo
+	$(BIN)/villagebot demo --host $(HOST) --port $(PORT)
 	$(BIN)/villagebot serve --host $(HOST) --port $(PORT)
 
 serve: install

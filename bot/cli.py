@@ -257,6 +257,7 @@ def _print_invite(ctx: Context, created, qr_path: Path | None) -> None:
     link = created.deep_link(ctx.settings.telegram_bot_username)
     click.echo(ctx.t("Invite code: {code}", code=created.code))
     click.echo(ctx.t("Telegram link: {link}", link=link))
+    click.echo(ctx.t("Web link (any browser or WeChat): {link}", link=created.web_link(ctx.settings.public_url)))
     click.echo(ctx.t("Valid until {when} (UTC), for one use.", when=created.expires_at.strftime("%Y-%m-%d %H:%M")))
     if qr_path:
         from bot.services.qr import write_qr_png
@@ -450,18 +451,20 @@ def audit_checkpoint(ctx: Context) -> None:
 
 @cli.command()
 @click.option("--serve/--no-serve", default=False, help="Start the service afterwards.")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Where the service will listen; the printed links use it (and --port) unless VILLAGEBOT_PUBLIC_URL is set.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @pass_ctx
 def demo(ctx: Context, serve: bool, host: str, port: int) -> None:
-    """Migrate and load the fictional demo county (idempotent); optionally serve it."""
-    from bot.services.demo import load_demo
+    """Migrate and load the fictional demo county (idempotent); print a web sign-in link for every role; optionally serve."""
+    from bot.services.demo import base_url, load_demo
     from bot.storage.db import session_scope, upgrade
 
     ctx.keyed_settings(generate=not serve or is_loopback(host))
+    base = base_url(ctx.settings, host, port)
     upgrade(ctx.settings.effective_database_url)
     with session_scope(ctx.engine) as session:
-        summary = load_demo(session, ctx.settings)
+        summary = load_demo(session, ctx.settings, base)
     if summary.created:
         click.echo(ctx.t("Demo county {county} loaded: {townships} townships, {villages} villages, {assets} assets.",
                          county=summary.county, townships=summary.townships, villages=summary.villages,
@@ -470,34 +473,31 @@ def demo(ctx: Context, serve: bool, host: str, port: int) -> None:
             click.echo("  " + line)
     else:
         click.echo(ctx.t("Demo county {county} is already loaded.", county=summary.county))
-    _echo_demo_links(ctx)
+    _echo_demo_links(ctx, base)
     if serve:
         _serve(ctx, host, port)
 
 
-def _echo_demo_links(ctx: Context) -> None:
-    """Print fresh single-use web sign-in links (cadre, township, county) and a public page: the demo
-    can be tried in a browser without Telegram."""
+def _echo_demo_links(ctx: Context, base: str) -> None:
+    """Print fresh single-use web sign-in links, one for every role, and a public page: the demo can be
+    tried in a browser without Telegram."""
     from sqlmodel import col, select
 
-    from bot.services import weblinks
-    from bot.services.demo import COUNTY, showcase_users
+    from bot.services.demo import sign_in_lines
     from bot.storage.db import session_scope
-    from bot.storage.models import Asset, OrgUnit
+    from bot.storage.models import Asset
 
-    settings = ctx.settings
     with session_scope(ctx.engine) as session:
-        county = session.exec(select(OrgUnit).where(OrgUnit.code == COUNTY[1])).first()
-        if county is None:
+        lines = sign_in_lines(session, ctx.settings, base, ctx.lang)
+        if not lines:
             return
         click.echo(ctx.t("Try it in a browser (each link works once, for 24 hours):"))
-        for user in showcase_users(session, county):
-            link = weblinks.create_link(session, user, secret=settings.secret_key, public_url=settings.public_url)
-            click.echo(f"  {user.role:<16} {user.name:<8} {link}")
+        for line in lines:
+            click.echo("  " + line)
         asset = session.exec(select(Asset).order_by(col(Asset.id))).first()
         if asset is not None:
             click.echo(ctx.t("Public page of {asset}: {url}", asset=asset.name,
-                             url=f"{settings.public_url}/p/{asset.public_token}"))
+                             url=f"{base}/p/{asset.public_token}"))
 
 
 @cli.command()
@@ -513,9 +513,13 @@ def _serve(ctx: Context, host: str, port: int) -> None:
     """Serve; on 127.0.0.1 a missing key is made in the data directory, on a public address it must exist."""
     import uvicorn
 
+    from bot.services.demo import base_url
     from bot.web.app import create_app
 
     settings = ctx.keyed_settings(generate=is_loopback(host))
+    # Links the service makes (invites, sign-in links) point at the port it serves on, unless
+    # VILLAGEBOT_PUBLIC_URL says otherwise.
+    settings = settings.model_copy(update={"public_url": base_url(settings, host, port)})
     app = create_app(settings, engine=ctx.engine)
     # The app reads X-Forwarded-For itself, and only from VILLAGEBOT_TRUSTED_PROXIES (bot/web/public.py):
     # uvicorn's own handling would believe any local peer's header.

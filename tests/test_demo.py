@@ -87,11 +87,13 @@ def test_make_demo_migrates_loads_and_serves_healthz_without_a_token(tmp_path):
     env["VILLAGEBOT_DATA_DIR"] = str(tmp_path / "data")
     port = _free_port()
     *setup, serve = _make_demo_commands(port)
-    assert [c[1:] for c in setup] == [["db", "upgrade"], ["demo"]]
+    assert [c[1:] for c in setup] == [["db", "upgrade"], ["demo", "--host", "127.0.0.1", "--port", str(port)]]
     for command in setup:
         done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
     assert "青山县" in done.stdout
+    # a sign-in link for every role, on the chosen port
+    assert len(re.findall(rf"http://127\.0\.0\.1:{port}/auth/link/\S+", done.stdout)) == len(ROLES), done.stdout
 
     server = subprocess.Popen(serve, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)

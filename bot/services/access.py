@@ -21,21 +21,30 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "village_supervisor": frozenset({"asset.view", "report.view", "report.sign_off", "problem.view"}),
     "township_leader": frozenset({
         "asset.view", "report.view", "report.review", "problem.view", "problem.handle", "asset.classify",
-        "inspection.fill", "export.ledger", "user.reinvite", "signboard.print",
+        "inspection.fill", "export.ledger", "user.reinvite", "user.invite", "user.manage", "signboard.print",
     }),
     "department_officer": frozenset({"asset.view", "report.view", "problem.view", "targets.set", "export.ledger"}),
     "county_officer": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "problem.view", "problem.handle",
-        "problem.decide", "export.ledger", "user.invite", "user.reinvite", "policy.choose", "grade.set",
-        "org.import", "signboard.print", "audit.view", "audit.verify",
+        "problem.decide", "export.ledger", "user.invite", "user.reinvite", "user.manage", "policy.choose",
+        "grade.set", "org.import", "signboard.print", "audit.view", "audit.verify",
     }),
     "admin": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "report.review", "problem.view",
-        "problem.handle", "problem.decide", "export.ledger", "user.invite", "user.reinvite", "policy.choose",
-        "grade.set", "org.import", "audit.verify", "signboard.print", "audit.view",
+        "problem.handle", "problem.decide", "export.ledger", "user.invite", "user.reinvite", "user.manage",
+        "policy.choose", "grade.set", "org.import", "audit.verify", "signboard.print", "audit.view",
     }),
 }
 ACTIONS = frozenset().union(*PERMISSIONS.values())
+# Which roles a person may give (invite, change to): a township its villages' people, a county anyone but
+# an administrator; ``users`` checks it beside the scope.
+GRANTABLE: dict[str, tuple[str, ...]] = {
+    "township_leader": ("village_cadre", "village_supervisor"),
+    "county_officer": ("village_cadre", "village_supervisor", "township_leader", "department_officer",
+                       "county_officer"),
+    "admin": ("village_cadre", "village_supervisor", "township_leader", "department_officer", "county_officer",
+              "admin"),
+}
 # The lowest level of the tree each role may be scoped to.
 ROLE_LEVELS = {
     "village_cadre": {"village"},

@@ -1,8 +1,13 @@
 """A realistic, fictional demo county: 3 townships, 12 villages, 40 assets, users of every role.
 
-Every demo user is created by an invite and so is inactive until the invite is redeemed in Telegram,
-like anyone else; only the first village cadre, township leader and county officer (``SHOWCASE_ROLES``)
-are activated by the demo itself, so that its web sign-in links can be tried without a bot.
+The county follows a shipped policy profile (``DEMO_PROFILE``, Qinbei 2023: yearly forms that a village
+supervisor signs off), so that forms fall due and the whole cycle can be tried. Every demo user is
+created by an invite and so is inactive until the invite is redeemed (on the web at ``/join/<code>`` or
+in Telegram), like anyone else; only the first user of each role (``SHOWCASE_ROLES``: the cadre and the
+supervisor of the same village, its township's leader, the county's officers and administrator) is
+activated by the demo itself, and ``sign_in_lines`` prints a web sign-in link for each of them, on the
+address the service will answer (``base_url``: the chosen host and port unless
+``VILLAGEBOT_PUBLIC_URL`` is set).
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from bot.config import Settings
-from bot.services import audit
+from bot.i18n import translate
+from bot.services import audit, policies, weblinks
 from bot.services.orgs import ensure_unit
-from bot.services.users import activate_for_demo, create_invite
+from bot.services.users import activate_for_demo, create_invite, join_link
 from bot.storage.models import Asset, OrgUnit, User
 
 COUNTY = ("青山县", "990101000000")
-SHOWCASE_ROLES = ("village_cadre", "township_leader", "county_officer")
+SHOWCASE_ROLES = ("village_cadre", "village_supervisor", "township_leader", "county_officer", "department_officer",
+                  "admin")
+DEMO_PROFILE = "qinbei-2023"
+WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")
 TOWNSHIPS = {
     "青山镇": ["石桥村", "枫林村", "竹园村", "王庄村"],
     "柳溪乡": ["柳溪村", "梨树村", "河湾村", "桃花村"],
@@ -70,12 +79,24 @@ def _funds(rng: random.Random) -> dict[str, Decimal]:
     return values
 
 
-def load_demo(session: Session, settings: Settings) -> DemoSummary:
-    """Create the demo county unless it exists; return what was created (with invite links)."""
+def base_url(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> str:
+    """Return the address links should use: ``VILLAGEBOT_PUBLIC_URL`` when it is set, else the address the
+    service answers on this machine (``host``:``port``; a wildcard host is reached as 127.0.0.1)."""
+    if "public_url" in settings.model_fields_set:
+        return settings.public_url.rstrip("/")
+    host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def load_demo(session: Session, settings: Settings, base: str | None = None) -> DemoSummary:
+    """Create the demo county unless it exists; return what was created (with invite links on ``base``)."""
     summary = DemoSummary(county=COUNTY[0])
     existing = session.exec(select(OrgUnit).where(OrgUnit.code == COUNTY[1])).first()
     if existing is not None:
         showcase_users(session, existing)  # a demo loaded before invites needed redeeming
+        _follow_profile(session, existing)  # a demo loaded before it followed a profile
         return summary
     rng = random.Random(2026)
     actor = audit.Actor(None, "demo")
@@ -95,10 +116,32 @@ def load_demo(session: Session, settings: Settings) -> DemoSummary:
     audit.record_many(session, actor, [("asset.create", "asset", a.id, None, {"project_code": a.project_code,
                                                                             "name": a.name}) for a in assets])
     summary.assets = len(assets)
-    summary.invites = _demo_users(session, settings, county, villages)
+    summary.invites = _demo_users(session, settings, county, villages, base or settings.public_url)
     showcase_users(session, county)
+    _follow_profile(session, county)
     summary.created = True
     return summary
+
+
+def _follow_profile(session: Session, county: OrgUnit) -> None:
+    if county.policy_profile is None:
+        policies.use(session, audit.Actor(None, "demo"), county, DEMO_PROFILE)
+
+
+def sign_in_lines(session: Session, settings: Settings, base: str, locale: str = "zh_CN") -> list[str]:
+    """Return one line per showcase user: role, unit, name and a fresh single-use web sign-in link on ``base``
+    (valid ``weblinks.LINK_TTL``); no line when the demo county is not loaded."""
+    from bot.services.reach import ROLE_LABELS
+
+    county = session.exec(select(OrgUnit).where(OrgUnit.code == COUNTY[1])).first()
+    if county is None:
+        return []
+    lines = []
+    for user in showcase_users(session, county):
+        unit = session.get(OrgUnit, user.org_unit_id)
+        link = weblinks.create_link(session, user, secret=settings.secret_key, public_url=base)
+        lines.append(f"{translate(locale, ROLE_LABELS[user.role])} · {unit.name} · {user.name}: {link}")
+    return lines
 
 
 def showcase_users(session: Session, county: OrgUnit) -> list[User]:
@@ -144,13 +187,14 @@ def _demo_assets(rng: random.Random, villages: list[tuple[OrgUnit, OrgUnit]]) ->
 
 
 def _demo_users(session: Session, settings: Settings, county: OrgUnit,
-                villages: list[tuple[OrgUnit, OrgUnit]]) -> list[str]:
+                villages: list[tuple[OrgUnit, OrgUnit]], base: str) -> list[str]:
     lines = []
 
     def invite(scope: OrgUnit, role: str, name: str) -> None:
         created = create_invite(session, None, scope=scope, role=role, name=name,
                                 actor=audit.Actor(None, "demo"), ttl=dt.timedelta(days=365))
-        lines.append(f"{role:<19} {scope.name:<6} {name:<4} {created.deep_link(settings.telegram_bot_username)}")
+        lines.append(f"{role:<19} {scope.name:<6} {name:<4} {join_link(base, created.code)} "
+                     f"{created.deep_link(settings.telegram_bot_username)}")
 
     invite(county, "admin", "管理员")
     invite(county, "county_officer", "周科长")

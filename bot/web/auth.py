@@ -32,7 +32,7 @@ router = APIRouter(tags=["sign-in"])
 HOME = {role: "/home" for role in ("village_cadre", "village_supervisor", "township_leader", "department_officer",
                                    "county_officer", "admin")}
 MSG_NOT_BOUND = N_("This Telegram account is not linked to VillageBot yet. Use your invite in the bot first.")
-MSG_SIGNED_OUT = N_("You are signed out on this device. To sign in again, send /form to the bot.")
+MSG_SIGNED_OUT = N_("You are signed out on this device.")
 
 
 @router.get("/auth/link/{token}", include_in_schema=False)

@@ -45,7 +45,9 @@ MSG_INVALID = N_("Some of what was sent is not valid ({fields}). Check it and tr
 MSG_METHOD = N_("This address cannot be used that way. Go back and use the buttons on the page.")
 MSG_TOO_MANY = N_("Too many requests. Wait a moment and try again.")
 HTTP_MESSAGES = {404: MSG_NOT_FOUND, 405: MSG_METHOD, 429: MSG_TOO_MANY}
-MSG_SIGN_IN = N_("Please sign in first: send /form to the bot and open the link it gives you.")
+MSG_SIGN_IN = N_("Please sign in first: open the invite link (or scan its QR code) that your township or county "
+                 "office gave you; if it no longer works, ask them for a new one. If you use the Telegram bot, "
+                 "you can also send /form to it for a sign-in link.")
 
 
 class WebError(Exception):

@@ -384,7 +384,7 @@ def test_the_demo_prints_web_links_that_work(clean_env, tmp_path):
     result = CliRunner().invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
     links = re.findall(r"http://127\.0\.0\.1:8000(/auth/link/\S+)", result.output)
-    assert len(links) == 3
+    assert len(links) == 6  # one for every role (bot.services.demo.SHOWCASE_ROLES)
     settings = load_settings()
     app = create_app(settings)
     for path in links:
@@ -395,7 +395,8 @@ def test_the_demo_prints_web_links_that_work(clean_env, tmp_path):
     with Session(engine) as session:
         active = session.exec(select(User.role).where(User.active.is_(True))).all()
         inactive = session.exec(select(User).where(User.active.is_(False))).all()
-    assert sorted(active) == ["county_officer", "township_leader", "village_cadre"]
+    assert sorted(active) == ["admin", "county_officer", "department_officer", "township_leader",
+                              "village_cadre", "village_supervisor"]
     assert len(inactive) > 20
 
 
