@@ -8,7 +8,7 @@ from pathlib import Path
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
 PURE = ("bot.policy", "bot.scoring", "bot.flows")
-PURE_MAY_IMPORT = (*PURE, "bot.i18n", "bot.clock", "bot.periods")
+PURE_MAY_IMPORT = (*PURE, "bot.i18n", "bot.clock", "bot.periods", "bot.reloading")
 
 
 def _modules() -> dict[str, Path]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.i18n import N_
+from bot.reloading import reloading
 
 FORMS_DIR = Path(__file__).resolve().parent / "forms"
 TYPES = ("yesno", "choice", "multi", "number", "text", "date", "photo", "location")
@@ -394,7 +394,7 @@ def parse_form(text: str, path: Path) -> Form:
     return _Parser(path).form(raw)
 
 
-@cache
+@reloading(lambda folder: folder.glob("*.yaml"))
 def _registry(folder: Path) -> dict[tuple[str, int], Form]:
     forms: dict[tuple[str, int], Form] = {}
     for path in sorted(folder.glob("*.yaml")):

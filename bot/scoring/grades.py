@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 
 import yaml
 
+from bot.reloading import reloading
 from bot.scoring.errors import RubricError
 from bot.scoring.numbers import as_decimal
 
@@ -40,7 +40,7 @@ class GradeScale:
         raise ValueError(f"total {total} is below every band of {self.id}")
 
 
-@cache
+@reloading(lambda: [GRADES_FILE])
 def grade_scales() -> dict[str, GradeScale]:
     """Return every grade scale shipped in grades.yaml, by id."""
     data = yaml.safe_load(GRADES_FILE.read_text(encoding="utf-8"))

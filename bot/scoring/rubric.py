@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.i18n import N_
+from bot.reloading import reloading
 from bot.scoring.errors import RubricError, ScoringInputError
 from bot.scoring.grades import GradeScale, grade_scale
 from bot.scoring.numbers import ZERO, as_decimal
@@ -113,7 +113,7 @@ def walk(nodes: tuple[Node, ...]) -> Iterator[Node]:
         yield from walk(node.children)
 
 
-@cache
+@reloading(lambda: RUBRICS_DIR.glob("*.yaml"))
 def shipped_rubrics() -> dict[str, Rubric]:
     """Return every rubric in bot/scoring/rubrics/, by id."""
     rubrics = {}
