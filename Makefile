@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-fast lint bench i18n-check clean
+.PHONY: install demo serve test test-fast lint check-deploy bench i18n-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: install
 lint: install
 	$(BIN)/python -m ruff check bot tests bench
 	$(BIN)/python -m mypy
+
+check-deploy: install
+	BIN=$(BIN) bash scripts/check-deploy.sh
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not browser"
