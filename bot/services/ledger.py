@@ -318,6 +318,8 @@ def parse_ledger(rows: list[list[Any]], session: Session, *,
         line = header_end + 2 + offset
         if progress and offset % 1000 == 0:
             progress(offset, len(body))
+        if cell_text(row[0] if row else "").startswith("填报说明"):
+            break  # the template's notes (填报说明：1.… 2.… 3.…) close the table
         if _is_blank(row) or _is_total_or_note(row):
             continue
         record, issues = _parse_row(row, line, mapping)
@@ -363,8 +365,8 @@ def _check_row(record: dict, line: int, villages: dict, county_names: dict, seen
     village = villages.get((record["township"], record["village"]))
     if village is None:
         result.errors.append(Issue(line, "村", N_(
-            "Village '{village}' of township '{township}' is not in the organisation tree: import it first "
-            "(villagebot import org) or correct the name."),
+            "Village '{village}' of township '{township}' is not in the organisation tree: correct the name, or add "
+            "the village to the tree first."),
             {"village": record["village"], "township": record["township"]}))
     else:
         record["village_id"] = village.id
@@ -513,6 +515,9 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
                     year_before[f"funds_year_{r['ledger_year']}"] = _money(old) if old is not None else None
                     year_after[f"funds_year_{r['ledger_year']}"] = _money(r)
             values.update(_sum(merged.values()))
+            if current is not None and max(old_years, default=0) > max(r["ledger_year"] for r in dated):
+                # An earlier year's ledger brings that year's funds; the later ledger's facts stay.
+                values.update({k: getattr(current, k) for k in values if k not in MONEY_FIELDS})
         elif old_years and _money(values) != _sum(_money(r) for r in old_years.values()):
             result.errors.append(Issue(base["_line"], "合计", N_(
                 "The funds of project {code} are kept by year ({years}): import the ledger of the year (its title "
@@ -752,7 +757,8 @@ def _title_county(session: Session, user: User | None, unit: OrgUnit | None, que
     if user is not None and user.org_unit_id is not None:
         own = session.get(OrgUnit, user.org_unit_id)
         return county_of(session, own) if own is not None and own.level != "county" else own
-    townships = set(session.exec(query.with_only_columns(OrgUnit.parent_id).distinct().order_by(None)).all())
+    townships = set(session.execute(query.with_only_columns(OrgUnit.parent_id).distinct().order_by(None))
+                    .scalars().all())
     counties = set(session.exec(select(OrgUnit.parent_id).where(column_of(OrgUnit.id).in_(townships))).all()) \
         if townships else set()
     return session.get(OrgUnit, counties.pop()) if len(counties) == 1 else None
@@ -899,3 +905,98 @@ def _export_row(asset: Asset, village: OrgUnit, township: OrgUnit | None, county
                 value = value.isoformat()
             row.append(value)
     return row
+
+
+# --- the ledger on the web: the list, one asset ------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class AssetRow:
+    asset: Asset
+    village: OrgUnit
+    township: OrgUnit | None
+
+
+@dataclass
+class AssetPage:
+    """One asset as the office sees it: its place, funds by year, reports, open problems and history."""
+
+    asset: Asset
+    village: OrgUnit
+    township: OrgUnit | None
+    county: OrgUnit | None
+    years: list[AssetFundsYear]
+    reports: list[Any]
+    open_problems: int
+    problems: int
+    history: list[HistoryEntry]
+
+
+def scope_units(session: Session, user: User) -> tuple[list[OrgUnit], list[OrgUnit]]:
+    """The townships and villages the user's ledger covers, by name (for the list's filters)."""
+    from bot.services.access import scope_filter
+
+    require(session, user, "export.ledger")
+    units = session.exec(select(OrgUnit).where(scope_filter(session, user), column_of(OrgUnit.level)
+                                               .in_(("township", "village"))).order_by(OrgUnit.name)).all()
+    return [u for u in units if u.level == "township"], [u for u in units if u.level == "village"]
+
+
+def list_assets(session: Session, user: User, *, q: str = "", township: int | None = None,
+                village: int | None = None, asset_type: str = "", category: str = "", status: str = "",
+                page: int = 1, size: int = PAGE_SIZE) -> tuple[list[AssetRow], int]:
+    """One page of the assets the user may see in the ledger, filtered; and how many match in all."""
+    from sqlalchemy import func, or_
+    from sqlalchemy.orm import aliased
+
+    from bot.services.access import scope_filter
+
+    require(session, user, "export.ledger")
+    parent = aliased(OrgUnit)
+    query = (select(Asset, OrgUnit, parent).join(OrgUnit, column_of(Asset.village_id) == OrgUnit.id)
+             .outerjoin(parent, column_of(OrgUnit.parent_id) == parent.id).where(scope_filter(session, user)))
+    text = q.strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(column_of(Asset.name).like(pattern, escape="\\"),
+                                column_of(Asset.project_code).like(pattern, escape="\\")))
+    if township is not None:
+        query = query.where(OrgUnit.parent_id == township)
+    if village is not None:
+        query = query.where(OrgUnit.id == village)
+    if asset_type:
+        query = query.where(Asset.asset_type == asset_type)
+    if category:
+        query = query.where(Asset.industry_category == category)
+    if status:
+        query = query.where(Asset.status == status)
+    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    page = max(1, page)
+    rows = session.exec(query.order_by(parent.name, OrgUnit.name, Asset.project_code)
+                        .offset((page - 1) * size).limit(size)).all()
+    return [AssetRow(a, v, t) for a, v, t in rows], int(total)
+
+
+def asset_page(session: Session, user: User, asset_id: int) -> AssetPage:
+    """Everything the office's page of one asset shows; refused outside the user's area (like an unknown id)."""
+    from sqlalchemy import func
+
+    from bot.services.reports import CLOSED_PROBLEM_STATUSES
+    from bot.storage.models import Problem, Report
+
+    asset = require_asset(session, user, "asset.view", asset_id)
+    require(session, user, "export.ledger")
+    village = session.get(OrgUnit, asset.village_id)
+    assert village is not None
+    township = session.get(OrgUnit, village.parent_id) if village.parent_id else None
+    county = session.get(OrgUnit, township.parent_id) if township is not None and township.parent_id else None
+    years = sorted(funds_by_year(session, [asset_id]).get(asset_id, {}).values(), key=lambda r: r.year)
+    reports = session.exec(select(Report).where(Report.asset_id == asset_id, column_of(Report.current).is_(True))
+                           .order_by(column_of(Report.period).desc(), column_of(Report.id).desc()).limit(24)).all()
+    problems = session.exec(select(func.count()).select_from(Problem).where(Problem.asset_id == asset_id)).one()
+    open_problems = session.exec(select(func.count()).select_from(Problem).where(
+        Problem.asset_id == asset_id, column_of(Problem.status).not_in(CLOSED_PROBLEM_STATUSES))).one()
+    return AssetPage(asset, village, township, county, years, list(reports), int(open_problems), int(problems),
+                     asset_history(session, user, asset_id))
