@@ -233,18 +233,19 @@ def import_upload(request: Request, csrf: Annotated[str, Form()] = "",
         path.write_bytes(data)
         record: dict[str, Any] = {"user_id": user.id, "name": name, "file": path.name, "size": len(data),
                                   "uploaded_at": utcnow().isoformat(), "state": "checked"}
-        record["check"] = _check(session, user, path)
+        record["check"] = _check(session, user, path, name)
         session.rollback()
     _save(request, "uploads", key, record)
     return RedirectResponse(f"/ledger/import/{key}", status_code=303)
 
 
-def _check(session, user: User, path: Path) -> dict[str, Any]:
+def _check(session, user: User, path: Path, name: str) -> dict[str, Any]:
     try:
         result = ledger.import_ledger(session, user, path, dry_run=True)
     except SheetError as exc:
         result = ledger.ImportResult(dry_run=True)
-        result.errors.append(ledger.Issue(None, None, exc.msgid, dict(exc.params)))
+        params = {**exc.params, **({"path": name} if "path" in exc.params else {})}  # the name the officer knows
+        result.errors.append(ledger.Issue(None, None, exc.msgid, params))
     return _checked(result)
 
 
@@ -284,7 +285,7 @@ def import_confirm(request: Request, key: str, csrf: Annotated[str, Form()] = ""
             result = None
         if result is None or result.errors:
             session.rollback()
-            record["check"] = _check(session, user, path)
+            record["check"] = _check(session, user, path, record["name"])
             session.rollback()
             record["state"] = "checked"
             record["stale"] = True
