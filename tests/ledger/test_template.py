@@ -154,3 +154,12 @@ def test_a_row_of_the_template_is_explained_by_row_and_column(engine, world, tmp
         result = import_ledger(s, None, path)
         assert sorted((e.row, e.column) for e in result.errors) == [(6, "中央"), (7, "合计"), (8, "村")]
         assert s.exec(select(Asset)).all() == []
+
+
+def test_a_file_of_the_template_columns_alone_says_which_columns_it_lacks(engine, world, tmp_path):
+    wb = openpyxl.load_workbook(write_template(tmp_path / "t.xlsx", 2020, LEDGER_2020))
+    wb.active.delete_cols(17, 5)  # 项目编号, 乡镇, 村, 资产类型, 备注
+    wb.save(tmp_path / "t.xlsx")
+    with Session(engine) as s:
+        result = import_ledger(s, None, tmp_path / "t.xlsx")
+    assert sorted(e.params["name"] for e in result.errors) == sorted(["项目编号", "乡镇", "村", "资产类型"])
