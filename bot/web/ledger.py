@@ -17,6 +17,7 @@ their area (404, the same as an unknown id). Refused posts redirect to a GET add
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -358,7 +359,13 @@ def asset_view(request: Request, asset_id: RowId, saved: str = ""):
         page = _asset_page(session, user, asset_id)
         reports = [(r, _form_title(r.form_id), period_words(r.period), STATUS_LABELS.get(r.status, N_("Other")))
                    for r in page.reports]
+        tz = web(request).settings.tz
+
+        def local(at):  # the county's clock, not UTC (SQLite gives the stored UTC time back naive)
+            return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(tz)
+
         return render(request, "ledger/asset.html", page=page, a=page.asset, reports=reports, saved=saved == "1",
+                      local=local,
                       fields=FIELD_LABELS, statuses=STATUS_FILTERS, asset_types=labels.ASSET_TYPES,
                       industries=labels.INDUSTRIES, can_edit=_may(user, "asset.edit"),
                       can_review=_may(user, "report.review"), can_problems=_may(user, "problem.view"))

@@ -281,3 +281,22 @@ def test_the_menu_leads_to_the_ledger_pages(engine, world, sign_in):
     leader = sign_in(world.leader_a).get("/home").text
     assert 'href="/ledger?' in leader and 'href="/ledger/import?' not in leader
     assert 'href="/ledger?' not in sign_in(world.cadre).get("/home").text
+
+
+def test_the_pages_speak_english_on_request_and_tell_the_county_time(engine, world, sign_in, tmp_path):
+    import datetime as dt
+
+    import time_machine
+
+    from bot.clock import UTC
+    with time_machine.travel(dt.datetime(2026, 12, 2, 16, 30, tzinfo=UTC), tick=False):
+        _import(engine, write_template(tmp_path / "2020.xlsx", 2020, LEDGER_2020))
+    client = sign_in(world.county)
+    workshop = _asset(engine, "TY-2020-0001")
+    page = client.get(f"/ledger/assets/{workshop.id}")
+    assert "2026-12-03 00:30 · 命令行 · 登记入台账" in re.sub(r"\s+", " ", visible_text(page.text))
+    english = client.get(f"/ledger/assets/{workshop.id}?lang=en")
+    assert english.status_code == 200
+    assert "Change history" in english.text and "Entered in the ledger" in english.text
+    assert "Asset ledger" in client.get("/ledger?lang=en").text
+    assert "Import the ledger" in client.get("/ledger/import?lang=en").text
