@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from bot.clock import utcnow
 from bot.config import Settings
@@ -282,8 +283,12 @@ def import_confirm(request: Request, key: str, csrf: Annotated[str, Form()] = ""
             return RedirectResponse(f"/ledger/import/{key}", status_code=303)
         try:
             result = ledger.import_ledger(session, user, path, expect=check["fingerprint"], source_name=record["name"])
-        except SheetError:
+            if not result.errors:
+                session.commit()
+        except (SheetError, IntegrityError):  # a second confirm racing the first: the first wins
             result = None
+        if (result is None or result.errors) and _load(request, "uploads", key, user)["state"] == "applied":
+            return RedirectResponse(f"/ledger/import/{key}", status_code=303)  # the other confirm applied it
         if result is None or result.errors:
             session.rollback()
             record["check"] = _check(session, user, path, record["name"])
@@ -291,7 +296,6 @@ def import_confirm(request: Request, key: str, csrf: Annotated[str, Form()] = ""
             record["state"] = "checked"
             record["stale"] = True
         else:
-            session.commit()
             record["state"] = "applied"
             record["applied_at"] = utcnow().isoformat()
             record.pop("stale", None)
