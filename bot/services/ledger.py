@@ -697,7 +697,7 @@ def edit_asset(session: Session, user: User, asset_id: int, form: dict[str, str]
 
 @dataclass
 class HistoryEntry:
-    """One audited change of an asset, for people: when, who, what (a msgid), and the fields from → to."""
+    """One audited change of an asset: when, who, what (a msgid), and each field (its key) from → to, in words."""
 
     at: dt.datetime
     who: str | None
@@ -720,15 +720,11 @@ def asset_history(session: Session, user: User, asset_id: int) -> list[HistoryEn
         select(User).where(column_of(User.id).in_({r.actor_user_id for r in rows if r.actor_user_id}))).all()}
     entries = []
     for row in rows:
-        fields = _change_fields(row.before or {}, row.after or {}) if row.action == "asset.update" else []
-        fields = [(label, _status_word(b), _status_word(a)) for label, b, a in fields]
+        changed = (row.after or {}) if row.action == "asset.update" else {}
+        fields = [(key, words((row.before or {}).get(key)), words(changed.get(key))) for key in changed]
         entries.append(HistoryEntry(row.at, people.get(row.actor_user_id) if row.actor_user_id else None,
                                     row.actor, ACTION_LABELS.get(row.action, N_("Other change")), fields))
     return entries
-
-
-def _status_word(text: str) -> str:
-    return {"active": "在用", "disposed": "已处置", "deleted": "已删除"}.get(text, text)
 
 
 # --- export -----------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ FIELD_LABELS = {
     "beneficiaries": N_("Beneficiaries"), "performance_targets": N_("Performance targets"),
     "owner": N_("Owner"), "custodian": N_("Custodian"), "operator": N_("Operator"),
     "contract_end": N_("Contract ends"), "longitude": N_("Longitude"), "latitude": N_("Latitude"),
-    "status": N_("Status"),
+    "status": N_("Status"), "village_id": N_("Village"),
 }
 LONG_FIELDS = ("construction_content", "beneficiaries", "performance_targets")
 STATUS_FILTERS = {**ledger.ASSET_STATUSES, "deleted": N_("Deleted")}
@@ -120,6 +120,14 @@ def _checked(result: ledger.ImportResult) -> dict[str, Any]:
             "errors": _issues(result.errors), "warnings": _issues(result.warnings),
             "changes": [{"line": c.line, "code": c.code, "name": c.name, "kind": c.kind, "village": c.village,
                          "fields": c.fields} for c in result.changes]}
+
+
+def _translator(request: Request):
+    from bot.i18n import translate
+    from bot.web.common import locale_of
+
+    locale = locale_of(request)
+    return lambda msgid, **params: translate(locale, msgid, **params)
 
 
 def _refused(exc: AccessDenied) -> WebError:
@@ -368,8 +376,20 @@ def asset_view(request: Request, asset_id: RowId, saved: str = ""):
         def local(at):  # the county's clock, not UTC (SQLite gives the stored UTC time back naive)
             return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(tz)
 
+        translate = _translator(request)
+
+        def field_label(key: str) -> str:
+            if key.startswith("funds_year_"):
+                return translate(N_("Funds in the ledger of {year}"), year=key.removeprefix("funds_year_"))
+            return translate(FIELD_LABELS[key]) if key in FIELD_LABELS else ledger.FIELD_HEADER.get(key, key)
+
+        def value_words(key: str, value: str) -> str:
+            if key == "status" and value in STATUS_FILTERS:
+                return translate(STATUS_FILTERS[value])
+            return value
+
         return render(request, "ledger/asset.html", page=page, a=page.asset, reports=reports, saved=saved == "1",
-                      local=local,
+                      local=local, field_label=field_label, value_words=value_words,
                       fields=FIELD_LABELS, statuses=STATUS_FILTERS, asset_types=labels.ASSET_TYPES,
                       industries=labels.INDUSTRIES, can_edit=_may(user, "asset.edit"),
                       can_review=_may(user, "report.review"), can_problems=_may(user, "problem.view"))
