@@ -202,9 +202,11 @@ def export() -> None:
 
 @export.command("ledger")
 @click.option("--county", "county_key", default=None, help="County name or 12-digit code (default: all).")
+@click.option("--year", type=click.IntRange(1949, 2100), default=None,
+              help="The ledger of one year (its funds that year, in the imported order); default: all years.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .xlsx (or .csv) file to write.")
 @pass_ctx
-def export_ledger_cmd(ctx: Context, county_key: str | None, output: Path) -> None:
+def export_ledger_cmd(ctx: Context, county_key: str | None, year: int | None, output: Path) -> None:
     """Write the asset ledger in the layout of seed 000 附件1."""
     from bot.services.ledger import export_ledger
     from bot.services.orgs import OrgError, find_unit
@@ -217,7 +219,7 @@ def export_ledger_cmd(ctx: Context, county_key: str | None, output: Path) -> Non
                 county = find_unit(session, county_key, level="county")
             except OrgError as exc:
                 ctx.fail(exc.msgid, **exc.params)
-        count = export_ledger(session, None, output, county=county)
+        count = export_ledger(session, None, output, county=county, year=year)
     click.echo(ctx.t("Wrote {n} assets to {path}.", n=count, path=str(output)))
 
 

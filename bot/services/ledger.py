@@ -8,9 +8,12 @@ nothing and an export re-imports unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from copy import copy
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +21,12 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlmodel import Session, select
+from sqlmodel import col as column_of
 
 from bot.clock import utcnow
 from bot.i18n import N_
 from bot.services import audit
-from bot.services.access import require
+from bot.services.access import require, require_asset
 from bot.services.orgs import county_of, villages_by_name
 from bot.services.sheets import (
     Issue,
@@ -35,6 +39,7 @@ from bot.services.sheets import (
     xlsx_row,
 )
 from bot.storage.models import ASSET_TYPES, INDUSTRY_CATEGORIES, Asset, OrgUnit, User
+from bot.storage.models_ledger import AssetFundsYear
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,31 @@ COLUMNS: tuple[Column, ...] = (
     Column("经度", "longitude", "lon"),
     Column("纬度", "latitude", "lat"),
 )
+# An optional column naming the ledger year of each row (a file holding several years' ledgers).
+YEAR_COLUMN = Column("年度", "ledger_year", "year", aliases=("资金年度", "台账年度", "项目年度"))
+# Header cells that group the fund columns (seed 000 附件1: 资金总额 over 合计 | 财政专项扶贫资金 over
+# 中央/省/市/县 | 其他资金); they name no column themselves.
+FUND_GROUPS = frozenset({"资金总额", "资金总额(万元)", "财政专项扶贫资金", "财政专项扶贫资金(万元)", "财政资金",
+                         "财政衔接资金", "财政衔接推进乡村振兴补助资金"})
+FINANCE_GROUP = "财政专项扶贫资金"
+TITLE_SUFFIX = "产业扶贫项目管理台账"
 MONEY_FIELDS = ("funds_total", "funds_central", "funds_province", "funds_city", "funds_county", "funds_other")
 SPLIT_FIELDS = MONEY_FIELDS[1:]
 ASSET_FIELDS = tuple(c.field for c in COLUMNS if c.field not in ("county", "township", "village")) + ("village_id",)
 CATEGORY_ALIASES = {"加工业(含扶贫车间及加工厂房)": "加工业", "扶贫车间": "加工业", "光伏": "光伏扶贫", "电商": "电子商务"}
 FIELD_HEADER = {c.field: c.header for c in COLUMNS}
+
+
+@dataclass
+class Change:
+    """What an import does to one asset: ``kind`` "create" or "update"; ``fields`` (header, before, after)."""
+
+    line: int
+    code: str
+    name: str
+    kind: str
+    village: str
+    fields: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +117,9 @@ class ImportResult:
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     dry_run: bool = False
+    year: int | None = None
+    changes: list[Change] = field(default_factory=list)
+    fingerprint: str = ""
 
     @property
     def ok(self) -> bool:
@@ -102,7 +130,7 @@ class ImportResult:
 
 def _lookup() -> dict[str, Column]:
     table: dict[str, Column] = {}
-    for col in COLUMNS:
+    for col in (*COLUMNS, YEAR_COLUMN):
         for name in (col.header, *col.aliases):
             table.setdefault(norm_header(name), col)
     return table
@@ -111,34 +139,60 @@ def _lookup() -> dict[str, Column]:
 HEADER_LOOKUP = _lookup()
 
 
+def _header_below(row: list[Any]) -> bool:
+    """Whether a row under the 项目名称 row continues the header (the fund group's lower rows)."""
+    names = [norm_header(c) for c in row]
+    if "项目名称" in names or any(isinstance(c, (int, float)) and not isinstance(c, bool) for c in row):
+        return False
+    return any(n in FUND_SUBHEADERS or n in FUND_GROUPS for n in names)
+
+
 def find_header(rows: list[list[Any]], scan: int = 20) -> tuple[int, dict[int, Column], list[str], int]:
     """Locate the header; return (last header row index, {col index: Column}, unknown headers, header rows).
 
-    Title and 填报单位 rows above are skipped. A two-row header (the fund split merged
-    under 资金总额) is read as one: the lower cell names the column where it has text.
+    Title and 填报单位 rows above are skipped. The header may span one, two or three rows: seed 000
+    附件1 puts 资金总额 over 合计 | 财政专项扶贫资金 | 其他资金, and 财政专项扶贫资金 over 中央/省/市/县, in
+    merged cells (a merged cell's text is in its first cell only). Each column is named by the lowest
+    header cell with text; a group's own cell names no column.
     """
     for idx, row in enumerate(rows[:scan]):
         names = [norm_header(c) for c in row]
         if "项目名称" not in names:
             continue
-        below = [norm_header(c) for c in rows[idx + 1]] if idx + 1 < len(rows) else []
-        two_rows = any(n in FUND_SUBHEADERS for n in below) and "项目名称" not in below
+        header = [names]
+        while len(header) < 3 and idx + len(header) < len(rows) and _header_below(rows[idx + len(header)]):
+            header.append([norm_header(c) for c in rows[idx + len(header)]])
         mapping: dict[int, Column] = {}
         unknown: list[str] = []
-        width = max(len(names), len(below))
+        width = max(len(r) for r in header)
         for col in range(width):
-            top = names[col] if col < len(names) else ""
-            low = below[col] if two_rows and col < len(below) else ""
-            name = low or top
+            cells = [r[col] for r in header if col < len(r) and r[col]]
+            name = cells[-1] if cells else ""
             if not name:
                 continue
             column = HEADER_LOOKUP.get(name)
             if column is None:
-                unknown.append(name)
+                if name not in FUND_GROUPS:
+                    unknown.append(name)
             elif column not in mapping.values():
                 mapping[col] = column
-        return idx + (1 if two_rows else 0), mapping, unknown, 2 if two_rows else 1
+        return idx + len(header) - 1, mapping, unknown, len(header)
     raise SheetError(N_("No header row with 项目名称 was found in the first {n} rows: is this the asset ledger?"), n=scan)
+
+
+# The title of a year's project ledger (seed 000 附件1: "**县（市、区）**年度产业扶贫项目管理台账"). A cumulative
+# asset ledger ("桃源县2026年度帮扶项目资产管理台账") lists every asset with all its funds: it names no fund year.
+_TITLE_YEAR = re.compile(r"((?:19|20)\d{2})\s*年度\S*?项目管理台账")
+
+
+def title_year(rows: list[list[Any]], header_start: int) -> int | None:
+    """Return the year of a year's project ledger from its title ("**县2020年度产业扶贫项目管理台账"), or None."""
+    for row in rows[:header_start]:
+        for cell in row:
+            match = _TITLE_YEAR.search(cell_text(cell))
+            if match:
+                return int(match.group(1))
+    return None
 
 
 # --- cell parsing -------------------------------------------------------------------------------
@@ -245,7 +299,8 @@ def parse_ledger(rows: list[list[Any]], session: Session, *,
                  progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], ImportResult]:
     """Validate all rows; return the parsed records and a result holding every issue."""
     result = ImportResult()
-    header_end, mapping, unknown, _ = find_header(rows)
+    header_end, mapping, unknown, depth = find_header(rows)
+    result.year = title_year(rows, header_end - depth + 1)
     for name in unknown:
         result.warnings.append(Issue(header_end + 1, name, N_("Unknown column '{name}' was ignored."), {"name": name}))
     present = set(mapping.values())
@@ -264,9 +319,13 @@ def parse_ledger(rows: list[list[Any]], session: Session, *,
         line = header_end + 2 + offset
         if progress and offset % 1000 == 0:
             progress(offset, len(body))
+        if cell_text(row[0] if row else "").startswith("填报说明"):
+            break  # the template's notes (填报说明：1.… 2.… 3.…) close the table
         if _is_blank(row) or _is_total_or_note(row):
             continue
         record, issues = _parse_row(row, line, mapping)
+        if record.get("ledger_year") is None:
+            record["ledger_year"] = result.year
         result.rows += 1
         result.errors.extend(issues)
         if issues:
@@ -307,8 +366,8 @@ def _check_row(record: dict, line: int, villages: dict, county_names: dict, seen
     village = villages.get((record["township"], record["village"]))
     if village is None:
         result.errors.append(Issue(line, "村", N_(
-            "Village '{village}' of township '{township}' is not in the organisation tree: import it first "
-            "(villagebot import org) or correct the name."),
+            "Village '{village}' of township '{township}' is not in the organisation tree: correct the name, or add "
+            "the village to the tree first."),
             {"village": record["village"], "township": record["township"]}))
     else:
         record["village_id"] = village.id
@@ -316,12 +375,13 @@ def _check_row(record: dict, line: int, villages: dict, county_names: dict, seen
             result.errors.append(Issue(line, "县市区", N_("'{value}' is not the county of village '{village}' ({county})."),
                                        {"value": record["county"], "village": record["village"],
                                         "county": county_names[village.id]}))
-    code = record["project_code"]
-    if code in seen_codes:
+    # A cross-year project may be on one row per year (seed 000 附件1, 填报说明2), never twice in one year.
+    key = (record["project_code"], record.get("ledger_year"))
+    if key in seen_codes:
         result.errors.append(Issue(line, "项目编号", N_("Project code {code} is used twice (also on row {other})."),
-                                   {"code": code, "other": seen_codes[code]}))
+                                   {"code": key[0], "other": seen_codes[key]}))
     else:
-        seen_codes[code] = line
+        seen_codes[key] = line
 
 
 def _fmt(value: Decimal) -> str:
@@ -342,10 +402,85 @@ def _normalised(value: Any) -> Any:
     return value
 
 
+def _money(source: Any) -> dict[str, Decimal]:
+    """The six amounts of a record (dict) or a row (object), quantised to 0.0001 万元."""
+    get = source.get if isinstance(source, dict) else (lambda f: getattr(source, f))
+    return {f: _normalised(Decimal(str(get(f) or 0))) for f in MONEY_FIELDS}
+
+
+def _sum(amounts: Iterable[dict[str, Decimal]]) -> dict[str, Decimal]:
+    total = {f: Decimal("0.0000") for f in MONEY_FIELDS}
+    for row in amounts:
+        for f in MONEY_FIELDS:
+            total[f] += row[f]
+    return total
+
+
+def words(value: Any) -> str:
+    """A stored value as people read it: amounts without trailing zeros, dates as 2027-12-31, empty as —."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict) and "funds_total" in value:
+        value = value["funds_total"]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (Decimal, str)) and _NUM_RE.match(str(value)) and "." in str(value):
+        text = format(Decimal(str(value)).normalize(), "f")
+        return text
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    return str(value)
+
+
+def funds_by_year(session: Session, asset_ids: list[int]) -> dict[int, dict[int, AssetFundsYear]]:
+    """Return {asset id: {year: its funds that year}} for the assets that have ledger years."""
+    found: dict[int, dict[int, AssetFundsYear]] = {}
+    for chunk in _chunks(asset_ids, 900):
+        for row in session.exec(select(AssetFundsYear).where(column_of(AssetFundsYear.asset_id).in_(chunk))).all():
+            found.setdefault(row.asset_id, {})[row.year] = row
+    return found
+
+
+def _group(records: list[dict], result: ImportResult) -> list[tuple[dict, list[dict]]]:
+    """Records by project code in file order: (the row whose other fields count, the rows with a year)."""
+    groups: dict[str, list[dict]] = {}
+    for record in records:
+        groups.setdefault(record["project_code"], []).append(record)
+    out = []
+    for rows in groups.values():
+        dated = [r for r in rows if r.get("ledger_year") is not None]
+        if dated and len(dated) != len(rows):
+            for r in rows:
+                if r.get("ledger_year") is None:
+                    result.errors.append(Issue(r["_line"], YEAR_COLUMN.header, N_(
+                        "The year is empty, but other rows of project {code} name theirs: write the year of "
+                        "this row's funds."), {"code": r["project_code"]}))
+        base = max(rows, key=lambda r: (r.get("ledger_year") or 0, r["_line"]))
+        out.append((base, dated))
+    return out
+
+
+def _change_fields(before: dict, after: dict) -> list[tuple[str, str, str]]:
+    fields = []
+    for key in after:
+        if key.startswith("funds_year_"):
+            label = f"{key.removeprefix('funds_year_')}年度资金"
+        else:
+            label = FIELD_HEADER.get(key, "村" if key == "village_id" else key)
+        fields.append((label, words(before.get(key)), words(after.get(key))))
+    return fields
+
+
 def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_run: bool = False,
                   actor: audit.Actor | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> ImportResult:
-    """Validate the ledger file and, if it has no error and this is no dry run, write it."""
+                  progress: Callable[[int, int], None] | None = None,
+                  expect: str | None = None, source_name: str | None = None) -> ImportResult:
+    """Validate the ledger file and, if it has no error and this is no dry run, write it.
+
+    ``result.changes`` says what would be (or was) added and changed, ``result.fingerprint`` sums it up:
+    with ``expect`` (the fingerprint of an earlier dry run) nothing is written unless the file would
+    still do exactly that (the web's confirm applies what its preview showed, or nothing).
+    """
     if actor_user is not None:
         require(session, actor_user, "asset.import")
     actor = actor or audit.Actor(actor_user.id if actor_user else None,
@@ -356,24 +491,67 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
         _check_scope(session, actor_user, records, result)
     if result.errors:
         return result
-    existing = _existing_by_code(session, [r["project_code"] for r in records])
+    groups = _group(records, result)
+    if result.errors:
+        return result
+    existing = _existing_by_code(session, [base["project_code"] for base, _ in groups])
+    years = funds_by_year(session, [a.id for a in existing.values() if a.id is not None])
     inserts, updates, audits = [], [], []
+    year_writes: list[tuple[str, int, int, dict[str, Decimal]]] = []
     now = utcnow()
-    for record in records:
-        values = _asset_values(record)
-        current = existing.get(record["project_code"])
+    for base, dated in groups:
+        code = base["project_code"]
+        values = _asset_values(base)
+        current = existing.get(code)
+        old_years = years.get(current.id, {}) if current is not None and current.id is not None else {}
+        year_before: dict[str, Any] = {}
+        year_after: dict[str, Any] = {}
+        if dated:
+            merged = {y: _money(row) for y, row in old_years.items()}
+            for r in dated:
+                merged[r["ledger_year"]] = _money(r)
+                year_writes.append((code, r["ledger_year"], r["_line"], _money(r)))
+                old = old_years.get(r["ledger_year"])
+                if old is None or _money(old) != _money(r):
+                    year_before[f"funds_year_{r['ledger_year']}"] = _money(old) if old is not None else None
+                    year_after[f"funds_year_{r['ledger_year']}"] = _money(r)
+            values.update(_sum(merged.values()))
+            if current is not None and max(old_years, default=0) > max(r["ledger_year"] for r in dated):
+                # An earlier year's ledger brings that year's funds; the later ledger's facts stay.
+                values.update({k: getattr(current, k) for k in values if k not in MONEY_FIELDS})
+        elif old_years and _money(values) != _sum(_money(r) for r in old_years.values()):
+            result.errors.append(Issue(base["_line"], "合计", N_(
+                "The funds of project {code} are kept by year ({years}): import the ledger of the year (its title "
+                "says 2021年度, or a column 年度) instead of changing the sum."),
+                {"code": code, "years": "、".join(str(y) for y in sorted(old_years))}))
+            continue
+        place = f"{base['township']} {base['village']}"
         if current is None:
             values.update(public_token=secrets.token_urlsafe(16), created_at=now, updated_at=now, status="active")
             inserts.append(values)
+            result.changes.append(Change(base["_line"], code, values["name"], "create", place))
             continue
         before = {k: getattr(current, k) for k in values if _normalised(getattr(current, k)) != _normalised(values[k])}
-        if not before:
+        if not before and not year_after:
             result.unchanged += 1
             continue
         after = {k: values[k] for k in before}
-        updates.append({"id": current.id, **after, "updated_at": now})
-        audits.append(("asset.update", "asset", current.id, before, after))
-    result.created, result.updated = len(inserts), len(updates)
+        if before:
+            updates.append({"id": current.id, **after, "updated_at": now})
+        audit_before, audit_after = {**before, **year_before}, {**after, **year_after}
+        audits.append(("asset.update", "asset", current.id, audit_before, audit_after))
+        result.changes.append(Change(base["_line"], code, values["name"], "update", place,
+                                     _change_fields(audit_before, audit_after)))
+    if result.errors:
+        return result
+    result.created = len(inserts)
+    result.updated = len(result.changes) - len(inserts)
+    result.fingerprint = _fingerprint(inserts, updates, year_writes)
+    if expect is not None and expect != result.fingerprint:
+        result.errors.append(Issue(None, None, N_(
+            "The ledger has changed since this file was checked, so nothing was written: check the changes "
+            "again before confirming."), {}))
+        return result
     if dry_run:
         return result
     for chunk in _chunks(inserts, 2000):
@@ -381,14 +559,44 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
     if updates:
         session.execute(update(Asset), updates)
     session.flush()
+    created: dict[str, int] = {}
     if inserts:
         created = _ids_by_code(session, [v["project_code"] for v in inserts])
-        audits = [("asset.create", "asset", created[v["project_code"]], None, v) for v in inserts] + audits
+        audits = [("asset.create", "asset", created[v["project_code"]], None,
+                   {**v, **{f"funds_year_{y}": m for c, y, _, m in year_writes if c == v["project_code"]}})
+                  for v in inserts] + audits
+    _write_years(session, year_writes, {**{c: a.id for c, a in existing.items()}, **created}, years)
     if audits:
-        audits.append(("ledger.import", "file", Path(path).name, None,
-                       {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}))
+        audits.append(("ledger.import", "file", source_name or Path(path).name, None,
+                       {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
+                        "year": result.year}))
         audit.record_many(session, actor, audits)
     return result
+
+
+def _fingerprint(inserts: list[dict], updates: list[dict], year_writes: list) -> str:
+    plain = [[{k: v for k, v in row.items() if k not in ("public_token", "created_at", "updated_at")}
+              for row in inserts],
+             [{k: v for k, v in row.items() if k != "updated_at"} for row in updates],
+             year_writes]
+    text = json.dumps(audit.jsonable(plain), sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_years(session: Session, writes: list, ids: dict[str, int | None],
+                 old: dict[int, dict[int, AssetFundsYear]]) -> None:
+    for code, year, position, money in writes:
+        asset_id = ids[code]
+        assert asset_id is not None
+        row = old.get(asset_id, {}).get(year)
+        if row is None:
+            session.add(AssetFundsYear(asset_id=asset_id, year=year, position=position, **money))
+        elif row.position != position or _money(row) != money:
+            row.position = position
+            for key, value in money.items():
+                setattr(row, key, value)
+            session.add(row)
+    session.flush()
 
 
 def _check_scope(session: Session, user: User, records: list[dict], result: ImportResult) -> None:
@@ -421,74 +629,268 @@ def _existing_by_code(session: Session, codes: list[str]) -> dict[str, Asset]:
     return found
 
 
+# --- editing one asset and its history -------------------------------------------------------------
+
+ASSET_STATUSES = {"active": N_("In use (checked every month)"), "disposed": N_("Disposed (no more checks)")}
+EDITABLE_FIELDS = ("name", "asset_type", "industry_category", "construction_type", "year_completed",
+                   "year_in_production", "responsible_unit", "construction_content", "beneficiaries",
+                   "performance_targets", "owner", "custodian", "operator", "contract_end", "longitude", "latitude",
+                   *MONEY_FIELDS)
+COLUMN_OF = {c.field: c for c in COLUMNS}
+MAX_LENGTH = {"name": 200, "construction_type": 32, "responsible_unit": 200, "owner": 200, "custodian": 200,
+              "operator": 200}
+
+
+def edit_asset(session: Session, user: User, asset_id: int, form: dict[str, str]) -> tuple[dict, list[Issue]]:
+    """Change the fields of one asset an officer may edit; return ({field: (before, after)}, issues).
+
+    Fields missing from ``form`` stay as they are; the funds of an asset kept by year are changed by
+    importing that year's ledger, not here. With any issue nothing changes; a change is audited
+    (``asset.update`` with every field's value before and after).
+    """
+    asset = require_asset(session, user, "asset.edit", asset_id)
+    by_year = bool(funds_by_year(session, [asset_id]))
+    values: dict[str, Any] = {}
+    issues: list[Issue] = []
+    for name in EDITABLE_FIELDS:
+        if name not in form or (by_year and name in MONEY_FIELDS):
+            continue
+        column = COLUMN_OF[name]
+        raw = str(form[name]).strip()
+        if name in MAX_LENGTH and len(raw) > MAX_LENGTH[name]:
+            issues.append(Issue(None, column.header, N_("'{name}' is too long: at most {n} characters."),
+                                {"name": column.header, "n": MAX_LENGTH[name]}))
+            continue
+        try:
+            values[name] = parse_cell(column, raw)
+        except CellError as exc:
+            issues.append(Issue(None, column.header, exc.msgid, exc.params))
+            continue
+        if column.required and column.kind == "text" and not values[name]:
+            issues.append(Issue(None, column.header, N_("'{name}' is empty: every asset needs it."),
+                                {"name": column.header}))
+    if "status" in form:
+        if form["status"] in ASSET_STATUSES:
+            values["status"] = form["status"]
+        else:
+            issues.append(Issue(None, None, N_("Choose the asset's status from the list."), {}))
+    if not by_year and any(f in values for f in MONEY_FIELDS):
+        amounts = {f: values.get(f, getattr(asset, f)) for f in MONEY_FIELDS}
+        split = sum((amounts[f] for f in SPLIT_FIELDS), Decimal("0"))
+        if abs(split - amounts["funds_total"]) > Decimal("0.011"):
+            issues.append(Issue(None, "合计", N_(
+                "The total {total} does not equal the sum of the split {split} (中央+省+市+县+其他资金)."),
+                {"total": _fmt(amounts["funds_total"]), "split": _fmt(split)}))
+    if issues:
+        return {}, issues
+    changed = {k: (getattr(asset, k), v) for k, v in values.items() if _normalised(getattr(asset, k)) != _normalised(v)}
+    if not changed:
+        return {}, []
+    for key, (_, after) in changed.items():
+        setattr(asset, key, after)
+    asset.updated_at = utcnow()
+    session.add(asset)
+    audit.record(session, audit.Actor(user.id, f"user:{user.id}"), "asset.update", "asset", asset.id,
+                 {k: b for k, (b, _) in changed.items()}, {k: a for k, (_, a) in changed.items()})
+    return changed, []
+
+
+@dataclass
+class HistoryEntry:
+    """One audited change of an asset: when, who, what (a msgid), and each field (its key) from → to, in words."""
+
+    at: dt.datetime
+    who: str | None
+    actor: str
+    action: str
+    fields: list[tuple[str, str, str]]
+
+
+ACTION_LABELS = {"asset.create": N_("Entered in the ledger"), "asset.update": N_("Changed")}
+
+
+def asset_history(session: Session, user: User, asset_id: int) -> list[HistoryEntry]:
+    """The audit log of one asset, newest first (the user must see the asset)."""
+    from bot.storage.models import AuditEntry
+
+    require_asset(session, user, "asset.view", asset_id)
+    rows = session.exec(select(AuditEntry).where(AuditEntry.entity == "asset", AuditEntry.entity_id == str(asset_id))
+                        .order_by(column_of(AuditEntry.id).desc())).all()
+    people = {u.id: u.name for u in session.exec(
+        select(User).where(column_of(User.id).in_({r.actor_user_id for r in rows if r.actor_user_id}))).all()}
+    entries = []
+    for row in rows:
+        changed = (row.after or {}) if row.action == "asset.update" else {}
+        fields = [(key, words((row.before or {}).get(key)), words(changed.get(key))) for key in changed]
+        entries.append(HistoryEntry(row.at, people.get(row.actor_user_id) if row.actor_user_id else None,
+                                    row.actor, ACTION_LABELS.get(row.action, N_("Other change")), fields))
+    return entries
+
+
 # --- export -----------------------------------------------------------------------------------------
 
-def export_ledger(session: Session, user: User | None, out: Path, *, county: OrgUnit | None = None,
-                  reporting_unit: str | None = None, fmt: str | None = None) -> int:
-    """Write the ledger of the county (or the user's whole scope) in the official layout; return rows.
+WIDTHS = {"county": 10, "name": 28, "industry_category": 10, "construction_type": 10, "year_completed": 9,
+          "year_in_production": 9, "responsible_unit": 16, "construction_content": 30, "beneficiaries": 24,
+          "performance_targets": 30, "project_code": 16, "township": 10, "village": 10, "asset_type": 9,
+          "owner": 18, "custodian": 16, "operator": 18, "contract_end": 12, "longitude": 12, "latitude": 12}
 
-    ``fmt`` is "xlsx" or "csv" (default: from the suffix of a path ``out``, else "xlsx"). Text is always
-    written as text, never as a formula (``bot.services.sheets``).
+
+def ledger_years(session: Session, user: User | None, unit: OrgUnit | None = None) -> list[int]:
+    """The ledger years held for the assets the user may export (newest first)."""
+    from bot.services.access import scope_filter
+
+    query = (select(AssetFundsYear.year).join(Asset, column_of(Asset.id) == AssetFundsYear.asset_id)
+             .join(OrgUnit, column_of(Asset.village_id) == OrgUnit.id).distinct())
+    if user is not None:
+        query = query.where(scope_filter(session, user))
+    if unit is not None:
+        query = query.where(column_of(OrgUnit.path).like(unit.path + "%"))
+    return sorted(session.exec(query).all(), reverse=True)
+
+
+def _title_county(session: Session, user: User | None, unit: OrgUnit | None, query) -> OrgUnit | None:
+    if unit is not None:
+        return county_of(session, unit) if unit.level != "county" else unit
+    if user is not None and user.org_unit_id is not None:
+        own = session.get(OrgUnit, user.org_unit_id)
+        return county_of(session, own) if own is not None and own.level != "county" else own
+    townships = set(session.execute(query.with_only_columns(OrgUnit.parent_id).distinct().order_by(None))
+                    .scalars().all())
+    counties = set(session.exec(select(OrgUnit.parent_id).where(column_of(OrgUnit.id).in_(townships))).all()) \
+        if townships else set()
+    return session.get(OrgUnit, counties.pop()) if len(counties) == 1 else None
+
+
+def export_ledger(session: Session, user: User | None, out: Path, *, county: OrgUnit | None = None,
+                  reporting_unit: str | None = None, fmt: str | None = None, year: int | None = None) -> int:
+    """Write the ledger of a unit (or the user's whole scope) in the layout of seed 000 附件1; return rows.
+
+    The title names the county and, with ``year``, the year ("桃源县2020年度产业扶贫项目管理台账"); the
+    header spans three rows (资金总额 over 合计 | 财政专项扶贫资金 over 中央/省/市/县 | 其他资金, merged);
+    a 合计 row closes the table. With ``year`` the rows are the assets of that year's ledger with that
+    year's funds, in the order of the imported file; without, every asset with its funds of all years.
+    ``county`` may be any unit (a township exports its own). ``fmt`` is "xlsx" or "csv" (default: from the
+    suffix of a path ``out``, else "xlsx"). Text is always written as text, never as a formula.
     """
     if fmt is None:
         fmt = "csv" if isinstance(out, (str, Path)) and str(out).lower().endswith(".csv") else "xlsx"
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.worksheet.cell_range import CellRange
-
     from bot.services.access import scope_filter
 
-    query = select(Asset, OrgUnit).join(OrgUnit, Asset.village_id == OrgUnit.id)
+    query = select(Asset, OrgUnit).join(OrgUnit, column_of(Asset.village_id) == OrgUnit.id)
     if user is not None:
         require(session, user, "export.ledger", county)
         query = query.where(scope_filter(session, user))
     if county is not None:
-        query = query.where(OrgUnit.path.like(county.path + "%"))
-    query = query.order_by(Asset.project_code)
+        query = query.where(column_of(OrgUnit.path).like(county.path + "%"))
+    title_unit = _title_county(session, user, county, query)
+    if year is not None:
+        query = (query.add_columns(AssetFundsYear).join(AssetFundsYear, column_of(AssetFundsYear.asset_id) == Asset.id)
+                 .where(AssetFundsYear.year == year).order_by(AssetFundsYear.position, Asset.id))
+    else:
+        query = query.order_by(Asset.id)
     townships = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "township")).all()}
     counties = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "county")).all()}
 
     width = len(COLUMNS)
-    title = f"{county.name if county else ''}帮扶项目资产管理台账"
+    county_name = title_unit.name if title_unit is not None else ""
+    title = f"{county_name}{year}年度{TITLE_SUFFIX}" if year is not None else f"{county_name}{TITLE_SUFFIX}"
     stamp = utcnow().date()
-    unit_line = [None] * width
-    unit_line[0] = f"填报单位：{reporting_unit or (county.name if county else '')}"
+    unit_line: list[Any] = [None] * width
+    unit_line[0] = f"填报单位：{reporting_unit or (county.name if county is not None else county_name)}"
     unit_line[3] = "单位：万元"
     unit_line[9] = f"填报时间：{stamp.year}年{stamp.month}月{stamp.day}日"
-    top = [(FUND_GROUP if col.field == "funds_total" else None) if col.kind == "money" else col.header
-           for col in COLUMNS]
-    low = [col.header if col.kind == "money" else None for col in COLUMNS]
+    fund_cols = [i for i, c in enumerate(COLUMNS) if c.kind == "money"]
+    first, last = fund_cols[0], fund_cols[-1]
+    top = [FUND_GROUP if i == first else None if c.kind == "money" else c.header for i, c in enumerate(COLUMNS)]
+    middle: list[Any] = [None] * width
+    middle[first], middle[first + 1], middle[last] = "合计", FINANCE_GROUP, "其他资金"
+    low: list[Any] = [None] * width
+    for i in range(first + 1, last):
+        low[i] = COLUMNS[i].header
+    totals = {f: Decimal("0") for f in MONEY_FIELDS}
     count = 0
 
     def rows():
         nonlocal count
-        for asset, village in session.exec(query):
+        for found in session.exec(query):
+            asset, village = found[0], found[1]
+            amounts = _money(found[2]) if year is not None else _money(asset)
             township = townships.get(village.parent_id)
             county_unit = counties.get(township.parent_id) if township else None
             count += 1
-            yield _export_row(asset, village, township, county_unit)
+            for f in MONEY_FIELDS:
+                totals[f] += amounts[f]
+            yield _export_row(asset, village, township, county_unit, amounts)
+
+    def total_row() -> list[Any]:
+        row: list[Any] = [None] * width
+        row[0] = "合计"
+        for i in fund_cols:
+            row[i] = float(totals[COLUMNS[i].field])
+        return row
 
     if fmt == "csv":
-        write_csv([[title] + [None] * (width - 1), unit_line, top, low, *rows()], out)
+        def lines():
+            yield from ([title] + [None] * (width - 1), unit_line, top, middle, low)
+            yield from rows()
+            yield total_row()  # after the rows: their sums
+
+        write_csv(lines(), out)
         return count
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.cell_range import CellRange
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("台账")
+    for i, c in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = 11 if c.kind == "money" else WIDTHS.get(c.field, 12)
+    thin = Side(style="thin", color="000000")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
     bold = Font(bold=True)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    wrap = Alignment(vertical="center", wrap_text=True)
+
+    # Styles are set once on a prototype cell per kind and copied (setting a style on each cell looks it up
+    # in the workbook's style table every time: ten times slower on a large ledger).
+    prototypes: dict[tuple, Any] = {}
+
+    def prototype(font: Any, alignment: Any, money: bool) -> Any:
+        key = (id(font), id(alignment), money)
+        if key not in prototypes:
+            cell = xlsx_cell(ws, None, font=font, alignment=alignment)
+            cell.border = border
+            if money:
+                cell.number_format = "0.00##"
+            prototypes[key] = cell
+        return prototypes[key]
+
+    def boxed(values: list[Any], font: Any = None, alignment: Any = None) -> list[Any]:
+        cells = []
+        for i, value in enumerate(values):
+            cell = xlsx_cell(ws, value)
+            money = COLUMNS[i].kind == "money" and isinstance(value, (int, float))
+            cell._style = copy(prototype(font, alignment, money)._style)
+            cells.append(cell)
+        return cells
+
     ws.append([_styled(ws, title, Font(bold=True, size=14), center)] + [None] * (width - 1))
     ws.append(xlsx_row(ws, unit_line))
-    ws.append([_styled(ws, value, bold, center) if value or col.kind == "money" else None
-               for col, value in zip(COLUMNS, top, strict=True)])
-    ws.append([_styled(ws, value, bold, center) if value else None for value in low])
+    for values in (top, middle, low):
+        ws.append(boxed(values, bold, center))
     ws.merged_cells.ranges.add(CellRange(min_col=1, min_row=1, max_col=width, max_row=1))
-    fund_cols = [i + 1 for i, c in enumerate(COLUMNS) if c.kind == "money"]
-    ws.merged_cells.ranges.add(CellRange(min_col=fund_cols[0], min_row=3, max_col=fund_cols[-1], max_row=3))
-    for i, col in enumerate(COLUMNS, start=1):
-        if col.kind != "money":
-            ws.merged_cells.ranges.add(CellRange(min_col=i, min_row=3, max_col=i, max_row=4))
+    ws.merged_cells.ranges.add(CellRange(min_col=first + 1, min_row=3, max_col=last + 1, max_row=3))
+    ws.merged_cells.ranges.add(CellRange(min_col=first + 1, min_row=4, max_col=first + 1, max_row=5))
+    ws.merged_cells.ranges.add(CellRange(min_col=first + 2, min_row=4, max_col=last, max_row=4))
+    ws.merged_cells.ranges.add(CellRange(min_col=last + 1, min_row=4, max_col=last + 1, max_row=5))
+    for i, c in enumerate(COLUMNS, start=1):
+        if c.kind != "money":
+            ws.merged_cells.ranges.add(CellRange(min_col=i, min_row=3, max_col=i, max_row=5))
     for row in rows():
-        ws.append(xlsx_row(ws, row))
+        ws.append(boxed(row, alignment=wrap))
+    ws.append(boxed(total_row(), bold))
     wb.save(out)
     return count
 
@@ -497,20 +899,118 @@ def _styled(ws, value, font, alignment):
     return xlsx_cell(ws, value, font=font, alignment=alignment)
 
 
-def _export_row(asset: Asset, village: OrgUnit, township: OrgUnit | None, county: OrgUnit | None) -> list[Any]:
-    row = []
-    for col in COLUMNS:
-        if col.field == "county":
+def _export_row(asset: Asset, village: OrgUnit, township: OrgUnit | None, county: OrgUnit | None,
+                amounts: dict[str, Decimal]) -> list[Any]:
+    row: list[Any] = []
+    for c in COLUMNS:
+        if c.field == "county":
             row.append(county.name if county else "")
-        elif col.field == "township":
+        elif c.field == "township":
             row.append(township.name if township else "")
-        elif col.field == "village":
+        elif c.field == "village":
             row.append(village.name)
+        elif c.kind == "money":
+            row.append(float(amounts[c.field]))
         else:
-            value = getattr(asset, col.field)
+            value = getattr(asset, c.field)
             if isinstance(value, Decimal):
                 value = float(value)
             elif isinstance(value, dt.date):
                 value = value.isoformat()
             row.append(value)
     return row
+
+
+# --- the ledger on the web: the list, one asset ------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class AssetRow:
+    asset: Asset
+    village: OrgUnit
+    township: OrgUnit | None
+
+
+@dataclass
+class AssetPage:
+    """One asset as the office sees it: its place, funds by year, reports, open problems and history."""
+
+    asset: Asset
+    village: OrgUnit
+    township: OrgUnit | None
+    county: OrgUnit | None
+    years: list[AssetFundsYear]
+    reports: list[Any]
+    open_problems: int
+    problems: int
+    history: list[HistoryEntry]
+
+
+def scope_units(session: Session, user: User) -> tuple[list[OrgUnit], list[OrgUnit]]:
+    """The townships and villages the user's ledger covers, by name (for the list's filters)."""
+    from bot.services.access import scope_filter
+
+    require(session, user, "export.ledger")
+    units = session.exec(select(OrgUnit).where(scope_filter(session, user), column_of(OrgUnit.level)
+                                               .in_(("township", "village"))).order_by(OrgUnit.name)).all()
+    return [u for u in units if u.level == "township"], [u for u in units if u.level == "village"]
+
+
+def list_assets(session: Session, user: User, *, q: str = "", township: int | None = None,
+                village: int | None = None, asset_type: str = "", category: str = "", status: str = "",
+                page: int = 1, size: int = PAGE_SIZE) -> tuple[list[AssetRow], int]:
+    """One page of the assets the user may see in the ledger, filtered; and how many match in all."""
+    from sqlalchemy import func, or_
+    from sqlalchemy.orm import aliased
+
+    from bot.services.access import scope_filter
+
+    require(session, user, "export.ledger")
+    parent = aliased(OrgUnit)
+    query = (select(Asset, OrgUnit, parent).join(OrgUnit, column_of(Asset.village_id) == OrgUnit.id)
+             .outerjoin(parent, column_of(OrgUnit.parent_id) == parent.id).where(scope_filter(session, user)))
+    text = q.strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(column_of(Asset.name).like(pattern, escape="\\"),
+                                column_of(Asset.project_code).like(pattern, escape="\\")))
+    if township is not None:
+        query = query.where(OrgUnit.parent_id == township)
+    if village is not None:
+        query = query.where(OrgUnit.id == village)
+    if asset_type:
+        query = query.where(Asset.asset_type == asset_type)
+    if category:
+        query = query.where(Asset.industry_category == category)
+    if status:
+        query = query.where(Asset.status == status)
+    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    page = max(1, page)
+    rows = session.exec(query.order_by(parent.name, OrgUnit.name, Asset.project_code)
+                        .offset((page - 1) * size).limit(size)).all()
+    return [AssetRow(a, v, t) for a, v, t in rows], int(total)
+
+
+def asset_page(session: Session, user: User, asset_id: int) -> AssetPage:
+    """Everything the office's page of one asset shows; refused outside the user's area (like an unknown id)."""
+    from sqlalchemy import func
+
+    from bot.services.reports import CLOSED_PROBLEM_STATUSES
+    from bot.storage.models import Problem, Report
+
+    asset = require_asset(session, user, "asset.view", asset_id)
+    require(session, user, "export.ledger")
+    village = session.get(OrgUnit, asset.village_id)
+    assert village is not None
+    township = session.get(OrgUnit, village.parent_id) if village.parent_id else None
+    county = session.get(OrgUnit, township.parent_id) if township is not None and township.parent_id else None
+    years = sorted(funds_by_year(session, [asset_id]).get(asset_id, {}).values(), key=lambda r: r.year)
+    reports = session.exec(select(Report).where(Report.asset_id == asset_id, column_of(Report.current).is_(True))
+                           .order_by(column_of(Report.period).desc(), column_of(Report.id).desc()).limit(24)).all()
+    problems = session.exec(select(func.count()).select_from(Problem).where(Problem.asset_id == asset_id)).one()
+    open_problems = session.exec(select(func.count()).select_from(Problem).where(
+        Problem.asset_id == asset_id, column_of(Problem.status).not_in(CLOSED_PROBLEM_STATUSES))).one()
+    return AssetPage(asset, village, township, county, years, list(reports), int(open_problems), int(problems),
+                     asset_history(session, user, asset_id))

@@ -47,6 +47,8 @@ CHUNK = 64 * 1024
 SMALL_BODY = 256 * 1024         # photo-route bodies up to this size are kept in memory and not gated
 
 PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/step$"))
+# Office uploads (a ledger spreadsheet, a duty's attachment, a county's profile): the upload limit, no gate.
+FILE_ROUTES = (re.compile(r"^/ledger/import$"), re.compile(r"^/duties/record$"), re.compile(r"^/policy/upload$"))
 WEBHOOK_PREFIX = "/telegram/"
 
 MSG_PHOTO_TOO_LARGE = N_("The photo is too large (about {size} MB). The limit is {limit} MB. "
@@ -88,6 +90,8 @@ class BodyLimit:
             return "photo", self.photo_limit + MULTIPART_OVERHEAD
         if path.startswith(WEBHOOK_PREFIX):
             return "webhook", self.webhook_limit
+        if any(route.match(path) for route in FILE_ROUTES):
+            return "file", self.photo_limit + MULTIPART_OVERHEAD
         return "form", self.form_limit
 
     def _gate(self) -> asyncio.Semaphore:
@@ -191,7 +195,7 @@ class BodyLimit:
         from starlette.requests import Request
 
         request = Request(scope)
-        limit_mb = _mb(self.photo_limit if family == "photo" else
+        limit_mb = _mb(self.photo_limit if family in ("photo", "file") else
                        self.webhook_limit if family == "webhook" else self.form_limit)
         if family == "photo" and declared is not None:
             msgid, params = MSG_PHOTO_TOO_LARGE, {"size": _mb(declared), "limit": limit_mb}

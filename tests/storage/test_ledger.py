@@ -204,15 +204,16 @@ def test_it_exports_the_same_layout_and_round_trips(engine, samples, tmp_path):
         assert export_ledger(s, None, out, county=county) == 25
         original = _assets(s)
         sheet = CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()
-        assert sheet[0][0] == "桃源县帮扶项目资产管理台账"
+        assert sheet[0][0] == "桃源县产业扶贫项目管理台账"
         assert sheet[2][:4] == ["县市区", "项目名称", "产业类别", "资金总额（万元）"]
-        assert sheet[3][3:9] == ["合计", "中央", "省", "市", "县", "其他资金"]
-        first = next(r for r in sheet[4:] if r[16] == "TY-2022-0001")
+        assert sheet[3][3:9] == ["合计", "财政专项扶贫资金", "", "", "", "其他资金"]
+        assert sheet[4][3:9] == ["", "中央", "省", "市", "县", ""]
+        first = next(r for r in sheet[5:] if r[16] == "TY-2022-0001")
         assert first[:4] == ["桃源县", "2022年枫林村扶贫车间项目", "加工业", 286.97]
         again = import_ledger(s, None, out)
         assert (again.created, again.updated, again.unchanged) == (0, 0, 25)
         assert _assets(s) == original
-        assert read_rows(out)[4][0] == "桃源县"
+        assert read_rows(out)[5][0] == "桃源县"
 
 
 @pytest.mark.slow
