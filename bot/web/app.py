@@ -7,6 +7,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from bot import __version__
@@ -64,8 +65,6 @@ def create_app(settings: Settings, engine=None) -> FastAPI:
             errors = planning_errors(session)
         return {"status": "degraded" if errors else "ok", "version": __version__,
                 "database": engine.dialect.name, "schedule_errors": errors}
-
-    from fastapi.responses import JSONResponse, Response
 
     from bot.services import metrics
 
