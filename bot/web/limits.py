@@ -2,7 +2,7 @@
 
 Each request gets a body limit from its route family (``limit_for``):
 
-- photo uploads (the villager's report form, a step of the cadre's web form): the configured photo
+- photo uploads (the villager's report form, a step of the cadre's web form, a problem's resolution): the configured photo
   limit (``VILLAGEBOT_MAX_UPLOAD_MB``) plus ``MULTIPART_OVERHEAD`` for the form's other fields;
 - the Telegram webhook: ``WEBHOOK_LIMIT`` (an update is a few kB);
 - every other form and JSON body: ``FORM_LIMIT``.
@@ -46,7 +46,8 @@ UPLOAD_GATE = 3                 # photo-upload requests handed to the app at onc
 CHUNK = 64 * 1024
 SMALL_BODY = 256 * 1024         # photo-route bodies up to this size are kept in memory and not gated
 
-PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/step$"))
+PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/step$"),
+                re.compile(r"^/problems/[^/]+/resolve$"))  # the township's photos of a resolved problem
 WEBHOOK_PREFIX = "/telegram/"
 
 MSG_PHOTO_TOO_LARGE = N_("The photo is too large (about {size} MB). The limit is {limit} MB. "
