@@ -18,7 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bot.i18n import Label, catalogue, translate
 from bot.services import weblinks
-from bot.web.common import locale_of, render as _render, web
+from bot.web.common import locale_of, web
+from bot.web.common import render as _render
 
 COOKIE = "vb_flash"
 MAX_AGE = 300
