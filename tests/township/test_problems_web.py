@@ -144,3 +144,10 @@ def test_scope_refusals(town):
     assert leader.post(f"/problems/{pid}/ack", data={}).status_code == 403  # no CSRF token
     with Session(town.engine) as session:
         assert session.get(Problem, pid).status == "open"
+
+
+def test_a_resolution_carries_photos_under_the_photo_upload_limit():
+    from bot.web.limits import MB, BodyLimit
+
+    assert BodyLimit(None, max_upload_mb=20).limit_for("/problems/12/resolve") == ("photo", 21 * MB)
+    assert BodyLimit(None, max_upload_mb=20).limit_for("/problems/12/escalate")[0] == "form"
