@@ -128,6 +128,7 @@ def problem_page(request: Request, problem_id: RowId):
             status_label=problem_list.STATUS_LABELS.get(status, N_("Problem")),
             severity_label=problem_list.SEVERITY_LABELS.get(row.problem.severity, ""),
             villager_photos=[p for p in pictures if p.source == "villager"],
+            villager_shas={p.sha256 for p in pictures if p.source == "villager"},
             can_ack=can_handle and status == "open" and row.problem.acknowledged_at is None,
             can_hand=can_handle and status in ("open", "acknowledged"),
             can_resolve=can_handle and status in HANDLING,
