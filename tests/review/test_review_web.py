@@ -99,10 +99,12 @@ def test_the_send_back_loop_in_the_browser(sqlite_engine, county, tmp_path):
             leader.fill("#reason", "公示牌照片<b>看不清</b>，请重拍")
             with leader.expect_navigation():
                 leader.get_by_role("button", name="↩ 退回").click()
+            assert "已退回村里：新桥村蔬菜大棚" in leader.get_by_role("status").inner_text()
 
             cadre = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True,
                                         locale="zh-CN").new_page()
             cadre.goto(sign_in_link(sqlite_engine, settings, cadre_id, base))
+            cadre.get_by_role("link", name="本月检查").first.click()  # from the home page
             cadre.get_by_role("button", name="新桥村蔬菜大棚").click()
             cadre.wait_for_url("**/f/report/*")
             new_id = int(cadre.url.split("/f/report/")[1].split("?")[0])
