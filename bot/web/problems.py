@@ -75,6 +75,8 @@ def problems_page(request: Request, unit: str | None = None, asset: str | None =
             raise WebError(403, exc.msgid, **exc.params) from None
         except problem_list.ProblemListError as exc:
             raise WebError(400, exc.msgid, **exc.params) from None
+        if "problem.decide" in PERMISSIONS.get(user.role, frozenset()):
+            rows.sort(key=lambda r: r.problem.status != "escalated")  # the county's own first (stable sort)
         return flash.render(request, "problems/list.html", rows=rows[:200], total=len(rows), now=utcnow(),
                             held=villager_reports.held_count(session, user), kind_label=_kind_label,
                             filters={"unit": unit or "", "asset": asset or "", "severity": severity or "",

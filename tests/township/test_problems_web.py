@@ -3,6 +3,8 @@ the history in words; villagers' photos seen by their own township only; refusal
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import Session, select
 
 from bot.storage.models import AuditEntry, Problem, ProblemEvent
@@ -95,6 +97,8 @@ def test_hand_up_reaches_the_county(town):
     county = town.client(town.officer)
     listed = county.get("/problems?status=escalated")
     assert f"/problems/{pid}?" in listed.text
+    first = re.search(r'href="/problems/(\d+)\?', county.get("/problems").text)
+    assert int(first.group(1)) == pid  # what the county must decide comes first
     page = county.get(f"/problems/{pid}")
     assert f'action="/problems/{pid}/decide' in page.text
     done = county.post(f"/problems/{pid}/decide?lang=zh_CN", data={"csrf": csrf(page), "text": "同意更换，县里出资"})
