@@ -23,7 +23,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from bot.clock import as_utc, utcnow
 from bot.config import Settings
@@ -152,10 +152,20 @@ def problem_photo(request: Request, problem_id: RowId, sha256: str):
             known = {p.sha256 for p in problem_list.photos(session, user, problem_id)}
         except AccessDenied as exc:
             raise WebError(403, exc.msgid, **exc.params) from None
-    path = web(request).store.display_path(sha256) if sha256 in known else None
-    if path is None or not path.exists():
+    data = _display_copy(web(request).store, sha256) if sha256 in known else None
+    if data is None:
         raise WebError(404, MSG_NOT_FOUND)
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _display_copy(store, sha256: str) -> bytes | None:
+    """The display copy (no EXIF) of a stored photo, or None: from a store that reads it (``display``), or
+    from the local file of one that gives its path."""
+    read = getattr(store, "display", None)
+    if callable(read):
+        return read(sha256)
+    path = store.display_path(sha256)
+    return path.read_bytes() if path.exists() else None
 
 
 def _page(request: Request, problem_id: int) -> str:
