@@ -36,6 +36,8 @@ def test_acknowledge_in_hand_resolve_with_a_note_and_a_photo(town):
     assert done.status_code == 200 and done.url.path == f"/problems/{pid}"
     assert "已记录为解决" in done.text and "已找到承租方，大棚恢复生产" in done.text
     assert f'action="/problems/{pid}/resolve' not in done.text
+    assert f"/problems/{pid}?" not in leader.get("/problems").text  # open only, by default
+    assert f"/problems/{pid}?" in leader.get("/problems?open=0").text  # the filter's other choice
     with Session(town.engine) as session:
         problem = session.get(Problem, pid)
         assert problem.status == "resolved" and problem.resolution_note == "已找到承租方，大棚恢复生产"
