@@ -41,6 +41,7 @@ def test_confirm_and_change_the_suggested_class(town):
     unclassified = leader.get("/classify?show=unclassified")
     assert "王庄村光伏电站" in unclassified.text and "新桥村蔬菜大棚" not in unclassified.text
     assert not CHINESE_CODES.search(text_of(listed.text))
+    assert not re.findall(r"[A-Za-z_]{3,}", text_of(listed.text) + text_of(leader.get(f"/classify/{town.asset.id}").text))
 
     page = leader.get(f"/classify/{town.asset.id}")
     words = text_of(page.text)

@@ -57,6 +57,7 @@ def test_acknowledge_in_hand_resolve_with_a_note_and_a_photo(town):
                      "王镇长已解决：已找到承租方，大棚恢复生产", "已立即通知乡镇：王镇长"):
         assert sentence in words, sentence
     assert not CHINESE_CODES.search(words), CHINESE_CODES.search(words)
+    assert not re.findall(r"[A-Za-z_]{3,}", words)  # no English word on the Chinese page
     english = text_of(leader.get(f"/problems/{pid}?lang=en").text)
     assert "王镇长 acknowledged it." in english and "李书记 found it in the monthly check of 2026-12." in english
 
