@@ -158,3 +158,14 @@ def test_a_resolution_carries_photos_under_the_photo_upload_limit():
 
     assert BodyLimit(None, max_upload_mb=20).limit_for("/problems/12/resolve") == ("photo", 21 * MB)
     assert BodyLimit(None, max_upload_mb=20).limit_for("/problems/12/escalate")[0] == "form"
+
+
+def test_marking_spam_says_so_on_the_problems_page(town):
+    leader = town.client(town.leader)
+    pid = town.villager_problem_id
+    page = leader.get(f"/problems/{pid}")
+    done = leader.post(f"/problems/{pid}/spam?lang=zh_CN", data={"csrf": csrf(page), "days": "7"})
+    assert done.url.path == f"/problems/{pid}" and "已标记为垃圾信息，发送者被屏蔽 7 天" in done.text
+    assert "王镇长将其标为恶意反映；发送者 7 天内不能再反映。" in text_of(done.text)
+    refused = leader.post(f"/problems/{pid}/spam", data={"csrf": csrf(page), "days": "7"})  # already closed
+    assert refused.url.path == f"/problems/{pid}" and 'role="alert"' in refused.text
