@@ -46,10 +46,10 @@ UPLOAD_GATE = 3                 # photo-upload requests handed to the app at onc
 CHUNK = 64 * 1024
 SMALL_BODY = 256 * 1024         # photo-route bodies up to this size are kept in memory and not gated
 
-PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/step$"),
-                re.compile(r"^/problems/[^/]+/resolve$"))  # the township's photos of a resolved problem
+PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/step$"))
 WEBHOOK_PREFIX = "/telegram/"
 
+PHOTO_ROUTES += (re.compile(r"^/problems/[^/]+/resolve$"),)  # the township's photos of a resolved problem
 MSG_PHOTO_TOO_LARGE = N_("The photo is too large (about {size} MB). The limit is {limit} MB. "
                          "Please send a smaller photo.")
 MSG_PHOTO_STREAM_TOO_LARGE = N_("The photo is too large: the limit is {limit} MB. Please send a smaller photo.")
