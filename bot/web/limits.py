@@ -50,6 +50,7 @@ PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/
 WEBHOOK_PREFIX = "/telegram/"
 
 PHOTO_ROUTES += (re.compile(r"^/problems/[^/]+/resolve$"),)  # the township's photos of a resolved problem
+
 MSG_PHOTO_TOO_LARGE = N_("The photo is too large (about {size} MB). The limit is {limit} MB. "
                          "Please send a smaller photo.")
 MSG_PHOTO_STREAM_TOO_LARGE = N_("The photo is too large: the limit is {limit} MB. Please send a smaller photo.")
