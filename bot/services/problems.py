@@ -2,11 +2,15 @@
 
 Both need the action ``problem.handle`` over the problem's township, write a ProblemEvent and an
 audit entry in the caller's transaction. The scheduler reads ``acknowledged_at``/``resolved_at``.
+A resolution may carry photos (at most ``MAX_PHOTOS``): each is checked and kept by the evidence
+store like any other upload, and recorded as a ``ProblemEvent('photo')`` (note ``sha256:<hex>``) at
+the moment of the resolution, so the history shows them with it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlmodel import Session
 
@@ -17,6 +21,7 @@ from bot.services.access import AccessDenied, require
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 
 NOTE_MAX = 500
+MAX_PHOTOS = 5
 
 
 class ProblemError(UserError, ValueError):
@@ -60,8 +65,10 @@ def acknowledge(session: Session, user: User, problem_id: int, *, now: dt.dateti
     return problem
 
 
-def resolve(session: Session, user: User, problem_id: int, note: str, *, now: dt.datetime | None = None) -> Problem:
-    """Resolve a problem with a short note saying what was done."""
+def resolve(session: Session, user: User, problem_id: int, note: str, *, now: dt.datetime | None = None,
+            photos: Sequence[bytes] = (), store=None) -> Problem:
+    """Resolve a problem with a short note saying what was done, and optionally photos of it
+    (``bot.services.evidence.EvidenceStore`` ``store``; a refused photo raises EvidenceError, nothing is written)."""
     problem = _load(session, user, problem_id)
     text = (note or "").strip()
     if not text:
@@ -73,12 +80,21 @@ def resolve(session: Session, user: User, problem_id: int, note: str, *, now: dt
         raise ProblemError(N_("This problem is already resolved."))
     if problem.status == "closed":  # a villager's report marked as spam
         raise ProblemError(N_("This problem is already closed."))
+    photos = [p for p in photos if p]
+    if len(photos) > MAX_PHOTOS:
+        raise ProblemError(N_("Add at most {limit} photos."), limit=MAX_PHOTOS)
+    if photos and store is None:
+        raise ValueError("photos need an evidence store")
+    shas = list(dict.fromkeys(store.ingest(data).sha256 for data in photos))
     now = as_utc(now) if now else utcnow()
     before = {"status": problem.status, "resolved_at": None}
     problem.status, problem.resolved_at, problem.resolved_by = "resolved", now, user.id
     problem.resolution_note = text
     session.add(problem)
     session.add(ProblemEvent(problem_id=problem.id, at=now, actor_user_id=user.id, action="resolved", note=text))
+    for sha in shas:
+        session.add(ProblemEvent(problem_id=problem.id, at=now, actor_user_id=user.id, action="photo",
+                                 note=f"sha256:{sha}"))
     audit.record(session, _actor(user), "problem.resolve", "problem", problem.id, before,
-                 {"status": "resolved", "resolved_at": now, "note": text})
+                 {"status": "resolved", "resolved_at": now, "note": text, **({"photos": shas} if shas else {})})
     return problem

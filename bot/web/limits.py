@@ -2,7 +2,7 @@
 
 Each request gets a body limit from its route family (``limit_for``):
 
-- photo uploads (the villager's report form, a step of the cadre's web form): the configured photo
+- photo uploads (the villager's report form, a step of the cadre's web form, a problem's resolution): the configured photo
   limit (``VILLAGEBOT_MAX_UPLOAD_MB``) plus ``MULTIPART_OVERHEAD`` for the form's other fields;
 - the Telegram webhook: ``WEBHOOK_LIMIT`` (an update is a few kB);
 - every other form and JSON body: ``FORM_LIMIT``.
@@ -50,6 +50,8 @@ PHOTO_ROUTES = (re.compile(r"^/p/[^/]+/report$"), re.compile(r"^/f/report/[^/]+/
 # Office uploads (a ledger spreadsheet, a duty's attachment, a county's profile): the upload limit, no gate.
 FILE_ROUTES = (re.compile(r"^/ledger/import$"), re.compile(r"^/duties/record$"), re.compile(r"^/policy/upload$"))
 WEBHOOK_PREFIX = "/telegram/"
+
+PHOTO_ROUTES += (re.compile(r"^/problems/[^/]+/resolve$"),)  # the township's photos of a resolved problem
 
 MSG_PHOTO_TOO_LARGE = N_("The photo is too large (about {size} MB). The limit is {limit} MB. "
                          "Please send a smaller photo.")

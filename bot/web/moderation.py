@@ -13,15 +13,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
 
 from bot.i18n import N_, UserError
 from bot.services import villager_reports
 from bot.services.access import AccessDenied
-from bot.web.common import RowId, WebError, check_csrf, locale_of, render, require_user, web
+from bot.web import flash
+from bot.web.common import RowId, WebError, check_csrf, locale_of, require_user, web
 
 router = APIRouter(tags=["moderation"])
 MSG_OUTSIDE = N_("This is outside your area.")
+DONE = {"accept": N_("Accepted onto the problem list; the township is told."), "discard": N_("Discarded."),
+        "spam": N_("Marked as spam; the sender is muted for {days} days.")}
 
 
 def _days(value: str) -> int:
@@ -37,7 +39,7 @@ def held_page(request: Request):
             rows, total = villager_reports.held_reports(session, user)
         except AccessDenied as exc:
             raise WebError(403, exc.msgid, **exc.params) from None
-        return render(request, "problems/held.html", rows=rows, total=total,
+        return flash.render(request, "problems/held.html", rows=rows, total=total,
                       categories=villager_reports.CATEGORIES, mute_days=villager_reports.MUTE_DAYS,
                       default_days=villager_reports.DEFAULT_MUTE_DAYS)
 
@@ -61,8 +63,8 @@ def held_step(request: Request, report_id: RowId, action: str, csrf: Annotated[s
         except AccessDenied as exc:
             raise WebError(403, exc.msgid, **exc.params) from None
         except UserError as exc:
-            raise WebError(400, exc.msgid, **exc.params) from None
-    return RedirectResponse(f"/villager-reports?lang={locale_of(request)}", status_code=303)
+            return flash.refused(request, f"/villager-reports?lang={locale_of(request)}", exc)
+    return flash.redirect(request, f"/villager-reports?lang={locale_of(request)}", DONE[action], days=_days(days))
 
 
 @router.post("/problems/{problem_id}/spam", include_in_schema=False)
@@ -78,5 +80,5 @@ def problem_spam(request: Request, problem_id: RowId, csrf: Annotated[str, Form(
         except AccessDenied as exc:
             raise WebError(403, exc.msgid, **exc.params) from None
         except UserError as exc:
-            raise WebError(400, exc.msgid, **exc.params) from None
-    return RedirectResponse(f"/problems/{problem_id}?lang={locale_of(request)}", status_code=303)
+            return flash.refused(request, f"/problems/{problem_id}?lang={locale_of(request)}", exc)
+    return flash.redirect(request, f"/problems/{problem_id}?lang={locale_of(request)}", DONE["spam"], days=_days(days))

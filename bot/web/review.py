@@ -2,6 +2,10 @@
 approve or send back with a reason (the cadre then corrects a new version, prefilled, on the web or
 in Telegram). Same service as the Telegram bot (``bot.services.review``); CSRF on every post; every
 request checked against the leader's scope (another township's report is a 403).
+
+The list shows the reports waiting for review apart from those already approved this month. After
+approve or send-back the list says what was done; a refused step (no reason, already reviewed) answers
+on the report's page with what was typed kept (``bot.web.flash``): both are GET addresses.
 """
 
 from __future__ import annotations
@@ -9,17 +13,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from bot.clock import period_of, utcnow
 from bot.config import Settings
 from bot.flows import format_answer
-from bot.services import reports, review
+from bot.i18n import N_
+from bot.services import duties, reports, review
 from bot.services.access import AccessDenied, require_asset
 from bot.storage.models import Asset, OrgUnit, Report, User
-from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, render, require_user, web
+from bot.web import flash
+from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, require_user, web
 
 router = APIRouter(tags=["review"])
+MSG_APPROVED = N_("Approved: {asset}, {period}.")
+MSG_SENT_BACK = N_("Sent back to the village: {asset}.")
 
 
 def _refused(exc: AccessDenied) -> WebError:
@@ -45,8 +53,18 @@ def review_list(request: Request, period: str | None = None):
             items = review.to_review(session, user, period, include_reviewed=True)
         except AccessDenied as exc:
             raise _refused(exc) from None
-        items.sort(key=lambda i: (i.report.status != "submitted", i.village.name, i.asset.name))
-        return render(request, "review/list.html", user=user, items=items, period=period)
+        items.sort(key=lambda i: (i.village.name, i.asset.name))
+        waiting = [i for i in items if i.report.status == review.SUBMITTED]
+        approved = [i for i in items if i.report.status != review.SUBMITTED]
+        return flash.render(request, "review/list.html", user=user, waiting=waiting, approved=approved,
+                            period=period, period_words=_period(request, period))
+
+
+def _period(request: Request, period: str) -> str:
+    """A stored period in words (2026年12月), or as it is when it is not one."""
+    from bot.periods import parse
+
+    return duties.period_name(period, locale_of(request)) if parse(period) else period
 
 
 @router.get("/review/{report_id}", include_in_schema=False)
@@ -63,8 +81,9 @@ def review_detail(request: Request, report_id: RowId):
         flags = [review.flag_text(locale, f) for f in report.flags]
         versions = review.history(session, user, asset.id, report.period)
         village = session.get(OrgUnit, asset.village_id)
-        return render(request, "review/detail.html", report=report, asset=asset, village=village, rows=rows,
-                      photos=photos, flags=flags, versions=versions)
+        return flash.render(request, "review/detail.html", report=report, asset=asset, village=village, rows=rows,
+                            photos=photos, flags=flags, versions=versions, period_words=_period(request, report.period),
+                            status_labels=reports.STATUS_LABELS)
 
 
 @router.get("/review/{report_id}/photo/{sha256}.jpg", include_in_schema=False)
@@ -87,12 +106,18 @@ def approve(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
-        _reviewable(session, user, report_id)
+        _, asset = _reviewable(session, user, report_id)
         try:
-            review.approve(session, user, report_id)
+            report = review.approve(session, user, report_id)
         except review.ReviewError as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
-    return RedirectResponse(f"/review?{request.url.query}", status_code=303)
+            return flash.refused(request, _detail(request, report_id), exc)
+    return flash.redirect(request, f"/review?lang={locale_of(request)}", MSG_APPROVED, asset=asset.name,
+                          period=_period(request, report.period))
+
+
+
+def _detail(request: Request, report_id: int) -> str:
+    return f"/review/{report_id}?lang={locale_of(request)}"
 
 
 @router.post("/review/{report_id}/send-back", include_in_schema=False)
@@ -102,12 +127,12 @@ def send_back(request: Request, report_id: RowId, csrf: Annotated[str, Form()] =
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
-        _reviewable(session, user, report_id)
+        _, asset = _reviewable(session, user, report_id)
         try:
             review.send_back(session, user, report_id, reason)
         except review.ReviewError as exc:
-            raise WebError(400, exc.msgid, **exc.params) from None
-    return RedirectResponse(f"/review?{request.url.query}", status_code=303)
+            return flash.refused(request, _detail(request, report_id), exc, kept={"reason": reason[:review.MAX_REASON]})
+    return flash.redirect(request, f"/review?lang={locale_of(request)}", MSG_SENT_BACK, asset=asset.name)
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:

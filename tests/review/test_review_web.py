@@ -62,7 +62,7 @@ def test_another_township_and_forged_posts_are_refused(sqlite_engine, county):
     client = TestClient(create_app(settings, sqlite_engine))
     landing = client.get(sign_in_link(sqlite_engine, settings, outsider_id, "http://testserver").removeprefix(
         "http://testserver"))
-    assert landing.url.path == "/review"  # a township leader's link lands on the review
+    assert landing.url.path == "/home"  # a sign-in link lands on the home page
     assert client.get(f"/review/{report_id}").status_code == 403
     assert client.get("/review").status_code == 200 and "新桥村蔬菜大棚" not in client.get("/review").text
     # No CSRF token: refused before anything else.
@@ -99,10 +99,12 @@ def test_the_send_back_loop_in_the_browser(sqlite_engine, county, tmp_path):
             leader.fill("#reason", "公示牌照片<b>看不清</b>，请重拍")
             with leader.expect_navigation():
                 leader.get_by_role("button", name="↩ 退回").click()
+            assert "已退回村里：新桥村蔬菜大棚" in leader.get_by_role("status").inner_text()
 
             cadre = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True,
                                         locale="zh-CN").new_page()
             cadre.goto(sign_in_link(sqlite_engine, settings, cadre_id, base))
+            cadre.get_by_role("link", name="本月检查").first.click()  # from the home page
             cadre.get_by_role("button", name="新桥村蔬菜大棚").click()
             cadre.wait_for_url("**/f/report/*")
             new_id = int(cadre.url.split("/f/report/")[1].split("?")[0])
@@ -114,7 +116,7 @@ def test_the_send_back_loop_in_the_browser(sqlite_engine, county, tmp_path):
 
             leader.goto(f"{base}/review/{new_id}")
             history = leader.locator("h2 + ul.list").inner_text()
-            assert "v1" in history and "v2" in history and "公示牌照片<b>看不清</b>，请重拍" in history
+            assert "第1版" in history and "第2版" in history and "公示牌照片<b>看不清</b>，请重拍" in history
             leader.screenshot(path=str(ARTIFACTS / "review-history.png"), full_page=True)
             browser.close()
     finally:

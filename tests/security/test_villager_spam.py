@@ -218,8 +218,10 @@ def test_a_held_report_can_be_discarded_as_spam(app, world, engine, monkeypatch)
     # a length not offered is refused
     queue = township.get("/villager-reports")
     held = rows(engine, VillagerReport, VillagerReport.status == "held")[0]
-    assert township.post(f"/villager-reports/{held.id}/spam",
-                         data={"csrf": csrf_of(queue.text), "days": "100000"}).status_code == 400
+    refused = township.post(f"/villager-reports/{held.id}/spam", data={"csrf": csrf_of(queue.text), "days": "100000"})
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/villager-reports")  # a GET address
+    assert 'role="alert"' in township.get(refused.headers["location"]).text
+    assert rows(engine, VillagerReport, VillagerReport.id == held.id)[0].status == "held"
 
 
 def test_another_township_cannot_mark_spam_or_moderate(app, world, engine, monkeypatch):  # noqa: F811
