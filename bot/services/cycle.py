@@ -32,8 +32,8 @@ from bot.flows import load_form
 from bot.i18n import N_, UserError, translate
 from bot.policy.calendar import Occurrence, occurrences
 from bot.policy.profile import FREQUENCIES
+from bot.policy.scoring import grades_of
 from bot.scoring.errors import ScoringInputError
-from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
 from bot.services import audit, notices, pii, policies, reports
 from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
@@ -498,7 +498,7 @@ def grade(session: Session, user: User | None, township_id: int, year: int, *,
     if existing is not None:
         raise CycleError(MSG_DONE_ALREADY)
     score = round_half_up(sum(scores.values(), Decimal(0)) / len(scores), 2)
-    band = grade_scale(GRADE_SCALE).grade(score)
+    band = grades_of(policies.county_profile(session, county_of(session, township)), GRADE_SCALE).grade(score)
     now = as_utc(now or utcnow())
     data = {"score": str(score), "grade": band.published, "label": band.label,
             "villages": {str(k): str(v) for k, v in scores.items()}}
@@ -648,7 +648,7 @@ def _rule_checks(rule) -> list[tuple[str, str]]:
 def review_sheets(session: Session, user: User | None, village_id: int, year: int) -> list[ReviewSheet]:
     """Return the evaluation sheet of each asset ``review`` scores for the village (checked assets, by id)."""
     from bot.scoring.rubric import load_rubric
-    from bot.services.assessment.facts import RUBRIC_BY_TYPE, registry_facts
+    from bot.services.assessment.facts import RUBRIC_BY_TYPE, profile_rubric, registry_facts
 
     village = _unit_for(session, user, "report.review", village_id, "village")
     assets = session.exec(select(Asset).where(Asset.village_id == village.id, Asset.status == "active",
@@ -656,7 +656,7 @@ def review_sheets(session: Session, user: User | None, village_id: int, year: in
                           .order_by(Asset.id)).all()
     sheets = []
     for asset in assets:
-        rubric_id = RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating")
+        rubric_id = profile_rubric(session, asset) or RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating")
         rubric = load_rubric(rubric_id)
         filled = registry_facts(session, asset, year).sources
         checks, facts, seen = [], [], set()
