@@ -75,7 +75,7 @@ def _include_routes(app: FastAPI, settings: Settings, engine) -> None:
     import importlib
 
     for module in ("bot.web.routes", "bot.web.menu", "bot.web.review", "bot.web.problems", "bot.web.oversight",
-                   "bot.web.people", "bot.web.duties", "bot.adapters.telegram_webhook"):
+                   "bot.web.people", "bot.web.duties", "bot.web.posting", "bot.adapters.telegram_webhook"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -96,6 +96,9 @@ def test_reports_about_a_village_check_the_unit(sqlite_engine):
                 cycle.start(session, c.cadre, cycle.YEAREND, xq.id, "2026", channel="web")
             assert "新桥村" in again.value.message("zh_CN")
             cycle.sign_off(session, c.supervisor, done.id)
-            with pytest.raises(cycle.CycleError):  # signed off once only
+            with pytest.raises(cycle.CycleError):  # each signer signs once only
                 cycle.sign_off(session, c.supervisor, done.id)
+            cycle.sign_off(session, c.board, done.id)  # Qinbei: the cooperative board's chair signs too
+            with pytest.raises(cycle.CycleError):  # signed off once only
+                cycle.sign_off(session, c.board, done.id)
         assert session.get(Report, done.id).status == "signed_off"
