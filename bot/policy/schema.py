@@ -233,9 +233,9 @@ def _scoring_sections(doc: Reader) -> dict:
                 if not low <= value <= high:
                     raise thresholds.get(name).fail(N_("Expected a number from {low} to {high}."), low=low,
                                                     high=high)
-        grades = [thresholds.value.get(k) for k in ("grade_good_min", "grade_fairly_good_min", "grade_fair_min")]
-        present = [g for g in grades if g is not None]
-        if present and (len(present) != 3 or not grades[0] > grades[1] > grades[2]):
+        keys = ("grade_good_min", "grade_fairly_good_min", "grade_fair_min")
+        present = [float(thresholds.value[k]) for k in keys if k in thresholds.value]
+        if present and (len(present) != 3 or not present[0] > present[1] > present[2]):
             raise thresholds.fail(N_("Give grade_good_min, grade_fairly_good_min and grade_fair_min together, "
                                      "each below the one before."))
     node = doc.get("classification", {})
@@ -263,7 +263,7 @@ def _scoring_sections(doc: Reader) -> dict:
     if not isinstance(sign_node.value, dict):
         raise sign_node.fail(N_("Expected a mapping (key: value)."))
     sign_off = {}
-    kinds = [i.get("kind") for i in (doc.value.get("items") or []) if isinstance(i, dict)]
+    kinds = [str(i.get("kind")) for i in (doc.value.get("items") or []) if isinstance(i, dict)]
     sign_node.mapping(kinds)
     for kind in sign_node.value:
         rule = sign_node.get(str(kind))

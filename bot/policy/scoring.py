@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from bot.policy.profile import Profile
 from bot.scoring.classify import ClassifyPolicy
@@ -32,7 +33,7 @@ def classify_policy(profile: Profile | None) -> ClassifyPolicy:
     policy = ClassifyPolicy()
     if profile is None:
         return policy
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for key, name in THRESHOLD_FIELDS.items():
         if key in profile.thresholds:
             value = profile.thresholds[key]

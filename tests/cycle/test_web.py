@@ -44,7 +44,7 @@ def county_and_settings(engine, tmp_path, profile: str):
     settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
                         secret_key="test-secret-key-0123456789")
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, profile)
+        c = make_county(session, profile, boards=profile == "qinbei-2023")
         session.commit()
     return c, settings
 

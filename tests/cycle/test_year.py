@@ -45,7 +45,7 @@ def evaluation(rubric: str, not_met: dict | None = None) -> dict:
 
 def test_a_year_of_the_cycle(engine, tmp_path):
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         xq = c.tree.village_a1
 
         # January: the departments set each village's targets, due January 25.
@@ -185,7 +185,7 @@ def test_a_year_of_the_cycle(engine, tmp_path):
 ])
 def test_grade_bands(sqlite_engine, tmp_path, not_met, score, band):
     with Session(sqlite_engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         wz = c.tree.village_a2
         supervisor, cadre = c.other_supervisor, reports_user(session, wz)
         with time_machine.travel(local(2026, 11, 20), tick=False):

@@ -39,8 +39,9 @@ class County:
     other_board: User | None = None  # 王庄村 (村民合作社监事会主任)
 
 
-def make_county(session: Session, profile: str) -> County:
-    """Create the county on the given policy profile, with one person per role and four assets."""
+def make_county(session: Session, profile: str, *, boards: bool = False) -> County:
+    """Create the county on the given policy profile, with one person per role and four assets; ``boards`` adds
+    each village's second signer, the cooperative board's chair (Qinbei 五(二), 五(三)1)."""
     tree = make_tree(session)
     tree.county.policy_profile = profile
     session.add(tree.county)
@@ -59,9 +60,10 @@ def make_county(session: Session, profile: str) -> County:
                         funds_county=Decimal(0)),
         pv=make_asset(session, tree.village_a2, name="王庄村光伏电站", industry_category="光伏扶贫"),
         household=make_asset(session, tree.village_a1, name="新桥村到户养牛", asset_type="到户类"),
-        board=make_user(session, "village_supervisor", tree.village_a1, "钱监事"),
-        other_board=make_user(session, "village_supervisor", tree.village_a2, "孙监事"),
     )
+    if boards:
+        county.board = make_user(session, "village_supervisor", tree.village_a1, "钱监事")
+        county.other_board = make_user(session, "village_supervisor", tree.village_a2, "孙监事")
     session.commit()
     return county
 

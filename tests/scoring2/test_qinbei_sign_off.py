@@ -39,7 +39,7 @@ def submitted(session, c) -> Report:
 
 def test_a_qinbei_report_needs_both_signatures(engine):
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         report = submitted(session, c)
         with time_machine.travel(local(2026, 11, 16), tick=False):
             first = cycle.sign_off(session, c.supervisor, report.id)
@@ -65,7 +65,7 @@ def test_a_qinbei_report_needs_both_signatures(engine):
 def test_the_posting_is_on_the_board_and_counts_from_the_photo_of_the_notice(engine, tmp_path):
     store = EvidenceStore(tmp_path / "evidence", 5 * MB)
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         report = submitted(session, c)
         with time_machine.travel(local(2026, 11, 16), tick=False):
             cycle.sign_off(session, c.supervisor, report.id)
@@ -99,7 +99,7 @@ def test_a_villagers_objection_from_the_qr_page_holds_the_report_until_it_is_ans
                         secret_key="test-secret-key-0123456789")
     store = EvidenceStore(tmp_path / "evidence", 5 * MB)
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         report = submitted(session, c)
         leader = c.leader
         with time_machine.travel(local(2026, 11, 16), tick=False):
@@ -136,7 +136,7 @@ def test_a_report_before_the_posting_or_about_another_village_is_no_objection(en
 
     store = EvidenceStore(tmp_path / "evidence", 5 * MB)
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         report = submitted(session, c)
         villager_reports.report_problem(session, c.road, text="路灯坏了", category="damaged", device_id="d1",
                                         address="10.0.0.1", secret="s", now=local(2026, 11, 15, 12))
@@ -155,7 +155,7 @@ def test_the_sign_off_page_shows_who_signed_and_asks_the_post(engine, tmp_path):
     settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
                         secret_key="test-secret-key-0123456789")
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         report = submitted(session, c)
         cycle.sign_off(session, c.supervisor, report.id)
     from tests.cycle.test_web import client_for
