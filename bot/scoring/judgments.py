@@ -11,7 +11,7 @@ from typing import Any
 from bot.i18n import N_
 from bot.scoring.errors import ScoringInputError
 from bot.scoring.facts import require_number
-from bot.scoring.numbers import ZERO
+from bot.scoring.numbers import ZERO, plain
 
 STATUSES = ("met", "not_met", "partly", "unknown")
 
@@ -71,7 +71,7 @@ def parse_deduction(raw: Any, name: str, points: Decimal) -> Judgment:
     if deduction > points:
         raise ScoringInputError(
             N_("{field}: deduction {deduction} is larger than the sub-item's {points} points"),
-            field=f"{name}.deduction", deduction=str(deduction), points=str(points))
+            field=f"{name}.deduction", deduction=plain(deduction), points=plain(points))
     reason = "" if raw.get("reason") is None else str(raw["reason"]).strip()
     if deduction and not reason:
         raise ScoringInputError(N_("Missing value: {field}"), field=f"{name}.reason")

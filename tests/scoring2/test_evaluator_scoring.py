@@ -128,17 +128,17 @@ def test_an_indicator_may_say_what_unknown_scores():
     assert next(r for r in sheet.rows if r.third.code == "C301").score == Decimal("2.50")
 
 
-@pytest.mark.parametrize("judgment, field", [
-    ({"deduction": 0.5}, "judgments.A301.reason"),
-    ({"deduction": 3, "reason": "太多"}, "judgments.A301.deduction"),
-    ({"deduction": 0.5, "reason": "x", "1": "met"}, "judgments.A301.1"),
+@pytest.mark.parametrize("judgment, field, words", [
+    ({"deduction": 0.5}, "judgments.A301.reason", "Missing value"),
+    ({"deduction": 3, "reason": "太多"}, "judgments.A301.deduction", "larger than the sub-item's 2 points"),
+    ({"deduction": 0.5, "reason": "x", "1": "met"}, "judgments.A301.1", "takes no other judgments"),
 ])
-def test_a_deduction_in_place_of_the_formula_needs_its_reason_and_fits_the_points(judgment, field):
+def test_a_deduction_in_place_of_the_formula_needs_its_reason_and_fits_the_points(judgment, field, words):
     data = case()
     data["judgments"]["A301"] = judgment
     with pytest.raises(ScoringInputError) as caught:
         evaluate(load_rubric("project-performance-2021"), parse_facts(data))
-    assert caught.value.field == field
+    assert caught.value.field == field and words in caught.value.message("en")
 
 
 def test_a_checklist_item_may_be_unknown_and_scores_what_the_rubric_says():
