@@ -165,3 +165,22 @@ def test_the_sign_off_page_shows_who_signed_and_asks_the_post(engine, tmp_path):
     assert "李监委" in page.text and "村务监督委员会主任" in page.text
     assert '<option value="cooperative_board">村民合作社监事会主任</option>' in page.text
     assert "supervisory_committee" not in page.text
+
+
+def test_the_posting_page_is_chinese_and_linked_from_the_cadres_home(engine, tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
+                        secret_key="test-secret-key-0123456789")
+    with Session(engine, expire_on_commit=False) as session:
+        c = make_county(session, "qinbei-2023", boards=True)
+        report = submitted(session, c)
+        cycle.sign_off(session, c.supervisor, report.id)
+        cycle.sign_off(session, c.board, report.id)
+    from tests.cycle.test_web import client_for
+
+    cadre = client_for(engine, settings, c.cadre.id)
+    assert 'href="/posting' in cadre.get("/home").text
+    page = cadre.get("/posting")
+    assert page.status_code == 200 and "公开栏公示" in page.text and "公示照片" in page.text
+    main = re.sub(r"<[^>]+>", " ", page.text[page.text.index("<main"):])  # the visible text
+    assert not re.search(r"\b(Posting|notice|photo|Record)\b", main)
+    assert client_for(engine, settings, c.leader.id).get("/posting").text.count(f"/posting/{report.id}") == 0
