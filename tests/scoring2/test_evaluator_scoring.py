@@ -83,6 +83,19 @@ def test_the_command_line_shows_each_deduction_with_its_reason_and_the_unknown_f
     assert text.exit_code == 0 and "74.92" in text.output and "中" in text.output
 
 
+def test_the_spreadsheet_carries_the_authors_scores_and_reasons(tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    out = tmp_path / "sheet.xlsx"
+    result = CliRunner().invoke(score, ["project", str(CASE), "-o", str(out), "--lang", "zh_CN"])
+    assert result.exit_code == 0, result.output
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()
+    by_code = {str(r[2]).split(" ")[0]: r for r in rows if r[2]}
+    assert {code: f"{float(by_code[code][4]):.2f}" for code in AUTHORS} == AUTHORS
+    assert "未提供贫困户人员信息，扣2.5分" in by_code["D101"][5]
+    assert any(r[0] == "合计" and float(r[4]) == 74.92 for r in rows)
+
+
 def test_a_sub_item_without_a_published_formula_has_none():
     # D101 ② "带动贫困户受益情况（5分）": no facts are read for it; without a finding it keeps its 5 points
     data = case()
