@@ -39,7 +39,11 @@ def score() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write the score sheet to this .xlsx file.")
 @click.option("--lang", type=click.Choice(SUPPORTED), default="zh_CN", show_default=True, help="Language of the sheet.")
 def project(facts_file: str, as_json: bool, output: str | None, lang: str) -> None:
-    """Score one project's facts file and print its score sheet."""
+    """Score one project's facts file and print its score sheet.
+
+    As evaluation reports write it (docs/scoring.md): facts, a fact the evaluators could not establish as
+    `unknown`, and for any indicator, part or sub-item the evaluator's `{deduction, reason}` in place of its rule.
+    """
     locale = normalise_locale(lang)
     try:
         sheet = score_facts_file(facts_file)

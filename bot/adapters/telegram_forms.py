@@ -161,6 +161,13 @@ async def on_sign_off_button(turn: tg.Turn, query, rest: str) -> None:
     lines = [turn.t(N_("Signed off: {form} of {subject} for {period}."), form=_form_title(turn.locale, report.form_id),
                     subject=reports.subject_name(turn.session, report), period=report.period)]
     posting = [s for s in cycle.steps(turn.session, turn.user, report.id) if s.step == "post"]
+    signing = cycle.signing(turn.session, report)
+    if report.status == cycle.SUBMITTED and signing.waiting:  # Qinbei: another post still signs (issue 16)
+        lines = [turn.t(N_("Signed. It now waits for the signature of: {posts}."),
+                        posts="、".join(turn.t(signing.labels[p]) for p in signing.waiting))]
+    elif report.status == cycle.SIGNED_OFF and not posting and cycle.FORMS[report.form_id].posting_days:
+        lines.append(turn.t(N_("Now the village posts it on its notice board and sends the photo of the posted "
+                               "notice on the page “Posting on the notice board”.")))
     if posting:
         until = posting[0].until.astimezone(turn.deps.settings.tz).strftime("%Y-%m-%d %H:%M")
         lines.append(turn.t(N_("It is posted on the QR pages of the village's assets until {until}; then the "

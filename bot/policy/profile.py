@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FREQUENCIES = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "yearly": 12}
 LEVELS = ("village", "township", "department", "county")
@@ -28,6 +28,9 @@ DONE_BY = ("form", "sign_off", "record", "review", "grade")
 # The asset types the village's monthly check covers when a profile does not say (the checklists).
 DEFAULT_ASSET_TYPES = ("经营性", "公益性")
 ASSET_TYPES = ("经营性", "公益性", "到户类")
+# The posts whose holders sign a village's reports (seed 004 五(二), 五(三)1: "村（居）务监督委员会主任、
+# 村（居）民合作社监事会主任分别签字确认"): both hold the ``village_supervisor`` role.
+SIGNER_POSTS = ("supervisory_committee", "cooperative_board")
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,20 @@ class WorkingDays:
 
 
 @dataclass(frozen=True)
+class SignOffRule:
+    """How a signed-off duty is signed and posted (profile section ``sign_off``, keyed by item kind).
+
+    ``posts``: every post that must sign, each by another person; ``posting_photo``: the posting counts from
+    the photo of the notice on the village's board, not from the sign-off; ``objections_hold``: a villager's
+    objection raised during the posting holds the report until it is answered.
+    """
+
+    posts: tuple[str, ...]
+    posting_photo: bool = False
+    objections_hold: bool = False
+
+
+@dataclass(frozen=True)
 class Profile:
     """A whole policy profile, as loaded and validated."""
 
@@ -148,6 +165,10 @@ class Profile:
     quiet_hours: QuietHours | None
     working_days: WorkingDays
     thresholds: Mapping[str, float]
+    # issue 16 (bot.policy.scoring): 四个一批 parameters, the rubric per asset type, how duties are signed
+    classification: Mapping[str, float] = field(default_factory=dict)
+    rubrics: Mapping[str, str] = field(default_factory=dict)
+    sign_off: Mapping[str, SignOffRule] = field(default_factory=dict)
 
     def item(self, kind: str) -> DueItem:
         """Return the due item of this kind (KeyError when the profile has none)."""

@@ -12,6 +12,7 @@ from bot.policy.profile import (
     FREQUENCIES,
     LEVELS,
     ROLE_LEVEL,
+    SIGNER_POSTS,
     ChainStep,
     DueItem,
     DueRule,
@@ -20,12 +21,13 @@ from bot.policy.profile import (
     QuietHours,
     Reminders,
     SeriousAlerts,
+    SignOffRule,
     WorkingDays,
 )
 from bot.policy.validate import Reader
 
 TOP = ("id", "title", "source", "timezone", "items", "reminders", "escalation", "serious_problems",
-       "quiet_hours", "working_days", "thresholds", "description")
+       "quiet_hours", "working_days", "thresholds", "description", "classification", "rubrics", "sign_off")
 ROLES = tuple(ROLE_LEVEL)
 
 
@@ -50,6 +52,7 @@ def read_profile(doc: Reader) -> Profile:
         quiet_hours=quiet,
         working_days=_working_days(doc.get("working_days", {})),
         thresholds=_thresholds(doc.get("thresholds", {})),
+        **_scoring_sections(doc),
     )
 
 
@@ -192,3 +195,82 @@ def _thresholds(node: Reader) -> dict[str, float]:
         raise node.fail(N_("Expected a mapping (key: value)."))
     return {str(key): node.get(str(key)).number() for key in node.value}
 
+
+
+# --- issue 16: thresholds, 四个一批 parameters, rubrics per asset type, sign-off ------------------------
+
+# Thresholds the product reads (bot.policy.scoring), with their allowed range; other names are kept as
+# numbers (a county may note its own), but a known name out of range is refused.
+KNOWN_THRESHOLDS = {
+    "workshop_idle_rate_max": (0.0, 1.0),
+    "workshop_seasonal_idle_months_max": (0.0, 12.0),
+    "workshop_workers_per_100m2": (0.0, 1000.0),
+    "workshop_poverty_share_min_new": (0.0, 1.0),
+    "workshop_poverty_share_min_old": (0.0, 1.0),
+    "pv_income_public_jobs_share": (0.0, 1.0),
+    "grade_good_min": (0.0, 100.0),
+    "grade_fairly_good_min": (0.0, 100.0),
+    "grade_fair_min": (0.0, 100.0),
+}
+# 四个一批 parameters no seed fixes (our readings, docs/scoring.md), as whole numbers with their range.
+CLASSIFICATION = {
+    "service_life_years": (1, 100),
+    "dispose_idle_months": (1, 120),
+    "poor_months": (1, 12),
+    "renewal_warning_days": (0, 3650),
+    "window": (1, 24),
+}
+CLASSIFICATION_SHARES = ("workshop_workers_tolerance",)  # fractions 0…1
+
+
+def _scoring_sections(doc: Reader) -> dict:
+    """Return the classification, rubrics and sign_off sections, validated."""
+    thresholds = doc.get("thresholds", {})
+    if isinstance(thresholds.value, dict):
+        for name, (low, high) in KNOWN_THRESHOLDS.items():
+            if name in thresholds.value:
+                value = thresholds.get(name).number()
+                if not low <= value <= high:
+                    raise thresholds.get(name).fail(N_("Expected a number from {low} to {high}."), low=low,
+                                                    high=high)
+        keys = ("grade_good_min", "grade_fairly_good_min", "grade_fair_min")
+        present = [float(thresholds.value[k]) for k in keys if k in thresholds.value]
+        if present and (len(present) != 3 or not present[0] > present[1] > present[2]):
+            raise thresholds.fail(N_("Give grade_good_min, grade_fairly_good_min and grade_fair_min together, "
+                                     "each below the one before."))
+    node = doc.get("classification", {})
+    node.mapping((*CLASSIFICATION, *CLASSIFICATION_SHARES))
+    classification: dict[str, float] = {}
+    for name, (low, high) in CLASSIFICATION.items():
+        if name in (node.value or {}):
+            classification[name] = node.get(name).integer(low, high)
+    for name in CLASSIFICATION_SHARES:
+        if name in (node.value or {}):
+            value = node.get(name).number()
+            if not 0 <= value <= 1:
+                raise node.get(name).fail(N_("Expected a number from {low} to {high}."), low=0, high=1)
+            classification[name] = value
+    rubrics_node = doc.get("rubrics", {})
+    rubrics_node.mapping(ASSET_TYPES)
+    rubrics = {t: rubrics_node.get(t).text() for t in ASSET_TYPES if t in (rubrics_node.value or {})}
+    from bot.scoring.rubric import shipped_rubrics
+
+    for asset_type, rubric in rubrics.items():
+        if rubric not in shipped_rubrics():
+            raise rubrics_node.get(asset_type).fail(N_("Unknown rubric {value}; known: {known}."), value=rubric,
+                                                    known=", ".join(sorted(shipped_rubrics())))
+    sign_node = doc.get("sign_off", {})
+    if not isinstance(sign_node.value, dict):
+        raise sign_node.fail(N_("Expected a mapping (key: value)."))
+    sign_off = {}
+    kinds = [str(i.get("kind")) for i in (doc.value.get("items") or []) if isinstance(i, dict)]
+    sign_node.mapping(kinds)
+    for kind in sign_node.value:
+        rule = sign_node.get(str(kind))
+        rule.mapping(("posts", "posting_photo", "objections_hold"))
+        posts = tuple(p.choice(SIGNER_POSTS) for p in rule.get("posts").items())
+        if not posts or len(set(posts)) != len(posts):
+            raise rule.get("posts").fail(N_("Expected a list."))
+        sign_off[str(kind)] = SignOffRule(posts, rule.get("posting_photo", False).flag(),
+                                          rule.get("objections_hold", False).flag())
+    return {"classification": classification, "rubrics": rubrics, "sign_off": sign_off}

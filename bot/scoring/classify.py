@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from bot.i18n import N_
 from bot.scoring.errors import ScoringInputError
+from bot.scoring.numbers import HUNDRED, round_half_up
 from bot.scoring.trace import Step
 
 CONSOLIDATE, UPGRADE, REVITALISE, DISPOSE = "consolidate", "upgrade", "revitalise", "dispose"
@@ -44,7 +46,8 @@ class MonthlySummary:
 
 @dataclass(frozen=True)
 class ClassifyPolicy:
-    """The thresholds of our reading; a county profile may change them."""
+    """The thresholds: the county's profile sets them (``bot.policy.scoring.classify_policy``); these defaults
+    hold where it is silent. The seed 000 workshop and PV thresholds are checked only where a profile gives them."""
 
     service_life_years: int = 15         # 到达报废处置年限: none is published for all assets
     seasonal_idle_months: int = 3        # 000 三(二)1: seasonal idleness at most 3 months
@@ -52,6 +55,28 @@ class ClassifyPolicy:
     poor_months: int = 2                 # abnormal operation or undistributed income this often → 盘活
     renewal_warning_days: int = 180      # 000 三(二)3: arrange renewal before the contract ends
     window: int = 6                      # how many recent reports are read
+    idle_rate_max: Decimal | None = None            # 000 三(二)1 "闲置率不得超过15%" (workshops)
+    workers_per_100m2: Decimal | None = None        # 000 三(二)1 "每百平方米就业人数15人左右"
+    workshop_workers_tolerance: Decimal = Decimal("0.2")  # "左右": our reading, flagged below 80 % of it
+    poverty_share_min_new: Decimal | None = None    # 000 三(二)1 带贫比例 ≥ 30 % (government-funded, from 2018-07-05)
+    poverty_share_min_old: Decimal | None = None    # ≥ 10 % (older, or built by social capital alone)
+    pv_public_jobs_share_min: Decimal | None = None  # 000 三(二)2 80 % of PV income to 公益岗位 and public works
+
+
+WORKSHOP_RULES_FROM = dt.date(2018, 7, 5)  # 《河南省扶贫车间管理办法（试行）》 (000 三(二)1)
+
+
+@dataclass(frozen=True)
+class AssetFacts:
+    """What the ledger says about a workshop or a PV station (optional fields; None: not recorded)."""
+
+    workshop_area_m2: Decimal | None = None
+    workers: int | None = None
+    poor_workers: int | None = None
+    in_use_since: dt.date | None = None
+    government_funded: bool = True       # any fiscal funds (中央/省/市/县): else built by social capital alone
+    pv_income: Decimal | None = None
+    pv_income_public_jobs: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -67,15 +92,18 @@ class Classification:
         return CLASS_LABELS[self.suggested]
 
 
-def classify(reports: Sequence[MonthlySummary], policy: ClassifyPolicy = ClassifyPolicy()) -> Classification:
-    """Return the suggested 四个一批 class of one asset from its monthly summaries (any order)."""
+def classify(reports: Sequence[MonthlySummary], policy: ClassifyPolicy = ClassifyPolicy(),
+             asset: AssetFacts | None = None) -> Classification:
+    """Return the suggested 四个一批 class of one asset from its monthly summaries (any order) and, when given,
+    the ledger's facts of a workshop or PV station (seed 000 三(二) thresholds)."""
     if not reports:
         raise ScoringInputError(N_("No monthly reports to classify: {field}"), field="reports")
-    recent = sorted(reports, key=lambda r: r.period)[-policy.window:]
+    ordered = sorted(reports, key=lambda r: r.period)
+    recent = ordered[-policy.window:]
     found = {
         DISPOSE: dispose_reasons(recent, policy),
         REVITALISE: revitalise_reasons(recent, policy),
-        UPGRADE: upgrade_reasons(recent, policy),
+        UPGRADE: upgrade_reasons(recent, policy) + threshold_reasons(ordered, policy, asset or AssetFacts()),
     }
     for cls in (DISPOSE, REVITALISE, UPGRADE):
         if found[cls]:
@@ -102,7 +130,7 @@ def dispose_reasons(recent: Sequence[MonthlySummary], policy: ClassifyPolicy) ->
 def revitalise_reasons(recent: Sequence[MonthlySummary], policy: ClassifyPolicy) -> list[Step]:
     """Reasons for 盘活 (第十二条): idle, badly run, poor returns, loss risk, contract ended."""
     latest, reasons = recent[-1], []
-    if latest.idle_months > policy.seasonal_idle_months:
+    if latest.idle_months > policy.seasonal_idle_months:  # the county's profile (000 三(二)1: 3 months)
         reasons.append(Step(N_("Idle for {months} months, longer than the {limit} months of seasonal idleness."),
                             {"months": latest.idle_months, "limit": policy.seasonal_idle_months}))
     elif latest.idle_risk:
@@ -140,4 +168,46 @@ def upgrade_reasons(recent: Sequence[MonthlySummary], policy: ClassifyPolicy) ->
     if latest.contract_end and 0 <= (latest.contract_end - latest.period).days <= policy.renewal_warning_days:
         reasons.append(Step(N_("The operating contract ends on {date}: arrange its renewal."),
                             {"date": latest.contract_end.isoformat()}))
+    return reasons
+
+
+def share(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    """Return part ÷ whole as a percentage with one decimal."""
+    return round_half_up(Decimal(part) * HUNDRED / Decimal(whole), 1)
+
+
+def threshold_reasons(reports: Sequence[MonthlySummary], policy: ClassifyPolicy, asset: AssetFacts) -> list[Step]:
+    """Reasons for 提升 from seed 000 三(二)'s thresholds, each checked only where the profile gives it and the
+    ledger records the facts: a workshop's idle rate, workers per 100 m², poverty share; a PV station's income use.
+    """
+    reasons: list[Step] = []
+    if asset.workshop_area_m2 and policy.idle_rate_max is not None and reports:
+        idle = sum(1 for r in reports if r.idle_months > 0)
+        if Decimal(idle) / len(reports) > policy.idle_rate_max:
+            reasons.append(Step(N_("The workshop stood idle in {count} of {months} reported months ({rate}%), more "
+                                   "than the {limit}% allowed."),
+                                {"count": idle, "months": len(reports), "rate": share(idle, len(reports)),
+                                 "limit": share(policy.idle_rate_max, 1)}))
+    if asset.workshop_area_m2 and asset.workers is not None and policy.workers_per_100m2 is not None:
+        per_100 = round_half_up(Decimal(asset.workers) * HUNDRED / asset.workshop_area_m2, 1)
+        if per_100 < policy.workers_per_100m2 * (1 - policy.workshop_workers_tolerance):
+            reasons.append(Step(N_("The workshop employs {workers} people on {area} m², {per} per 100 m², well "
+                                   "below the about {norm} per 100 m² expected."),
+                                {"workers": asset.workers, "area": asset.workshop_area_m2, "per": per_100,
+                                 "norm": policy.workers_per_100m2}))
+    if asset.workshop_area_m2 and asset.workers and asset.poor_workers is not None:
+        newer = (asset.government_funded and asset.in_use_since is not None
+                 and asset.in_use_since >= WORKSHOP_RULES_FROM)
+        minimum = policy.poverty_share_min_new if newer else policy.poverty_share_min_old
+        if minimum is not None and Decimal(asset.poor_workers) / asset.workers < minimum:
+            reasons.append(Step(N_("Of the workshop's {workers} workers {poor} are from poor households "
+                                   "({rate}%), below the {limit}% required."),
+                                {"workers": asset.workers, "poor": asset.poor_workers,
+                                 "rate": share(asset.poor_workers, asset.workers), "limit": share(minimum, 1)}))
+    if asset.pv_income and asset.pv_income_public_jobs is not None and policy.pv_public_jobs_share_min is not None:
+        if asset.pv_income_public_jobs / asset.pv_income < policy.pv_public_jobs_share_min:
+            reasons.append(Step(N_("Only {rate}% of the PV station's income paid for public-welfare jobs and "
+                                   "village public works, below the {limit}% required."),
+                                {"rate": share(asset.pv_income_public_jobs, asset.pv_income),
+                                 "limit": share(policy.pv_public_jobs_share_min, 1)}))
     return reasons

@@ -13,8 +13,10 @@ from bot.scoring.facts import FactsFile, load_facts
 from bot.scoring.grades import Grade
 from bot.scoring.numbers import ZERO, round_half_up
 from bot.scoring.rubric import Node, Rubric, load_rubric
-from bot.scoring.rules import Context
+from bot.scoring.rules import Context, score_part
 from bot.scoring.trace import Step
+
+OVERRIDE_KEYS = ("deduction", "reason")  # judgments.<code>: {deduction, reason}: the evaluator's score of it
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,11 @@ def evaluate(rubric: Rubric, facts: FactsFile) -> ScoreSheet:
 def score_row(rubric: Rubric, facts: FactsFile, first: Node, second: Node, third: Node) -> Row:
     """Score one indicator, rounded to the rubric's score precision and kept within 0…weight."""
     assert third.rule is not None
-    ctx = Context(facts, third.code, rubric.rate_places, rubric.score_places)
-    raw, steps = third.rule.score(ctx)
+    ctx = Context(facts, third.code, rubric.rate_places, rubric.score_places, rubric.unknown)
+    block = facts.judgments.get(third.code)
+    # judgments.<code>: {deduction, reason}: the whole indicator as the evaluator scored it
+    override = (block, f"judgments.{third.code}") if isinstance(block, Mapping) and "deduction" in block else None
+    raw, steps = score_part(third.rule, third.label, override, third.unknown, ctx)
     score = min(third.weight, max(ZERO, round_half_up(raw, rubric.score_places)))
     return Row(first, second, third, score, tuple(steps))
 
@@ -69,7 +74,13 @@ def check_judgment_targets(rubric: Rubric, facts: FactsFile) -> None:
             raise ScoringInputError(N_("Judgment for an unknown indicator: {field}"), field=f"judgments.{code}")
         if not isinstance(block, Mapping):
             raise ScoringInputError(N_("{field} must be a mapping of names to values"), field=f"judgments.{code}")
-        known = set(node.rule.item_ids())
+        if "deduction" in block:
+            others = sorted(str(k) for k in block if k not in OVERRIDE_KEYS)
+            if others:
+                raise ScoringInputError(N_("{field}: an indicator scored by the evaluator's deduction takes no "
+                                           "other judgments"), field=f"judgments.{code}.{others[0]}")
+            continue
+        known = set(node.rule.item_ids()) | set(getattr(node.rule, "part_ids", list)())
         for item in block:
             if str(item) not in known:
                 raise ScoringInputError(N_("Judgment for an unknown sub-item: {field}"),

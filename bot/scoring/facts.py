@@ -24,6 +24,19 @@ from bot.scoring.errors import ScoringInputError
 from bot.scoring.numbers import ZERO, as_decimal
 
 DEFAULT_RUBRIC = "project-performance-2021"
+UNKNOWN = "unknown"  # a fact the evaluators could not establish (e.g. "收益是否支付不清楚")
+
+
+class UnknownFact(ScoringInputError):
+    """A fact written as ``unknown``: the rule reading it scores what the rubric says unknown scores.
+
+    Raised to the rule; a rubric that says nothing about unknown facts lets it through as an input error.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(N_("{field} is unknown, and the rubric does not say what an unknown fact scores"),
+                         field=f"facts.{path}")
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,8 @@ class FactsFile:
             if not isinstance(node, Mapping) or node.get(part) is None:
                 raise ScoringInputError(N_("Missing fact: {field}"), field=f"facts.{path}")
             node = node[part]
+        if isinstance(node, str) and node.strip().lower() == UNKNOWN:
+            raise UnknownFact(path)
         return node
 
 

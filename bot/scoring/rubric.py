@@ -15,7 +15,7 @@ from bot.reloading import reloading
 from bot.scoring.errors import RubricError, ScoringInputError
 from bot.scoring.grades import GradeScale, grade_scale
 from bot.scoring.numbers import ZERO, as_decimal
-from bot.scoring.rules import Bands, Rate, Rule, Sum, build_rule
+from bot.scoring.rules import Bands, Rate, Rule, Sum, build_rule, optional_points
 
 RUBRICS_DIR = Path(__file__).resolve().parent / "rubrics"
 LEVELS = 3
@@ -31,6 +31,7 @@ class Node:
     weight: Decimal
     children: tuple[Node, ...] = ()
     rule: Rule | None = None
+    unknown: Decimal | None = None  # what the indicator scores when a fact its rule reads is unknown
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Rubric:
     grades: GradeScale
     rate_places: int = 0
     score_places: int = 2
+    unknown: Decimal | None = None  # ``unknown: zero``: a rule whose fact is unknown scores 0; None: refused
 
     @property
     def weight(self) -> Decimal:
@@ -68,7 +70,10 @@ def build_node(spec: Mapping[str, Any], depth: int) -> Node:
     if depth == LEVELS:
         rule = build_rule(spec["rule"], code, weight)
         check_rule(code, weight, rule)
-        return Node(code, spec["label"], spec.get("published", ""), weight, rule=rule)
+        unknown = optional_points(spec)
+        if unknown is not None and not ZERO <= unknown <= weight:
+            raise RubricError(f"{code}: unknown must be within 0…{weight}")
+        return Node(code, spec["label"], spec.get("published", ""), weight, rule=rule, unknown=unknown)
     children = tuple(build_node(child, depth + 1) for child in spec["children"])
     total = sum((c.weight for c in children), ZERO)
     if total != weight:
@@ -97,13 +102,22 @@ def build_rubric(data: Mapping[str, Any]) -> Rubric:
         roots = tuple(build_node(spec, 1) for spec in data["indicators"])
         rubric = Rubric(str(data["id"]), data["title"], data.get("source", ""), roots,
                         grade_scale(data["grades"]), int(data.get("rate_places", 0)),
-                        int(data.get("score_places", 2)))
+                        int(data.get("score_places", 2)), rubric_unknown(data.get("unknown", "refuse")))
     except (KeyError, TypeError) as exc:
         raise RubricError(f"rubric {data.get('id', '?')}: missing or malformed {exc}") from exc
     codes = [node.code for node in walk(rubric.roots)]
     if len(codes) != len(set(codes)):
         raise RubricError(f"rubric {rubric.id}: indicator codes repeat")
     return rubric
+
+
+def rubric_unknown(value: Any) -> Decimal | None:
+    """Return what an unknown fact scores by default: ``zero`` → 0 points, ``refuse`` → None (input error)."""
+    if value == "zero":
+        return ZERO
+    if value == "refuse":
+        return None
+    raise RubricError(f"unknown must be zero or refuse, not {value!r}")
 
 
 def walk(nodes: tuple[Node, ...]) -> Iterator[Node]:

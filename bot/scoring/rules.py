@@ -1,4 +1,4 @@
-"""The rule kinds that score a third-level indicator: checklist, rate, bands, date, amount, sum.
+"""The rule kinds that score a third-level indicator: checklist, finding, rate, bands, date, amount, sum.
 
 Each rule knows its full marks (``points``), the sub-items an evaluator may judge (``item_ids``)
 and returns (score, trace steps) for a project's facts.
@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from bot.i18n import N_
 from bot.scoring.errors import RubricError, ScoringInputError
-from bot.scoring.facts import FactsFile
-from bot.scoring.judgments import parse_judgment
+from bot.scoring.facts import FactsFile, UnknownFact
+from bot.scoring.judgments import Judgment, parse_deduction, parse_judgment
 from bot.scoring.numbers import HUNDRED, ZERO, as_decimal, percent, round_half_up
 from bot.scoring.trace import Step, Text
 
@@ -27,15 +27,43 @@ class Context:
     indicator: str
     rate_places: int = 0
     score_places: int = 2
+    unknown: Decimal | None = None  # what a rule reading an unknown fact scores (the rubric's ``unknown``)
 
     def judgment_of(self, item_id: str) -> tuple[Any, str]:
         """Return the raw judgment of a sub-item and its field name; a missing one is an error."""
-        name = f"judgments.{self.indicator}.{item_id}"
-        block = self.facts.judgments.get(self.indicator)
-        raw = block.get(item_id) if isinstance(block, Mapping) else None
+        raw, name = self.optional_judgment(item_id)
         if raw is None:
             raise ScoringInputError(N_("Missing judgment: {field}"), field=name)
         return raw, name
+
+    def optional_judgment(self, item_id: str) -> tuple[Any, str]:
+        """Return the raw judgment of a sub-item (None when there is none) and its field name."""
+        name = f"judgments.{self.indicator}.{item_id}"
+        block = self.facts.judgments.get(self.indicator)
+        return (block.get(item_id) if isinstance(block, Mapping) else None), name
+
+
+def unknown_points(stated: Decimal | None, ctx: Context, points: Decimal, exc: UnknownFact) -> Decimal:
+    """Return what a rule worth ``points`` scores when a fact it reads is unknown; re-raise if nobody says."""
+    value = stated if stated is not None else ctx.unknown
+    if value is None:
+        raise exc
+    return min(points, value)
+
+
+def unknown_step(label: str, exc: UnknownFact, points: Decimal) -> Step:
+    """Explain the points of a rule whose fact is unknown."""
+    return Step(N_("{part}: {fact} is unknown; the rubric scores an unknown fact {points} points."),
+                {"part": Text(label), "fact": exc.field, "points": points})
+
+
+def deduction_step(label: str, verdict: Judgment, points: Decimal) -> Step:
+    """Explain an evaluator's deduction that stands in place of a formula."""
+    if not verdict.deduction:
+        return Step(N_("{part}: scored by the evaluator, nothing deducted, {points} points."),
+                    {"part": Text(label), "points": points})
+    return Step(N_("{part}: scored by the evaluator, {deduction} of {points} points deducted: {reason}"),
+                {"part": Text(label), "deduction": verdict.deduction, "points": points, "reason": verdict.reason})
 
 
 class Rule(Protocol):
@@ -56,6 +84,7 @@ class Item:
     id: str
     label: str
     points: Decimal
+    unknown: Decimal | None = None  # what "unknown" scores here, when it differs from the rubric's
 
 
 @dataclass(frozen=True)
@@ -75,15 +104,43 @@ class Checklist:
         total, steps = ZERO, []
         for item in self.items:
             raw, name = ctx.judgment_of(item.id)
-            verdict = parse_judgment(raw, item.points, name)
+            verdict = parse_judgment(raw, item.points, name, item.unknown if item.unknown is not None else ctx.unknown)
             total += item.points - verdict.deduction
             steps.append(item_step(item, verdict.status, verdict.deduction, verdict.reason))
         return total, steps
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A sub-item the source states only by its heading and points (e.g. seed 001 D101② "带动贫困户受益情况
+    （5分）"): no formula; full points unless the evaluator records a finding with its deduction."""
+
+    item: Item
+
+    @property
+    def points(self) -> Decimal:
+        return self.item.points
+
+    def item_ids(self) -> list[str]:
+        return [self.item.id]
+
+    def score(self, ctx: Context) -> tuple[Decimal, list[Step]]:
+        raw, name = ctx.optional_judgment(self.item.id)
+        if raw is None:
+            return self.points, [Step(N_("{item}: no finding recorded by the evaluator, {points} points."),
+                                      {"item": Text(self.item.label), "points": self.points})]
+        unknown = self.item.unknown if self.item.unknown is not None else ctx.unknown
+        verdict = parse_judgment(raw, self.points, name, unknown)
+        return self.points - verdict.deduction, [item_step(self.item, verdict.status, verdict.deduction,
+                                                           verdict.reason)]
+
+
 def item_step(item: Item, status: str, deduction: Decimal, reason: str) -> Step:
     """Explain one sub-item's verdict."""
     label = Text(item.label)
+    if status == "unknown":
+        return Step(N_("{item}: unknown, the rubric scores it {points} points."),
+                    {"item": label, "points": item.points - deduction})
     if status == "met":
         return Step(N_("{item}: met, {points} points awarded."), {"item": label, "points": item.points})
     if status == "not_met" and reason:
@@ -253,11 +310,13 @@ class Part:
     id: str
     label: str
     rule: Rule
+    unknown: Decimal | None = None  # what the part scores when a fact it reads is unknown
 
 
 @dataclass(frozen=True)
 class Sum:
-    """Add up several parts; checklist parts contribute their own sub-items."""
+    """Add up several parts; checklist parts contribute their own sub-items, and any part may be scored by the
+    evaluator's deduction written under its id (``judgments.D101.employment: {deduction, reason}``)."""
 
     parts: tuple[Part, ...]
 
@@ -268,15 +327,35 @@ class Sum:
     def item_ids(self) -> list[str]:
         return [i for p in self.parts for i in p.rule.item_ids()]
 
+    def part_ids(self) -> list[str]:
+        """The parts an evaluator may score by a deduction in place of their rules."""
+        return [p.id for p in self.parts]
+
     def score(self, ctx: Context) -> tuple[Decimal, list[Step]]:
         total, steps = ZERO, []
         for part in self.parts:
-            score, part_steps = part.rule.score(ctx)
+            score, part_steps = score_part(part.rule, part.label, ctx.optional_judgment(part.id), part.unknown,
+                                           ctx)
             total += score
             steps.extend(part_steps)
             steps.append(Step(N_("{part}: {score} of {points} points."),
                               {"part": Text(part.label), "score": score, "points": part.rule.points}))
         return total, steps
+
+
+def score_part(rule: Rule, label: str, override: tuple[Any, str] | None, unknown: Decimal | None,
+               ctx: Context) -> tuple[Decimal, list[Step]]:
+    """Score a rule, unless the evaluator's deduction stands in for it (``override``: the raw judgment and its
+    field); an unknown fact it reads scores what the rubric says (``unknown``, else the rubric's default), or
+    stops the sheet when the rubric says nothing."""
+    if override is not None and override[0] is not None:
+        verdict = parse_deduction(*override, points=rule.points)
+        return rule.points - verdict.deduction, [deduction_step(label, verdict, rule.points)]
+    try:
+        return rule.score(ctx)
+    except UnknownFact as exc:
+        points = unknown_points(unknown, ctx, rule.points, exc)
+        return points, [unknown_step(label, exc, points)]
 
 
 # --- building rules from rubric YAML -----------------------------------------------------------
@@ -308,9 +387,26 @@ def rate_of(spec: Mapping[str, Any]) -> RateOf:
     return RateOf(spec["label"], spec["numerator"], spec["denominator"], as_decimal(per) if per else None)
 
 
+def optional_points(spec: Mapping[str, Any], key: str = "unknown") -> Decimal | None:
+    """Return an optional number of points (``unknown:``) of a rubric entry."""
+    value = spec.get(key)
+    return None if value is None else as_decimal(value)
+
+
+def build_item(spec: Mapping[str, Any]) -> Item:
+    item = Item(str(spec["id"]), spec["label"], as_decimal(spec["points"]), optional_points(spec))
+    if item.unknown is not None and not ZERO <= item.unknown <= item.points:
+        raise RubricError(f"sub-item {item.id}: unknown must be within 0…{item.points}")
+    return item
+
+
 def build_checklist(spec: Mapping[str, Any], where: str, default: Decimal | None) -> Rule:
-    items = tuple(Item(str(i["id"]), i["label"], as_decimal(i["points"])) for i in spec["items"])
-    return Checklist(items)
+    return Checklist(tuple(build_item(i) for i in spec["items"]))
+
+
+def build_finding(spec: Mapping[str, Any], where: str, default: Decimal | None) -> Rule:
+    item = {**spec, "points": full_marks(spec, default)}
+    return Finding(build_item(item))
 
 
 def build_rate(spec: Mapping[str, Any], where: str, default: Decimal | None) -> Rule:
@@ -340,10 +436,10 @@ def build_amount(spec: Mapping[str, Any], where: str, default: Decimal | None) -
 
 
 def build_sum(spec: Mapping[str, Any], where: str, default: Decimal | None) -> Rule:
-    parts = tuple(Part(str(p["id"]), p["label"], build_rule(p["rule"], f"{where}.{p['id']}"))
+    parts = tuple(Part(str(p["id"]), p["label"], build_rule(p["rule"], f"{where}.{p['id']}"), optional_points(p))
                   for p in spec["parts"])
     return Sum(parts)
 
 
-BUILDERS = {"checklist": build_checklist, "rate": build_rate, "bands": build_bands,
+BUILDERS = {"checklist": build_checklist, "finding": build_finding, "rate": build_rate, "bands": build_bands,
             "date": build_date, "amount": build_amount, "sum": build_sum}

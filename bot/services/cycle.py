@@ -13,6 +13,11 @@ A village's yearly report moves on like this (each step audited, each a ``CycleS
 The mid-year self-check has no posting: the sign-off files it with the township at once. The
 county then grades each township (``grade``) on the seed 004 bands 好/较好/一般/较差. Nothing
 reaches the township before the sign-off.
+
+Where the county's profile says so (``sign_off:``, Qinbei 五(二), 五(三)1): every signer post signs, each
+by another supervisor (``ReportSignature``), before the report is signed off; the posting is on the
+village's physical board and its days count from the photo of the posted notice (``record_posting``);
+and a villager's report from the QR pages during the posting holds the report until it is answered.
 """
 
 from __future__ import annotations
@@ -31,9 +36,9 @@ from bot.clock import as_utc, utcnow
 from bot.flows import load_form
 from bot.i18n import N_, UserError, translate
 from bot.policy.calendar import Occurrence, occurrences
-from bot.policy.profile import FREQUENCIES
+from bot.policy.profile import FREQUENCIES, SignOffRule
+from bot.policy.scoring import grades_of
 from bot.scoring.errors import ScoringInputError
-from bot.scoring.grades import grade_scale
 from bot.scoring.numbers import round_half_up
 from bot.services import audit, notices, pii, policies, reports
 from bot.services.access import PERMISSIONS, AccessDenied, require, scope_filter
@@ -51,8 +56,11 @@ from bot.services.cycle_forms import (  # noqa: F401 - the forms of the calendar
     record_duty,
     supervisors_of,
 )
-from bot.storage.models import Asset, OrgUnit, Report, User
+from bot.services.evidence import EvidenceStore
+from bot.storage.models import Asset, OrgUnit, Problem, Report, User
 from bot.storage.models_cycle import CycleStep
+from bot.storage.models_scoring import ReportSignature
+from bot.storage.models_villager import VillagerReport
 
 SIGNED_OFF, REPORTED, APPROVED, RETURNED = "signed_off", "reported", "approved", "returned"
 GRADE_SCALE = "qinbei-2023"
@@ -71,6 +79,18 @@ MSG_DONE_ALREADY = N_("This step has already been done.")
 MSG_UNKNOWN_FORM = N_("This form is not available.")
 MSG_WILL_MASK = N_("Personal numbers were found in the text that will be posted publicly. On the public page "
                    "they will be shown masked: {items}. Signing off still posts it.")
+MSG_SIGNED_ALREADY = N_("You have already signed this report; it waits for the signature of: {posts}.")
+MSG_NO_SUCH_POST = N_("This report does not wait for the signature of “{post}”.")
+MSG_NO_PHOTO = N_("Post the self-evaluation on the village notice board and send a photo of the posted notice "
+                  "first; the {days} days of the posting count from then.")
+MSG_NOT_POSTABLE = N_("Only a signed-off report waiting for its posting on the notice board can be posted.")
+MSG_HELD = N_("Villagers raised {count} objections during the posting; they must be answered before the "
+              "report goes to the township.")
+MSG_UNKNOWN_POST = N_("unknown")
+POST_LABELS = {
+    "supervisory_committee": N_("Chair of the village affairs supervisory committee"),
+    "cooperative_board": N_("Chair of the board of supervisors of the villagers' cooperative"),
+}
 POSTED_TEXT_KEYS = ("summary",)  # the free-text answers a posted form shows on the QR pages
 
 
@@ -245,33 +265,105 @@ def _step(session: Session, report: Report, step: str, user: User | None, at: dt
     return row
 
 
+def sign_rule(session: Session, report: Report) -> SignOffRule | None:
+    """Return how the county's profile says this report is signed and posted (None: one signature, posted from
+    the sign-off, as without the profile's ``sign_off`` section)."""
+    spec = FORMS.get(report.form_id)
+    unit = session.get(OrgUnit, report.org_unit_id) if report.org_unit_id else None
+    if spec is None or unit is None:
+        return None
+    profile = policies.county_profile(session, county_of(session, unit))
+    return profile.sign_off.get(spec.item) if profile is not None else None
+
+
+def signatures(session: Session, report_id: int) -> list[ReportSignature]:
+    """Return the signatures of a report, in order."""
+    return list(session.exec(select(ReportSignature).where(ReportSignature.report_id == report_id)
+                             .order_by(col(ReportSignature.at), col(ReportSignature.id))).all())
+
+
+@dataclass(frozen=True)
+class Signing:
+    """Who has signed a report for which post, and which posts it still waits for."""
+
+    signed: tuple[tuple[str, str], ...]  # (post msgid, signer's name)
+    waiting: tuple[str, ...]             # post keys still to sign
+    labels: dict[str, str]               # post key → msgid
+
+
+def signing(session: Session, report: Report) -> Signing:
+    """Return the signing state of a report (for the sign-off page)."""
+    rule = sign_rule(session, report)
+    posts = rule.posts if rule and len(rule.posts) > 1 else ()
+    done = signatures(session, report.id) if posts else []
+    names = {u.id: u.name for u in session.exec(select(User).where(
+        col(User.id).in_([d.user_id for d in done]))).all()} if done else {}
+    signed = tuple((POST_LABELS.get(d.post, d.post), names.get(d.user_id, "")) for d in done)
+    waiting = tuple(p for p in posts if p not in {d.post for d in done})
+    return Signing(signed, waiting, {p: POST_LABELS.get(p, p) for p in posts})
+
+
 def awaiting_sign_off(session: Session, user: User) -> list[Report]:
-    """Return the submitted reports in the user's scope that wait for their sign-off."""
+    """Return the submitted reports in the user's scope that wait for their sign-off (not those they signed)."""
     require(session, user, "report.sign_off")
     forms = [f.form_id for f in FORMS.values() if f.signed_by == user.role]
-    return list(session.exec(select(Report).join(OrgUnit, OrgUnit.id == Report.org_unit_id).where(
+    rows = session.exec(select(Report).join(OrgUnit, OrgUnit.id == Report.org_unit_id).where(
         scope_filter(session, user), col(Report.form_id).in_(forms), Report.status == SUBMITTED,
-        col(Report.current).is_(True)).order_by(Report.submitted_at, Report.id)).all())
+        col(Report.current).is_(True)).order_by(Report.submitted_at, Report.id)).all()
+    signed = set(session.exec(select(ReportSignature.report_id).where(
+        ReportSignature.user_id == user.id, col(ReportSignature.report_id).in_([r.id for r in rows])
+    )).all()) if rows else set()
+    return [r for r in rows if r.id not in signed]
 
 
-def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime | None = None) -> Report:
+def sign_off(session: Session, user: User, report_id: int, *, post: str | None = None,
+             now: dt.datetime | None = None) -> Report:
     """Sign off a submitted village report as its supervisor (audited, committed).
 
-    A form with public posting starts its posting window now (``posting_days`` long); a form
-    without posting is filed with the township at once.
+    Where the county's profile names several signer posts (Qinbei: the supervisory committee's and the
+    cooperative board's chairs), this is one signature, for ``post`` or else the first post still unsigned;
+    each post is signed by another person, and the report is signed off with the last one. A form with public
+    posting then starts its posting window (``posting_days`` long) — unless the profile wants the photo of the
+    notice on the village board, which starts it (``record_posting``); a form without posting is filed with the
+    township at once.
     """
     report = _signable(session, user, report_id)
     spec = FORMS[report.form_id]
     now = as_utc(now or utcnow())
+    rule = sign_rule(session, report)
+    signers: list[dict] = []
+    if rule is not None and len(rule.posts) > 1:
+        done = signatures(session, report.id)
+        waiting = [p for p in rule.posts if p not in {d.post for d in done}]
+        locale = user.locale
+        names = "、".join(translate(locale, POST_LABELS[p]) for p in waiting)
+        try:
+            if any(d.user_id == user.id for d in done):
+                raise CycleError(MSG_SIGNED_ALREADY, posts=names)
+            if post is not None and post not in waiting:
+                raise CycleError(MSG_NO_SUCH_POST, post=translate(locale, POST_LABELS.get(post, MSG_UNKNOWN_POST)))
+        except CycleError:
+            session.rollback()
+            raise
+        chosen = post or waiting[0]
+        session.add(ReportSignature(report_id=report.id, post=chosen, user_id=user.id, at=now))
+        audit.record(session, _actor(user), "cycle.sign", "report", report.id, None,
+                     {"post": chosen, "waiting": [p for p in waiting if p != chosen]})
+        if len(waiting) > 1:
+            report.updated_at = now
+            session.add(report)
+            session.commit()
+            return report
+        signers = [{"post": d.post, "user_id": d.user_id} for d in done] + [{"post": chosen, "user_id": user.id}]
     report.status, report.updated_at = SIGNED_OFF, now
-    _step(session, report, "sign_off", user, now)
+    _step(session, report, "sign_off", user, now, data={"signers": signers} if signers else None)
     entries = [("cycle.sign_off", "report", report.id, {"status": SUBMITTED}, {"status": SIGNED_OFF})]
-    if spec.posting_days:
+    if spec.posting_days and not (rule and rule.posting_photo):
         until = now + dt.timedelta(days=spec.posting_days)
         _step(session, report, "post", user, now, until=until)
         entries.append(("cycle.post", "report", report.id, None,
                         {"from": now, "until": until, "days": spec.posting_days}))
-    else:
+    elif not spec.posting_days:
         report.status = REPORTED
         _step(session, report, "report_up", user, now)
         entries.append(("cycle.report_up", "report", report.id, {"status": SIGNED_OFF}, {"status": REPORTED}))
@@ -281,6 +373,86 @@ def sign_off(session: Session, user: User, report_id: int, *, now: dt.datetime |
         record_duty(session, report.org_unit_id, spec.item, report.period, user, now, "sign_off")
     session.commit()
     return report
+
+
+def record_posting(session: Session, user: User, report_id: int, photo: bytes, store: EvidenceStore, *,
+                   now: dt.datetime | None = None) -> CycleStep:
+    """Record that a signed-off self-evaluation is posted on the village board, with the photo of the posted
+    notice (audited, committed): its ``posting_days`` (10) count from now. The photo is checked and stored like
+    any evidence photo (``EvidenceStore.ingest``: refused with an ``EvidenceError`` when it is no photo)."""
+    report = _locked(session, report_id)
+    try:
+        if report is None or report.asset_id is not None:
+            raise AccessDenied(N_("This is outside your area."))
+        reports.require_subject(session, user, "report.fill", report)
+        spec = FORMS.get(report.form_id)
+        rule = sign_rule(session, report)
+        if (report.status != SIGNED_OFF or not report.current or spec is None or not spec.posting_days
+                or not (rule and rule.posting_photo) or _posting(session, report.id) is not None):
+            raise CycleError(MSG_NOT_POSTABLE)
+        ingested = store.ingest(photo)
+    except Exception:
+        session.rollback()
+        raise
+    from bot.services.evidence import _upsert_photo
+
+    stored = _upsert_photo(session, ingested)
+    session.flush()
+    now = as_utc(now or utcnow())
+    until = now + dt.timedelta(days=spec.posting_days)
+    row = _step(session, report, "post", user, now, until=until,
+                data={"photo_id": stored.id, "sha256": stored.sha256, "on": "board"})
+    audit.record(session, _actor(user), "cycle.post", "report", report.id, None,
+                 {"from": now, "until": until, "days": spec.posting_days, "photo": stored.sha256})
+    session.commit()
+    return row
+
+
+def awaiting_posting(session: Session, user: User) -> list[Report]:
+    """Return the signed-off reports in the user's scope that wait for the photo of their posted notice."""
+    if "report.fill" not in PERMISSIONS.get(user.role, frozenset()):
+        return []
+    forms = [f.form_id for f in FORMS.values() if f.posting_days]
+    rows = session.exec(select(Report).join(OrgUnit, OrgUnit.id == Report.org_unit_id).where(
+        scope_filter(session, user), col(Report.form_id).in_(forms), Report.status == SIGNED_OFF,
+        col(Report.current).is_(True)).order_by(Report.period, Report.id)).all()
+    return [r for r in rows if _posting(session, r.id) is None and (rule := sign_rule(session, r))
+            and rule.posting_photo]
+
+
+ANSWERED = ("resolved", "closed")
+
+
+def objections(session: Session, report: Report, *, open_only: bool = True) -> list[VillagerReport]:
+    """Return the villagers' reports raised from the QR pages of the village's assets during the report's posting
+    (our reading: any report then counts as an objection); with ``open_only``, those not yet answered — a filed
+    one until its problem is resolved or closed, a held one until the township accepts it (then as filed) or
+    discards it. Folded reports count with the one they were added to."""
+    posting = _posting(session, report.id)
+    if posting is None or report.org_unit_id is None:
+        return []
+    rows = session.exec(select(VillagerReport).join(Asset, Asset.id == VillagerReport.asset_id).where(
+        Asset.village_id == report.org_unit_id, VillagerReport.created_at >= posting.at,
+        VillagerReport.created_at < posting.until, col(VillagerReport.status).in_(("filed", "held", "accepted")))
+        .order_by(col(VillagerReport.created_at))).all()
+    if not open_only:
+        return list(rows)
+    problem_ids = [r.problem_id for r in rows if r.problem_id]
+    closed = set(session.exec(select(Problem.id).where(col(Problem.id).in_(problem_ids),
+                                                       col(Problem.status).in_(ANSWERED))).all()) if problem_ids else set()
+    return [r for r in rows if r.status == "held" or (r.problem_id is not None and r.problem_id not in closed)]
+
+
+def held_by_objections(session: Session, user: User) -> list[tuple[Report, list[VillagerReport]]]:
+    """Return the user's signed-off reports whose posting raised objections still unanswered."""
+    if "report.fill" not in PERMISSIONS.get(user.role, frozenset()):
+        return []
+    found = []
+    for item in to_report_up(session, user):
+        rule = sign_rule(session, item.report)
+        if rule and rule.objections_hold and (held := objections(session, item.report)):
+            found.append((item.report, held))
+    return found
 
 
 def send_back(session: Session, user: User, report_id: int, reason: str, *,
@@ -347,6 +519,8 @@ def to_report_up(session: Session, user: User) -> list[ToReport]:
     out = []
     for report, unit in rows:
         posting = _posting(session, report.id)
+        if posting is None and FORMS[report.form_id].posting_days:
+            continue  # waits for the photo of its posted notice (``awaiting_posting``)
         out.append(ToReport(report, unit.name, as_utc(posting.until) if posting else None))
     return out
 
@@ -368,8 +542,14 @@ def report_up(session: Session, user: User, report_id: int, *, now: dt.datetime 
             raise CycleError(MSG_DONE_ALREADY)
         now = as_utc(now or utcnow())
         posting = _posting(session, report.id)
+        spec = FORMS[report.form_id]
+        rule = sign_rule(session, report)
+        if posting is None and spec.posting_days:
+            raise CycleError(MSG_NO_PHOTO, days=spec.posting_days)
         if posting is not None and now < as_utc(posting.until):
             raise CycleError(MSG_POSTING, until=as_utc(posting.until).date().isoformat())
+        if rule is not None and rule.objections_hold and (held := objections(session, report)):
+            raise CycleError(MSG_HELD, count=len(held))
     except (AccessDenied, CycleError):
         session.rollback()
         raise
@@ -498,7 +678,7 @@ def grade(session: Session, user: User | None, township_id: int, year: int, *,
     if existing is not None:
         raise CycleError(MSG_DONE_ALREADY)
     score = round_half_up(sum(scores.values(), Decimal(0)) / len(scores), 2)
-    band = grade_scale(GRADE_SCALE).grade(score)
+    band = grades_of(policies.county_profile(session, county_of(session, township)), GRADE_SCALE).grade(score)
     now = as_utc(now or utcnow())
     data = {"score": str(score), "grade": band.published, "label": band.label,
             "villages": {str(k): str(v) for k, v in scores.items()}}
@@ -648,7 +828,7 @@ def _rule_checks(rule) -> list[tuple[str, str]]:
 def review_sheets(session: Session, user: User | None, village_id: int, year: int) -> list[ReviewSheet]:
     """Return the evaluation sheet of each asset ``review`` scores for the village (checked assets, by id)."""
     from bot.scoring.rubric import load_rubric
-    from bot.services.assessment.facts import RUBRIC_BY_TYPE, registry_facts
+    from bot.services.assessment.facts import RUBRIC_BY_TYPE, profile_rubric, registry_facts
 
     village = _unit_for(session, user, "report.review", village_id, "village")
     assets = session.exec(select(Asset).where(Asset.village_id == village.id, Asset.status == "active",
@@ -656,7 +836,7 @@ def review_sheets(session: Session, user: User | None, village_id: int, year: in
                           .order_by(Asset.id)).all()
     sheets = []
     for asset in assets:
-        rubric_id = RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating")
+        rubric_id = profile_rubric(session, asset) or RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating")
         rubric = load_rubric(rubric_id)
         filled = registry_facts(session, asset, year).sources
         checks, facts, seen = [], [], set()

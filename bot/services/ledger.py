@@ -145,6 +145,38 @@ def _header_below(row: list[Any]) -> bool:
     if "项目名称" in names or any(isinstance(c, (int, float)) and not isinstance(c, bool) for c in row):
         return False
     return any(n in FUND_SUBHEADERS or n in FUND_GROUPS for n in names)
+# --- optional columns for seed 000 三(二)'s thresholds (issue 16) --------------------------------------
+# Read when a file has them, written only then (an older file without them changes nothing); not exported.
+
+THRESHOLD_COLUMNS: tuple[Column, ...] = (
+    Column("生产区域面积（平方米）", "workshop_area_m2", "area", aliases=("车间面积", "生产区域面积", "车间面积（平方米）")),
+    Column("就业人数", "workers", "count", aliases=("吸纳就业人数",)),
+    Column("其中脱贫户人数", "poor_workers", "count", aliases=("其中贫困户人数", "带贫人数", "其中贫困人口")),
+    Column("投用日期", "in_use_since", "date", aliases=("建成投用日期", "投产日期")),
+    Column("光伏收益（万元）", "pv_income", "amount", aliases=("光伏发电收益", "光伏发电收益（万元）")),
+    Column("用于公益岗位（万元）", "pv_income_public_jobs", "amount",
+           aliases=("用于公益岗位工资", "公益岗位支出（万元）")),
+)
+for _col in THRESHOLD_COLUMNS:
+    for _name in (_col.header, *_col.aliases):
+        HEADER_LOOKUP.setdefault(norm_header(_name), _col)
+
+
+def parse_threshold_cell(column: Column, value: Any) -> Any:
+    """Parse an optional threshold column: blank is None; an area or amount is a number ≥ 0, a count whole."""
+    text = cell_text(value).replace(",", "").replace("，", "")
+    if not text:
+        return None
+    if column.kind == "date":
+        return parse_date(value)
+    if not _NUM_RE.match(text) or Decimal(text) < 0 or (column.kind == "count" and "." in text):
+        raise CellError(N_("'{value}' is not a number: write digits, e.g. 12.5."), value=text)
+    return int(text) if column.kind == "count" else Decimal(text)
+
+
+def threshold_values(record: dict) -> dict[str, Any]:
+    """Return the threshold fields a row of the file gave (only the columns the file has)."""
+    return {c.field: record[c.field] for c in THRESHOLD_COLUMNS if c.field in record}
 
 
 def find_header(rows: list[list[Any]], scan: int = 20) -> tuple[int, dict[int, Column], list[str], int]:
@@ -260,6 +292,8 @@ def parse_coordinate(value: Any, limit: float) -> float | None:
 
 
 def parse_cell(column: Column, value: Any) -> Any:
+    if column in THRESHOLD_COLUMNS:
+        return parse_threshold_cell(column, value)
     if column.kind == "money":
         return parse_money(value)
     if column.kind == "year":
@@ -501,7 +535,7 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
     now = utcnow()
     for base, dated in groups:
         code = base["project_code"]
-        values = _asset_values(base)
+        values = {**_asset_values(base), **threshold_values(base)}
         current = existing.get(code)
         old_years = years.get(current.id, {}) if current is not None and current.id is not None else {}
         year_before: dict[str, Any] = {}

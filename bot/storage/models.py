@@ -128,6 +128,15 @@ class Asset(SQLModel, table=True):
     longitude: float | None = None
     status: str = Field(default="active", max_length=16)
     public_token: str = Field(max_length=64, unique=True)
+    # Optional facts for seed 000 三(二)'s thresholds (migration scoring_0001): a workshop's production
+    # area and its workers (of them from poor households), the day it went into use (the 30 % / 10 % rule
+    # turns on 2018-07-05), and a PV station's yearly income and the part paid for public-welfare jobs (万元).
+    workshop_area_m2: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
+    workers: int | None = None
+    poor_workers: int | None = None
+    in_use_since: dt.date | None = None
+    pv_income: Decimal | None = Field(default=None, sa_type=Numeric(14, 4))
+    pv_income_public_jobs: Decimal | None = Field(default=None, sa_type=Numeric(14, 4))
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -318,6 +327,7 @@ from bot.storage import (  # noqa: E402
     models_cycle,  # noqa: F401
     models_ledger,  # noqa: F401
     models_schedule,  # noqa: F401
+    models_scoring,  # noqa: F401
     models_telegram,  # noqa: F401
     models_villager,  # noqa: F401
 )

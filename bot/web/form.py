@@ -7,6 +7,7 @@ CSRF token and every request checks the signed-in user's scope through bot.servi
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -89,13 +90,15 @@ def sign_off_page(request: Request, report_id: RowId):
                 for q, value in reports.walker_for(report).review()]
         return render(request, "signoff.html", report=report, rows=rows, subject=reports.subject_name(session, report),
                       form_title=load_form(report.form_id).title, waiting=cycle.needs_sign_off(report),
-                      masking=cycle.posting_warning(report, locale))
+                      masking=cycle.posting_warning(report, locale), signing=cycle.signing(session, report))
 
 
 @router.post("/f/signoff/{report_id}", include_in_schema=False)
-def sign_off(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
-    """Sign the report off (posted publicly first where the form says so, else filed with the township)."""
-    return _cycle_step(request, csrf, cycle.sign_off, report_id)
+def sign_off(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
+             post: Annotated[str, Form(max_length=32)] = ""):
+    """Sign the report off (posted publicly first where the form says so, else filed with the township); where
+    the profile names two signers, this is the signature for ``post`` (issue 16, bot/services/cycle.py)."""
+    return _cycle_step(request, csrf, functools.partial(cycle.sign_off, post=post or None), report_id)
 
 
 @router.post("/f/signoff/{report_id}/back", include_in_schema=False)

@@ -76,7 +76,7 @@ def test_inspections_each_quarter_for_each_asset_of_the_township(sqlite_engine):
 
 def test_reports_about_a_village_check_the_unit(sqlite_engine):
     with Session(sqlite_engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         xq, wz = c.tree.village_a1, c.tree.village_a2
         with time_machine.travel(local(2026, 11, 20), tick=False):
             draft = cycle.start(session, c.cadre, cycle.YEAREND, xq.id, "2026", channel="web")
@@ -96,6 +96,9 @@ def test_reports_about_a_village_check_the_unit(sqlite_engine):
                 cycle.start(session, c.cadre, cycle.YEAREND, xq.id, "2026", channel="web")
             assert "新桥村" in again.value.message("zh_CN")
             cycle.sign_off(session, c.supervisor, done.id)
-            with pytest.raises(cycle.CycleError):  # signed off once only
+            with pytest.raises(cycle.CycleError):  # each signer signs once only
                 cycle.sign_off(session, c.supervisor, done.id)
+            cycle.sign_off(session, c.board, done.id)  # Qinbei: the cooperative board's chair signs too
+            with pytest.raises(cycle.CycleError):  # signed off once only
+                cycle.sign_off(session, c.board, done.id)
         assert session.get(Report, done.id).status == "signed_off"

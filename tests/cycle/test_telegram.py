@@ -122,9 +122,20 @@ async def _confirm_submission(county, cadre, report_id: int) -> None:
 
 
 def _yearend_county(county) -> int:
-    """Put the county on the profile with the yearly cycle; return 新桥村's id."""
+    """Put the county on the yearly cycle with one signer (Qinbei's profile without its ``sign_off`` section):
+    the Telegram flow of a single signature. Qinbei's two signers and board posting: tests/cycle/test_year.py."""
+    import tempfile
+    from pathlib import Path
+
+    from bot.policy.loading import PROFILES_DIR
+    from bot.services import audit, policies
+
+    text = (PROFILES_DIR / "qinbei-2023.yaml").read_text(encoding="utf-8")
+    text = text[:text.index("sign_off:")].replace("id: qinbei-2023", "id: qinbei-one-signer")
+    path = Path(tempfile.mkdtemp()) / "qinbei-one-signer.yaml"
+    path.write_text(text, encoding="utf-8")
     with Session(county.engine) as session:
-        unit(session, "桃源县").policy_profile = "qinbei-2023"
+        policies.use(session, audit.Actor(None, "test"), unit(session, "桃源县"), str(path))
         session.commit()
         return unit(session, "新桥村").id
 

@@ -44,7 +44,7 @@ def county_and_settings(engine, tmp_path, profile: str):
     settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
                         secret_key="test-secret-key-0123456789")
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, profile)
+        c = make_county(session, profile, boards=profile == "qinbei-2023")
         session.commit()
     return c, settings
 
@@ -121,7 +121,20 @@ def test_the_supervisor_signs_off_on_the_web_and_the_cadre_reports_up_after_the_
         signed = supervisor.post(f"/f/signoff/{report.id}", data={"csrf": csrf(page.text)})
         assert signed.status_code == 200 and f"/f/signoff/{report.id}" not in signed.text
         again = supervisor.post(f"/f/signoff/{report.id}", data={"csrf": csrf(page.text)})
-        assert again.status_code == 409  # signed off already: said so, nothing changes
+        assert again.status_code == 409  # signed already: said so, nothing changes
+
+        # Qinbei 五(三)1: the cooperative board's chair signs too, then the notice goes up on the village board
+        board = client_for(sqlite_engine, settings, c.board.id)
+        board_page = board.get(f"/f/signoff/{report.id}")
+        assert 'name="post"' in board_page.text and "李监委" in board_page.text
+        assert board.post(f"/f/signoff/{report.id}", data={"csrf": csrf(board_page.text),
+                                                            "post": "cooperative_board"}).status_code == 200
+        posting = cadre.get("/posting")
+        assert f'action="/posting/{report.id}?' in posting.text
+        from tests.services.images import make_jpeg
+        posted = cadre.post(f"/posting/{report.id}", data={"csrf": csrf(posting.text)},
+                            files={"photo": ("notice.jpg", make_jpeg(), "image/jpeg")})
+        assert posted.status_code == 200 and f'action="/posting/{report.id}?' not in posted.text, posted.text[-1500:]
 
         listed = cadre.get("/f")
         assert "2026-11-26 09:30" in listed.text and f"/f/report/{report.id}/up" not in listed.text

@@ -13,7 +13,7 @@ from bot.services.access import AccessDenied
 from bot.storage.models import AuditEntry, Report
 from bot.storage.models_cycle import CycleStep
 from bot.storage.models_schedule import DutyRecord
-from tests.cycle.world import fill, local, make_county
+from tests.cycle.world import fill, local, make_county, post_on_board, sign_both
 from tests.scoring.scoring_factories import full_marks_file
 
 TARGETS = {"upkeep_targets": "道路每月巡查", "operating_targets": "车间全年正常运营", "income_target": "3",
@@ -43,9 +43,9 @@ def evaluation(rubric: str, not_met: dict | None = None) -> dict:
     return data
 
 
-def test_a_year_of_the_cycle(engine):
+def test_a_year_of_the_cycle(engine, tmp_path):
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         xq = c.tree.village_a1
 
         # January: the departments set each village's targets, due January 25.
@@ -63,7 +63,7 @@ def test_a_year_of_the_cycle(engine):
         assert reports.subject_name(session, targets) == "新桥村"
         assert ("annual-targets", "新桥村", "2026") not in due(session, c.officer, local(2026, 1, 11))
 
-        # June: the mid-year self-check, signed off by the village supervisor before it goes up.
+        # June: the mid-year self-check, signed off by the two supervisors' chairs before it goes up.
         assert ("midyear-self-check", "新桥村", "2026") not in due(session, c.cadre, local(2026, 5, 20))
         assert due(session, c.cadre, local(2026, 6, 2)) == {("midyear-self-check", "新桥村", "2026")}
         with time_machine.travel(local(2026, 6, 20), tick=False):
@@ -77,6 +77,10 @@ def test_a_year_of_the_cycle(engine):
                 cycle.sign_off(session, c.cadre, midyear.id)
             assert session.get(Report, midyear.id).status == "submitted"
             midyear = cycle.sign_off(session, c.supervisor, midyear.id)
+            assert midyear.status == "submitted"  # 五(二): the cooperative board's chair signs too
+            assert cycle.awaiting_sign_off(session, c.supervisor) == []
+            assert [r.id for r in cycle.awaiting_sign_off(session, c.board)] == [midyear.id]
+            midyear = cycle.sign_off(session, c.board, midyear.id)
         assert midyear.status == "reported"  # no posting: filed with the township on sign-off
         assert [s.step for s in cycle.steps(session, c.leader, midyear.id)] == ["sign_off", "report_up"]
         assert duties(session) == {("midyear_self_check", xq.id, "2026")}  # the reminders stop
@@ -99,8 +103,12 @@ def test_a_year_of_the_cycle(engine):
         with time_machine.travel(signed_at, tick=False):
             with pytest.raises(AccessDenied):
                 cycle.sign_off(session, c.other_supervisor, yearend.id)
-            yearend = cycle.sign_off(session, c.supervisor, yearend.id)
-        assert yearend.status == "signed_off"
+            yearend = sign_both(session, c.supervisor, c.board, yearend.id)
+            assert yearend.status == "signed_off"
+            with pytest.raises(cycle.CycleError) as unposted:  # 五(三)1: posted on the village board first
+                cycle.report_up(session, c.cadre, yearend.id)
+            assert unposted.value.msgid == cycle.MSG_NO_PHOTO
+            post_on_board(session, c.cadre, yearend.id, tmp_path / "evidence")
 
         # Posted on the QR pages of the village's assets for exactly 10 days, and on no other village's.
         for moment in (signed_at, local(2026, 11, 26, 9, 29)):
@@ -162,7 +170,8 @@ def test_a_year_of_the_cycle(engine):
         # Each step is in the audit log, and the chain holds.
         actions = [e.action for e in session.exec(select(AuditEntry).order_by(AuditEntry.id)).all()
                    if e.action.startswith("cycle.")]
-        assert actions == ["cycle.sign_off", "cycle.report_up", "cycle.sign_off", "cycle.post", "cycle.report_up",
+        assert actions == ["cycle.sign", "cycle.sign", "cycle.sign_off", "cycle.report_up",
+                           "cycle.sign", "cycle.sign", "cycle.sign_off", "cycle.post", "cycle.report_up",
                            "cycle.review", "cycle.grade"]
         assert audit.verify(session).ok
         assert session.exec(select(CycleStep).where(CycleStep.step == "post")).one().until == local(2026, 11, 26, 9, 30)
@@ -174,15 +183,16 @@ def test_a_year_of_the_cycle(engine):
     ({"A101": ["1", "2", "3"], "A201": ["2"]}, "75.00", "一般"),
     ({"A101": ["1", "2", "3"], "A201": ["2"], "B201": ["1", "2"]}, "60.00", "较差"),
 ])
-def test_grade_bands(sqlite_engine, not_met, score, band):
+def test_grade_bands(sqlite_engine, tmp_path, not_met, score, band):
     with Session(sqlite_engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         wz = c.tree.village_a2
         supervisor, cadre = c.other_supervisor, reports_user(session, wz)
         with time_machine.travel(local(2026, 11, 20), tick=False):
             report = fill(session, cadre, cycle.start(session, cadre, cycle.YEAREND, wz.id, "2026", channel="web"),
                           YEAREND)
-            cycle.sign_off(session, supervisor, report.id)
+            sign_both(session, supervisor, c.other_board, report.id)
+            post_on_board(session, cadre, report.id, tmp_path)
         with time_machine.travel(local(2026, 12, 1), tick=False):
             cycle.report_up(session, cadre, report.id)
             fill(session, c.leader, cycle.start(session, c.leader, cycle.TOWNSHIP_REVIEW, wz.id, "2026",

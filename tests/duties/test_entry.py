@@ -14,7 +14,7 @@ from bot.storage.db import session_scope
 from bot.storage.models import User
 from bot.storage.models_schedule import DutyRecord
 from tests.cycle.test_year import REVIEW, YEAREND
-from tests.cycle.world import fill, make_county
+from tests.cycle.world import fill, make_county, post_on_board, sign_both
 from tests.duties.harness import TZ, Web, csrf, local, run_cli, settings_for
 from tests.policy.world import build
 
@@ -65,12 +65,13 @@ def test_the_duty_page_records_only_the_officers_own_open_duties(sqlite_url, sql
 def test_the_township_reaches_the_year_end_review_from_telegram_and_the_web(sqlite_engine, tmp_path):
     engine, settings = sqlite_engine, settings_for(tmp_path)
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         xq = c.tree.village_a1
         with time_machine.travel(local(2026, 11, 10), tick=False):
             yearend = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, xq.id, "2026",
                                                          channel="web"), YEAREND)
-            cycle.sign_off(session, c.supervisor, yearend.id)
+            sign_both(session, c.supervisor, c.board, yearend.id)  # Qinbei: two signers, then the board posting
+            post_on_board(session, c.cadre, yearend.id, tmp_path / "evidence")
         with time_machine.travel(local(2026, 11, 25), tick=False):
             cycle.report_up(session, c.cadre, yearend.id)
             _text, markup = forms_menu(session, session.get(User, c.leader.id), "zh_CN", TZ)

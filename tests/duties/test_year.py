@@ -254,6 +254,9 @@ def test_qinbei_year(sqlite_url, sqlite_engine, tmp_path):
         supers = {"village_a1": world.people["super_a1"].id,
                   "village_a2": make_user(session, "village_supervisor", world.tree.village_a2, "王监委").id,
                   "village_b1": make_user(session, "village_supervisor", world.tree.village_b1, "梨监委").id}
+        # Qinbei 五(二), 五(三)1: the cooperative board's chair of each village signs too (issue 16)
+        boards = {key: make_user(session, "village_supervisor", getattr(world.tree, key), f"{key}监事").id
+                  for key in ("village_a1", "village_a2", "village_b1")}
     ids = {k: u.id for k, u in world.people.items()}
     cadres = {"village_a1": ids["cadre_a1"], "village_a2": ids["cadre_a2"], "village_b1": ids["cadre_b1"]}
     leaders = {"village_a1": ids["leader_a"], "village_a2": ids["leader_a"], "village_b1": ids["leader_b"]}
@@ -285,7 +288,17 @@ def test_qinbei_year(sqlite_url, sqlite_engine, tmp_path):
                                            page=f"/f/signoff/{report_id}")
             else:
                 response = supervisor.post(f"/f/signoff/{report_id}", page=f"/f/signoff/{report_id}")
+                assert response.status_code == 200, response.text[-500:]
+                response = Web(engine, settings, boards[village]).post(f"/f/signoff/{report_id}",
+                                                                       page=f"/f/signoff/{report_id}")
             assert response.status_code == 200, response.text[-500:]
+            if form == "yearend-self-evaluation":  # 五(三)1: posted on the village board, with its photo
+                from bot.services.evidence import EvidenceStore
+                from tests.services.images import make_jpeg
+
+                with Session(engine) as session:
+                    cycle.record_posting(session, session.get(User, cadres[village]), report_id, make_jpeg(),
+                                         EvidenceStore(tmp_path / "evidence", 5 * 1024 * 1024))
         return run
 
     def refill(village: str, form: str):

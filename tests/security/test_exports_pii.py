@@ -208,6 +208,13 @@ def test_posted_summary_is_masked_and_the_author_is_told(engine, tmp_path):
         assert "身份证号 110***********002X" in text and "手机号 138****5678" in text
         signed = supervisor.post(f"/f/signoff/{report.id}", data={"csrf": csrf(page.text)})
         assert signed.status_code == 200 and "/f/signoff" not in str(signed.url)  # back on the list
+        board = client_for(engine, settings, c.board.id)  # Qinbei: the cooperative board's chair signs too
+        board_page = board.get(f"/f/signoff/{report.id}")
+        assert board.post(f"/f/signoff/{report.id}", data={"csrf": csrf(board_page.text)}).status_code == 200
+        from tests.cycle.world import post_on_board  # then the notice goes up on the village board
+
+        with Session(engine) as session:
+            post_on_board(session, session.get(User, c.cadre.id), report.id, tmp_path / "evidence")
     with Session(engine) as session:
         assert session.get(Report, report.id).status == "signed_off"
 

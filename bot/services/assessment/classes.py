@@ -26,6 +26,7 @@ from bot.scoring.classify import (
     DISPOSE,
     REVITALISE,
     UPGRADE,
+    AssetFacts,
     Classification,
     ClassifyPolicy,
     MonthlySummary,
@@ -155,9 +156,30 @@ def class_row(session: Session, asset_id: int, period: str) -> AssetClass | None
 DEFAULT_POLICY = ClassifyPolicy()
 
 
+def county_policy(session: Session, unit: OrgUnit) -> ClassifyPolicy:
+    """Return the 四个一批 parameters of the profile the unit's county follows (the defaults without one)."""
+    from bot.policy.scoring import classify_policy
+    from bot.services.orgs import county_of
+    from bot.services.policies import county_profile
+
+    return classify_policy(county_profile(session, county_of(session, unit)))
+
+
+def asset_facts(asset: Asset) -> AssetFacts:
+    """Return the ledger's facts of a workshop or PV station for seed 000's thresholds."""
+    fiscal = sum((v or 0 for v in (asset.funds_central, asset.funds_province, asset.funds_city,
+                                   asset.funds_county)), 0)
+    return AssetFacts(workshop_area_m2=asset.workshop_area_m2, workers=asset.workers,
+                      poor_workers=asset.poor_workers, in_use_since=asset.in_use_since,
+                      government_funded=bool(fiscal), pv_income=asset.pv_income,
+                      pv_income_public_jobs=asset.pv_income_public_jobs)
+
+
 def suggest_classes(session: Session, township: OrgUnit, period: str, *, user: User | None = None,
-                    policy: ClassifyPolicy = DEFAULT_POLICY) -> list[Suggestion]:
+                    policy: ClassifyPolicy | None = None) -> list[Suggestion]:
     """Suggest (and store) the class of every active operating asset of ``township`` for ``period``.
+
+    The thresholds are the county's profile's (``bot.policy.scoring.classify_policy``) unless ``policy`` is given.
 
     A confirmed class is kept; only the suggestion and its reasons are refreshed (audited when they
     change). With a ``user``, they need 'asset.classify' over the township.
@@ -168,6 +190,7 @@ def suggest_classes(session: Session, township: OrgUnit, period: str, *, user: U
         require(session, user, "asset.classify", township)
     month_start(period)
     tz = deadline_for(session, township).tz
+    policy = policy or county_policy(session, township)
     assets = session.exec(select(Asset).join(OrgUnit, col(Asset.village_id) == col(OrgUnit.id))
                           .where(col(OrgUnit.path).startswith(township.path),
                                  col(Asset.asset_type).in_(CLASSIFIED_TYPES), Asset.status == "active")
@@ -178,7 +201,7 @@ def suggest_classes(session: Session, township: OrgUnit, period: str, *, user: U
         if not summaries:
             results.append(Suggestion(asset, None, None))
             continue
-        result = classify(summaries, policy)
+        result = classify(summaries, policy, asset_facts(asset))
         results.append(Suggestion(asset, store_suggestion(session, user, asset, period, result), result))
     return results
 

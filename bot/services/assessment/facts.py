@@ -121,7 +121,8 @@ def score_asset(session: Session, asset_id: int, *, year: int, evaluation: Mappi
                 rubric: str | None = None, user: User | None = None) -> AssetScore:
     """Score one asset for ``year``: the evaluator's facts file ``evaluation`` plus the registry's facts.
 
-    The rubric is ``rubric``, else the file's ``rubric``, else the year-end rubric of the asset's type.
+    The rubric is ``rubric``, else the file's ``rubric``, else the one the county's profile chooses for the
+    asset's type (``rubrics:``), else the year-end rubric of the asset's type.
     With a ``user``, they must be allowed to view the asset.
     """
     if user is not None:
@@ -129,7 +130,8 @@ def score_asset(session: Session, asset_id: int, *, year: int, evaluation: Mappi
     else:
         asset = session.get(Asset, asset_id)
     data = dict(require_mapping(evaluation, "(file)"))
-    rubric_id = rubric or data.get("rubric") or RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating")
+    rubric_id = (rubric or data.get("rubric") or profile_rubric(session, asset)
+                 or RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating"))
     filled = registry_facts(session, asset, year)
     village = session.get(OrgUnit, asset.village_id)
     project = {"name": asset.name, "code": asset.project_code, "village": village.name, "year": year}
@@ -137,3 +139,13 @@ def score_asset(session: Session, asset_id: int, *, year: int, evaluation: Mappi
     data.update(rubric=rubric_id, project=project, facts=merge_facts(data.get("facts") or {}, filled.facts))
     facts = parse_facts(data)
     return AssetScore(asset, evaluate(load_rubric(facts.rubric), facts), filled)
+
+
+def profile_rubric(session: Session, asset: Asset) -> str | None:
+    """Return the rubric the county's profile chooses for the asset's type, if it chooses one."""
+    from bot.policy.scoring import rubric_for
+    from bot.services.orgs import county_of
+    from bot.services.policies import county_profile
+
+    village = session.get(OrgUnit, asset.village_id)
+    return rubric_for(county_profile(session, county_of(session, village)), asset.asset_type)
