@@ -57,6 +57,42 @@ class Settings(BaseSettings):
         if value and len(value) < MIN_KEY_LENGTH:
             raise ValueError(f"must be at least {MIN_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`)")
         return value
+    # WeCom (企业微信) self-built app (docs/wecom.md): all of corp id, agent id, secret, token and
+    # EncodingAESKey, or none (no WeCom app). The API root may be a self-hosted 政务微信 or a test double.
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: str = ""
+    wecom_token: str = ""
+    wecom_encoding_aes_key: str = ""
+    wecom_api_root: str = "https://qyapi.weixin.qq.com"
+
+    @field_validator("wecom_api_root")
+    @classmethod
+    def _wecom_root(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (default https://qyapi.weixin.qq.com)")
+        return value.rstrip("/")
+
+    @field_validator("wecom_agent_id")
+    @classmethod
+    def _wecom_agent(cls, value: str) -> str:
+        if value and not value.strip().isdigit():
+            raise ValueError("must be the app's AgentId, a number (WeCom admin console, the app's page)")
+        return value.strip()
+
+    @field_validator("wecom_encoding_aes_key")
+    @classmethod
+    def _wecom_aes_key(cls, value: str) -> str:
+        if value and (len(value) != 43 or not value.isalnum()):
+            raise ValueError("must be the 43 letters and digits of the app's EncodingAESKey (API 接收消息 settings)")
+        return value
+
+    @property
+    def wecom_enabled(self) -> bool:
+        """Whether the WeCom app is configured (every VILLAGEBOT_WECOM_* value but the API root set)."""
+        return all((self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token,
+                    self.wecom_encoding_aes_key))
+
     # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client; empty: none,
     # the client is the socket's peer (villager report limits count by it).
     trusted_proxies: str = ""

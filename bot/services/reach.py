@@ -52,7 +52,11 @@ def waiting():
     not someone to chase). The scheduler's preview and digests and the /people/waiting page ask this."""
     invited = select(Invite.user_id)
     redeemed = select(Invite.user_id).where(col(Invite.used_at).is_not(None))
+    from bot.storage.models_wecom import WeComIdentity
+
+    bound_in_wecom = select(WeComIdentity.user_id).where(col(WeComIdentity.bound_at).is_not(None))
     return (col(User.role).in_(list(ROLE_LEVEL)) & col(User.id).not_in(select(TelegramIdentity.user_id))
+            & col(User.id).not_in(bound_in_wecom)
             & (col(User.active).is_(True) | (col(User.id).in_(invited) & col(User.id).not_in(redeemed))))
 
 
