@@ -314,6 +314,9 @@ def _targets(session: Session, messages: list[OutboxMessage]) -> dict[int, Targe
     found = {mid: Target(chat_id=chats[uid]) for mid, uid in users.items() if uid in chats}
     member_of = members(session, sorted(set(wecom.values())))
     found.update({mid: Target(userid=member_of[uid]) for mid, uid in wecom.items() if uid in member_of})
+    # The WeCom conversation's replies ("w…"): to the member who wrote, named in the row itself.
+    found.update({m.id: Target(userid=str(m.body[0][1]["to"])) for m in messages if m.recipient.startswith("w")
+                  and m.body and isinstance(m.body[0][1], dict) and m.body[0][1].get("to")})
     found.update({mid: Target(url=live[rid].url, secret=live[rid].secret) for mid, rid in routes.items() if rid in live})
     return found
 
@@ -377,6 +380,9 @@ def _unreachable(engine: Engine, message: OutboxMessage, worker: str, now: dt.da
     """Mark the route dead, the message unreachable, and forward it to the next level up."""
     with session_scope(engine) as session:
         if not _set(session, message.id, worker, status="unreachable", error=detail[:500]):
+            return
+        if message.recipient.startswith("w"):  # a WeCom conversation's reply: nobody to forward it to
+            result.unreachable += 1
             return
         ident = int(message.recipient[1:])
         if message.recipient.startswith("u") and message.channel == WECOM_APP:

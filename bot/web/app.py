@@ -75,7 +75,8 @@ def _include_routes(app: FastAPI, settings: Settings, engine) -> None:
     import importlib
 
     for module in ("bot.web.routes", "bot.web.menu", "bot.web.review", "bot.web.problems", "bot.web.oversight",
-                   "bot.web.people", "bot.web.duties", "bot.adapters.telegram_webhook"):
+                   "bot.web.people", "bot.web.duties", "bot.adapters.telegram_webhook",
+                   "bot.adapters.wecom_app"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
