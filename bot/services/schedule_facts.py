@@ -30,6 +30,7 @@ from bot.services.cycle_forms import FORMS
 from bot.services.policies import county_profile
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute
+from bot.storage.models_wecom import WeComIdentity
 
 MONTHLY_REPORT = "village_monthly_report"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=UTC)
@@ -148,8 +149,6 @@ def _recipients(session: Session, view: CountyView, by_id: dict[int, Unit]) -> l
 
 def _wecom_members(session: Session, view: CountyView, by_id: dict[int, Unit]) -> list[Recipient]:
     """Return the active people with a reachable WeCom app route (channel ``wecom_app``)."""
-    from bot.storage.models_wecom import WeComIdentity
-
     users = session.exec(
         select(User.id, User.name, User.role, User.org_unit_id, User.locale)
         .join(WeComIdentity, WeComIdentity.user_id == User.id)
