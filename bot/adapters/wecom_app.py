@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/wecom/callback"
 OAUTH_PATH = "/auth/wecom"
+JOIN_PATH = "/wecom/join"  # + "/<invite code>": the invite link that opens in WeCom
+INVITE = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 FOLLOW_UP_TTL = dt.timedelta(minutes=30)
 BIND = re.compile(r"^\s*(?:绑定|bind)\s*[:：]?\s*(\S+)\s*$", re.IGNORECASE)
 REPORT_WORDS = {"填报", "检查", "报告", "月检", "report", "/report"}
@@ -228,14 +230,15 @@ def _dispatch(turn: Turn, msg: dict[str, str]) -> None:
     content = (msg.get("Content") or "").strip() if kind == "text" else ""
     bind = BIND.match(content) if content else None
     identity = wecom_people.identity_of(turn.session, turn.userid)
-    if bind:
+    if bind and INVITE.fullmatch(bind.group(1)):
         user = wecom_people.bind_by_invite(turn.session, bind.group(1), turn.userid)
         turn.session.commit()
         turn.user, turn.identity = user, wecom_people.identity_of(turn.session, turn.userid)
         turn.say(turn.t(MSG_BOUND, name=user.name))
         return
-    if identity is None:
-        turn.say(turn.t(MSG_NOT_BOUND))
+    if identity is None or bind:
+        turn.say(turn.t(MSG_NOT_BOUND) if identity is None else turn.t(N_(
+            "This invite code is not valid. Ask your township for a new one.")))
         return
     if identity.bound_at is None:
         wecom_people.first_contact(turn.session, identity)
@@ -588,10 +591,24 @@ def include(app: FastAPI, settings: Settings, engine) -> None:
             return PlainTextResponse("", status_code=503)
         return PlainTextResponse("")
 
+    @app.get(JOIN_PATH + "/{invite}", include_in_schema=False)
+    def wecom_join(invite: str):
+        """An invite link opened in WeCom (a QR code scanned with WeCom): WeCom's silent sign-in, then
+        the member is bound to the invite's user and lands on their home page."""
+        from urllib.parse import quote
+
+        from bot.web.common import WebError
+
+        if api_for(settings) is None or not INVITE.fullmatch(invite):
+            raise WebError(404, N_("The WeCom app is not set up on this installation."))
+        back = f"{settings.public_url}{OAUTH_PATH}?next=%2Fhome&invite={quote(invite, safe='')}"
+        return RedirectResponse(oauth_url(settings, back), status_code=303)
+
     @app.get(OAUTH_PATH, include_in_schema=False)
-    def wecom_sign_in(request: Request, code: str = "", next: str = "/home"):
+    def wecom_sign_in(request: Request, code: str = "", next: str = "/home", invite: str = ""):
         """The web form opened inside WeCom: without ``code``, off to WeCom's silent sign-in; with it,
-        the member's UserId (auth/getuserinfo) opens a session for the bound user."""
+        the member's UserId (auth/getuserinfo) opens a session for the bound user (bound first to the
+        ``invite``'s user when it comes from an invite link)."""
         from bot.web.common import WebError, set_session_cookie
 
         api = api_for(settings)
@@ -609,6 +626,13 @@ def include(app: FastAPI, settings: Settings, engine) -> None:
             log.info("wecom: OAuth code refused (%s)", exc)
             raise WebError(403, MSG_SIGN_IN_REFUSED) from None
         with Session(engine) as session:
+            if invite and INVITE.fullmatch(invite):
+                try:
+                    wecom_people.bind_by_invite(session, invite, userid)
+                    session.commit()
+                except wecom_people.WeComBindError as exc:
+                    session.rollback()
+                    raise WebError(403, exc.msgid) from None
             identity = wecom_people.identity_of(session, userid)
             if identity is not None and identity.bound_at is None:
                 wecom_people.first_contact(session, identity)

@@ -150,3 +150,35 @@ def test_the_web_form_signs_in_inside_wecom_by_oauth(world):
     double.codes["code-3"] = "ZhaoLiu"
     away = world.client.get("/auth/wecom?code=code-3&next=//evil.example/x", follow_redirects=False)
     assert away.status_code == 303 and away.headers["location"] == "/home"
+
+
+def test_an_invite_link_opened_in_wecom_binds_the_member_and_signs_them_in(world):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from bot.storage.models_wecom import WeComIdentity
+
+    double, code = world.double, world.codes["cadre"]
+    env = {"VILLAGEBOT_DATABASE_URL": str(world.engine.url.render_as_string(hide_password=False)),
+           "VILLAGEBOT_PUBLIC_URL": "http://testserver", "VILLAGEBOT_DATA_DIR": str(world.settings.data_dir)}
+    printed = CliRunner().invoke(cli, ["wecom", "link", code], env=env, catch_exceptions=False)
+    assert printed.output.strip() == f"http://testserver/wecom/join/{code}"
+    opened = world.client.get(f"/wecom/join/{code}", follow_redirects=False)
+    query = parse_qs(urlsplit(opened.headers["location"]).query)
+    assert query["redirect_uri"] == [f"http://testserver/auth/wecom?next=%2Fhome&invite={code}"]
+    double.codes["c-join"] = "LiSi"
+    signed = world.client.get(f"/auth/wecom?code=c-join&next=/home&invite={code}", follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/home"
+    with Session(world.engine) as session:
+        identity = session.exec(select(WeComIdentity).where(WeComIdentity.userid == "LiSi")).one()
+        assert identity.user_id == world.users["cadre"] and identity.bound_at is not None
+    double.codes["c-again"] = "Someone"  # the invite is used up
+    assert world.client.get(f"/auth/wecom?code=c-again&invite={code}", follow_redirects=False).status_code == 403
+
+    # An officer records a cadre's WeCom account on the command line; a wrong id is refused in words.
+    recorded = CliRunner().invoke(cli, ["--lang", "en", "wecom", "record", str(world.users["cadre"]), "li.si@xq"],
+                                  env=env, catch_exceptions=False)
+    assert recorded.exit_code == 0 and "li.si@xq" in recorded.output
+    refused = CliRunner().invoke(cli, ["--lang", "en", "wecom", "record", str(world.users["cadre"]), "李 四"],
+                                 env=env, catch_exceptions=False)
+    assert refused.exit_code == 2 and "1 to 64 letters" in refused.output
