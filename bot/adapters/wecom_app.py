@@ -140,6 +140,7 @@ class Turn:
     identity: WeComIdentity | None = None
     user: User | None = None
     out: list[tuple[str, dict]] = field(default_factory=list)
+    media: bytes | WeComError | None = None  # an image message's file, fetched before the transaction
 
     @property
     def locale(self) -> str:
@@ -205,12 +206,23 @@ def handle(engine, settings: Settings, api: WeComApi | None, store: EvidenceStor
     if not userid:
         return "ignored"
     key = callback_key(msg)
+    media: bytes | WeComError | None = None
+    if msg.get("MsgType") == "image" and msg.get("MediaId") and api is not None:
+        # Fetched before the transaction starts: no database lock is held during a download.
+        with Session(engine) as session:
+            if session.get(WeComCallback, key) is not None:
+                log.info("wecom: callback %s already handled; dropped", key)
+                return "replay"
+        try:
+            media = api.media(msg["MediaId"])  # the evidence store refuses one too large, with its reason
+        except WeComError as exc:
+            media = exc
     with Session(engine) as session:
         if not _claim(session, key):
             session.rollback()
             log.info("wecom: callback %s already handled; dropped", key)
             return "replay"
-        turn = Turn(session, settings, api, store, userid, key)
+        turn = Turn(session, settings, api, store, userid, key, media=media)
         try:
             _dispatch(turn, msg)
         except USER_ERRORS as exc:
@@ -386,13 +398,9 @@ def _on_image(turn: Turn, msg: dict[str, str]) -> None:
     report, q = _current_of(turn, "photo")
     if report is None:
         return
-    media_id = msg.get("MediaId", "")
-    try:
-        if turn.api is None or not media_id:
-            raise WeComError(0, "no media id or no app")
-        data = turn.api.media(media_id, max_bytes=turn.store.max_bytes)
-    except WeComError as exc:
-        log.warning("wecom: media/get of %s failed: %s", media_id, exc)
+    data = turn.media
+    if not isinstance(data, bytes):
+        log.warning("wecom: media/get of %s failed: %s", msg.get("MediaId", ""), data)
         ask(turn, report, note="❗ " + turn.t(MSG_MEDIA))
         return
     try:

@@ -131,6 +131,30 @@ def test_a_reminder_reaches_a_cadre_who_has_only_wecom_with_a_link_that_signs_in
     assert {(r.channel, r.status) for r in mine} == {("wecom_app", "sent")}  # WeCom only, sent
 
 
+def test_a_member_who_left_wecom_is_marked_unreachable_and_the_reminder_goes_up_the_chain(world):
+    with Session(world.engine) as session:
+        county = session.get(OrgUnit, world.units["county"])
+        county.policy_profile = "yanshan-2024"
+        wangzhuang = session.exec(select(OrgUnit).where(OrgUnit.name == "王庄村")).one()
+        make_asset(session, wangzhuang, name="王庄村光伏电站", project_code="WZ-001",
+                   created_at=dt.datetime(2025, 1, 1, tzinfo=UTC))
+        session.add(county)
+        session.commit()
+    world.double.members.discard("WangWu")  # left the organisation (or outside the app's visible range)
+    moment = dt.datetime(2026, 3, 20, 1, 30, tzinfo=UTC)
+    result = outbox.tick(world.engine, world.channels, now=moment)
+    assert result.unreachable == 1 and result.forwarded == 1
+    assert world.double.sent_to("WangWu") == []
+    (forwarded,) = [p for p in world.double.sent_to("ZhaoLiu") if "cadre2" in card_text(p)]
+    assert translate("zh_CN", "Forwarded to you because {name} could not be reached:", name="cadre2") in \
+        card_text(forwarded)
+    with Session(world.engine) as session:
+        from bot.storage.models_wecom import WeComIdentity
+
+        gone = session.exec(select(WeComIdentity).where(WeComIdentity.userid == "WangWu")).one()
+        assert gone.reachable is False
+
+
 def test_the_web_form_signs_in_inside_wecom_by_oauth(world):
     double = world.double
     first = world.client.get("/auth/wecom?next=/f", follow_redirects=False)
