@@ -98,6 +98,13 @@ def test_a_cadre_binds_checks_an_asset_and_the_leader_acknowledges_from_the_card
     else:
         raise AssertionError("the checklist did not end")
 
+    # The same draft on the web form, opened inside WeCom (signed in by WeCom OAuth, no link).
+    double.codes["web-1"] = "LiSi"
+    opened = world.client.get(f"/auth/wecom?code=web-1&next=/f/report/{report_id}", follow_redirects=False)
+    assert opened.headers["location"] == f"/f/report/{report_id}"
+    page = world.client.get(f"/f/report/{report_id}")
+    assert page.status_code == 200 and "新桥村蔬菜大棚" in page.text and "抵押" in page.text
+
     # The review card: every answer, and Submit.
     review = world.last("LiSi")
     assert "抵押" in card_text(review) or "Mortgaged" in card_text(review)
