@@ -208,8 +208,10 @@ class DingTalkChannel(_Robot):
                                                              "text": _markdown(text, buttons, self.public_url)}})
 
 
-# The web page a WeCom text card opens for a Telegram-only button (the checklist is the web form there).
+# The web page a WeCom text card opens for a Telegram-only button: a cadre's checklist is the web form
+# there; the others' reports are on their home page.
 WECOM_APP_LINKS = {"go:report": "/f"}
+WECOM_FORM_ROLES = ("village_cadre", "village_supervisor")
 WECOM_CARD_ACTIONS = ("pb:",)  # buttons answered in WeCom itself (template card events), not by a web page
 
 
@@ -235,7 +237,8 @@ class WeComAppChannel:
 
         return f"{self.public_url}/auth/wecom?next={quote(path, safe='')}"
 
-    def payload(self, text: str, buttons: list[Button] | None = None, task_id: str = "") -> dict:
+    def payload(self, text: str, buttons: list[Button] | None = None, task_id: str = "",
+                role: str = "village_cadre") -> dict:
         """The message/send payload of a notice: a template card or a text card."""
         lines = text.split("\n")
         title, rest = lines[0], "\n".join(lines[1:])
@@ -253,7 +256,9 @@ class WeComAppChannel:
         button = next((b for b in buttons or () if b.link or b.data in WECOM_APP_LINKS), None)
         if button is None or not self.public_url:
             return {"msgtype": "text", "text": {"content": text[:2000]}}
-        path = WECOM_APP_LINKS.get(button.data) or button.link
+        path = button.link
+        if button.data in WECOM_APP_LINKS:
+            path = WECOM_APP_LINKS[button.data] if role in WECOM_FORM_ROLES else (button.link or "/home")
         return {"msgtype": "textcard", "textcard": {"title": title[:128], "description": (rest or title)[:512],
                                                     "url": self._link(path), "btntxt": button.label[:4] or "详情"}}
 
@@ -279,7 +284,8 @@ class WeComAppChannel:
         elif message.kind == "wecom-update":
             self._call(lambda: self.api.update_card([target.userid], params["response_code"], params["payload"]))
         else:
-            self._call(lambda: self.api.send(target.userid, self.payload(text, buttons, f"n{message.id}")))
+            self._call(lambda: self.api.send(target.userid, self.payload(text, buttons, f"n{message.id}",
+                                                                         message.role)))
 
     def close(self) -> None:
         pass
