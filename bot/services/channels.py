@@ -212,6 +212,9 @@ class DingTalkChannel(_Robot):
 # there; the others' reports are on their home page.
 WECOM_APP_LINKS = {"go:report": "/f"}
 WECOM_FORM_ROLES = ("village_cadre", "village_supervisor")
+# WeCom's limits of one app's messages to one member; beyond them WeCom silently drops messages.
+WECOM_APP_PER_MINUTE = 30
+WECOM_APP_PER_HOUR = 1000
 WECOM_CARD_ACTIONS = ("pb:",)  # buttons answered in WeCom itself (template card events), not by a web page
 
 
@@ -228,9 +231,32 @@ class WeComAppChannel:
 
     name = "wecom_app"
 
-    def __init__(self, api, public_url: str = "") -> None:
+    def __init__(self, api, public_url: str = "", *, per_minute: int = WECOM_APP_PER_MINUTE,
+                 per_hour: int = WECOM_APP_PER_HOUR, clock=time.monotonic) -> None:
         self.api = api
         self.public_url = public_url.rstrip("/")
+        self.per_minute, self.per_hour, self.clock = per_minute, per_hour, clock
+        self._recent: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _pace(self, userid: str) -> None:
+        """Count a message to ``userid``; raise DeliveryError (retry later) when WeCom's limits per member
+        are reached: WeCom drops, without an error, what goes beyond them."""
+        with self._lock:
+            now = self.clock()
+            recent = [at for at in self._recent.get(userid, []) if now - at < 3600]
+            last_minute = [at for at in recent if now - at < 60]
+            wait = 0.0
+            if len(last_minute) >= self.per_minute:
+                wait = 60 - (now - last_minute[-self.per_minute])
+            elif len(recent) >= self.per_hour:
+                wait = 3600 - (now - recent[-self.per_hour])
+            if wait > 0:
+                self._recent[userid] = recent
+                raise DeliveryError(f"wecom_app: the limit of messages to {userid} is reached",
+                                    retry_after=max(1.0, wait))
+            recent.append(now)
+            self._recent[userid] = recent
 
     def _link(self, path: str) -> str:
         from urllib.parse import quote
@@ -274,15 +300,18 @@ class WeComAppChannel:
 
     def send(self, target: Target, text: str, buttons: list[Button] | None = None) -> None:
         """Send a notice to the member; raise DeliveryError on failure."""
+        self._pace(target.userid)
         self._call(lambda: self.api.send(target.userid, self.payload(text, buttons)))
 
     def send_message(self, target: Target, message, text: str, buttons: list[Button]) -> None:
         """Send an outbox row: the conversation's own payloads as they are, notices as ``send``."""
         params = message.body[0][1] if message.body and isinstance(message.body[0][1], dict) else {}
+        if message.kind == "wecom-update":  # not a message: outside the limits per member
+            self._call(lambda: self.api.update_card([target.userid], params["response_code"], params["payload"]))
+            return
+        self._pace(target.userid)
         if message.kind in ("wecom-card", "wecom-text"):
             self._call(lambda: self.api.send(target.userid, params["payload"]))
-        elif message.kind == "wecom-update":
-            self._call(lambda: self.api.update_card([target.userid], params["response_code"], params["payload"]))
         else:
             self._call(lambda: self.api.send(target.userid, self.payload(text, buttons, f"n{message.id}",
                                                                          message.role)))

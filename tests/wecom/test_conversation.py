@@ -143,6 +143,7 @@ def test_a_cadre_binds_checks_an_asset_and_the_leader_acknowledges_from_the_card
     with Session(world.engine) as session:
         assert session.get(Problem, problem.id).status == "resolved"
 
+    assert len(double.sent_to("LiSi")) < 30  # under WeCom's limit per member and minute (tested apart)
     # Nothing was sent twice and nothing is left behind.
     assert len(double.task_ids) == sum(1 for _, p in double.sent if p["msgtype"] == "template_card")
     with Session(world.engine) as session:

@@ -206,3 +206,17 @@ def test_an_invite_link_opened_in_wecom_binds_the_member_and_signs_them_in(world
     refused = CliRunner().invoke(cli, ["--lang", "en", "wecom", "record", str(world.users["cadre"]), "李 四"],
                                  env=env, catch_exceptions=False)
     assert refused.exit_code == 2 and "1 to 64 letters" in refused.output
+
+
+def test_the_limit_of_messages_per_member_defers_the_rest_instead_of_losing_them(world):
+    channel = world.channels["wecom_app"]
+    clock = [5000.0]
+    channel.per_minute, channel.clock = 2, lambda: clock[0]
+    for word in ("帮助", "继续", "帮助"):
+        world.text("WangWu", word)
+    first = world.deliver()
+    assert (first.sent, first.retried) == (2, 1) and len(world.double.sent_to("WangWu")) == 2
+    clock[0] += 61
+    later = outbox.deliver(world.engine, world.channels, now=utcnow() + dt.timedelta(seconds=61))
+    assert later.sent == 1 and len(world.double.sent_to("WangWu")) == 3
+    assert {r.status for r in _rows(world)} == {"sent"}
