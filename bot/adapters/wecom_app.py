@@ -61,6 +61,7 @@ FOLLOW_UP_TTL = dt.timedelta(minutes=30)
 BIND = re.compile(r"^\s*(?:绑定|bind)\s*[:：]?\s*(\S+)\s*$", re.IGNORECASE)
 REPORT_WORDS = {"填报", "检查", "报告", "月检", "report", "/report"}
 CONTINUE_WORDS = {"继续", "continue", "/continue"}
+LATER_WORDS = {"稍后", "later", "/later"}
 HELP_WORDS = {"帮助", "help", "/help", "?", "？"}
 TYPED = ("text", "number", "date")
 USER_ERRORS = (UserError, AnswerError, AccessDenied, EvidenceError, wecom_people.WeComBindError)
@@ -336,8 +337,13 @@ def _on_text(turn: Turn, content: str) -> None:
         turn.say(turn.t(MSG_RESOLVED))
         return
     lowered = content.lower()
-    if lowered in REPORT_WORDS:
+    if lowered in REPORT_WORDS:  # the list: a number sent next picks an asset (the draft stays saved)
+        _activate(turn, None)
         _overview(turn)
+        return
+    if lowered in LATER_WORDS:
+        _activate(turn, None)
+        turn.say(turn.t(MSG_LATER))
         return
     if lowered in HELP_WORDS:
         turn.say(turn.t(MSG_HELP))
