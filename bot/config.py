@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -86,6 +86,16 @@ class Settings(BaseSettings):
         if value and (len(value) != 43 or not value.isalnum()):
             raise ValueError("must be the 43 letters and digits of the app's EncodingAESKey (API 接收消息 settings)")
         return value
+
+    @model_validator(mode="after")
+    def _wecom_complete(self):
+        names = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_encoding_aes_key")
+        missing = [n for n in names if not getattr(self, n)]
+        if missing and len(missing) < len(names):
+            raise ValueError("the WeCom app needs all of VILLAGEBOT_WECOM_CORP_ID, _AGENT_ID, _SECRET, _TOKEN and "
+                             "_ENCODING_AES_KEY (docs/wecom.md); missing: "
+                             + ", ".join(f"VILLAGEBOT_{n.upper()}" for n in missing))
+        return self
 
     @property
     def wecom_enabled(self) -> bool:
@@ -246,7 +256,10 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
+            if not err["loc"]:  # a rule across several variables: its message names them
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(err["loc"][0])
             problems.append(f"VILLAGEBOT_{field.upper()}: {err['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
