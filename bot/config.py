@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _wecom_complete(self):
+    def _wecom_complete(self) -> Settings:
         names = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_encoding_aes_key")
         missing = [n for n in names if not getattr(self, n)]
         if missing and len(missing) < len(names):

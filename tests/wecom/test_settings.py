@@ -39,3 +39,17 @@ def test_a_half_configured_or_wrong_wecom_app_stops_the_start_naming_the_variabl
     _env(monkeypatch, {**FULL, "VILLAGEBOT_WECOM_API_ROOT": "qyapi.weixin.qq.com"})
     with pytest.raises(ConfigError, match="VILLAGEBOT_WECOM_API_ROOT"):
         load_settings()
+
+
+def test_without_the_wecom_settings_its_addresses_do_not_exist(settings, sqlite_engine):
+    from fastapi.testclient import TestClient
+
+    from bot.services.channels import build_channels
+    from bot.web.app import create_app
+
+    client = TestClient(create_app(settings, sqlite_engine))
+    assert client.get("/wecom/callback?echostr=x").status_code == 404
+    assert client.post("/wecom/callback", content=b"<xml/>").status_code == 404
+    assert client.get("/auth/wecom?code=x", follow_redirects=False).status_code == 404
+    assert client.get("/wecom/join/AbCdEf123456", follow_redirects=False).status_code == 404
+    assert "wecom_app" not in build_channels(settings)
