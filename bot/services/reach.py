@@ -49,8 +49,9 @@ class Waiting:
 
 def waiting():
     """Return the SQL condition of a person who has not joined: a role that receives messages, no
-    Telegram account bound nor WeCom account bound or recorded, and either active or invited and never redeemed (someone deactivated is
-    not someone to chase). The scheduler's preview and digests and the /people/waiting page ask this."""
+    Telegram account bound and no WeCom account (bound or recorded), and either active or invited and
+    never redeemed (someone deactivated is not someone to chase). The scheduler's preview and digests
+    and the /people/waiting page ask this."""
     invited = select(Invite.user_id)
     redeemed = select(Invite.user_id).where(col(Invite.used_at).is_not(None))
     return (col(User.role).in_(list(ROLE_LEVEL)) & col(User.id).not_in(select(TelegramIdentity.user_id))

@@ -2,9 +2,10 @@
 
 A person's WeCom ``UserId`` is the route of their personal ``wecom_app`` messages (reminders,
 escalations, alerts: ``bot.services.notices``, the planner's facts and the outbox ask ``members``).
-An officer may record it beforehand (``record``): the person is then reachable at once, and bound
-(``bound_at``, and made active if they had not redeemed their invite yet) the first time they write
-to the app, since WeCom itself vouches for the UserId of whoever writes. Every change is audited.
+An officer may record it instead (``record``): the officer vouches for the person as when handing
+over an invite, so the user is made active and is reachable at once; the account counts as bound
+(``bound_at``) the first time they write to the app, since WeCom itself vouches for the UserId of
+whoever writes. Every change is audited.
 """
 
 from __future__ import annotations
@@ -126,4 +127,5 @@ def record(session: Session, actor_user: User | None, user: User, userid: str) -
     if taken is not None and taken.user_id != user.id:
         raise WeComBindError(MSG_TAKEN, name=session.get(User, taken.user_id).name)
     actor = audit.Actor(actor_user.id if actor_user else None, f"user:{actor_user.id}" if actor_user else "cli")
+    _activate(session, user, actor, {"wecom_userid": userid})  # the officer vouches, as handing over an invite
     return _attach(session, user, userid, actor, {"recorded": True}, bound=False)

@@ -143,9 +143,7 @@ def world(engine, tmp_path, double) -> World:
         from bot.storage.models import User
 
         for name, userid in (("cadre2", "WangWu"), ("leader", "ZhaoLiu")):
-            user = session.get(User, people[name])
-            user.active = True  # they joined (the officer recorded their WeCom account)
-            wecom_people.record(session, None, user, userid)
+            wecom_people.record(session, None, session.get(User, people[name]), userid)  # also makes them active
         session.commit()
         units = {"township": tree.township_a.id, "village": tree.village_a1.id, "county": tree.county.id}
     double.members.update({"LiSi", "WangWu", "ZhaoLiu"})
