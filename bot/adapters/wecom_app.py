@@ -34,7 +34,7 @@ from xml.etree import ElementTree
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from bot.adapters import wecom_cards as cards
@@ -58,6 +58,7 @@ OAUTH_PATH = "/auth/wecom"
 JOIN_PATH = "/wecom/join"  # + "/<invite code>": the invite link that opens in WeCom
 INVITE = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 FOLLOW_UP_TTL = dt.timedelta(minutes=30)
+KEEP_CALLBACKS = dt.timedelta(days=7)
 BIND = re.compile(r"^\s*(?:绑定|bind)\s*[:：]?\s*(\S+)\s*$", re.IGNORECASE)
 REPORT_WORDS = {"填报", "检查", "报告", "月检", "report", "/report"}
 CONTINUE_WORDS = {"继续", "continue", "/continue"}
@@ -115,6 +116,20 @@ def _claim(session: Session, key: str) -> bool:
     stmt = (insert(WeComCallback).values(key=key, at=utcnow()).on_conflict_do_nothing(index_elements=["key"])
             .returning(WeComCallback.key))
     return session.execute(stmt).first() is not None
+
+
+_last_prune = [0.0]
+
+
+def _prune(session: Session) -> None:
+    """Forget handled callbacks older than ``KEEP_CALLBACKS`` (WeCom repeats one within seconds), at most
+    hourly per process, in the caller's transaction."""
+    import time
+
+    if time.monotonic() - _last_prune[0] < 3600:
+        return
+    _last_prune[0] = time.monotonic()
+    session.execute(delete(WeComCallback).where(WeComCallback.at < utcnow() - KEEP_CALLBACKS))
 
 
 def selected_options(xml: str) -> list[str]:
@@ -230,6 +245,7 @@ def handle(engine, settings: Settings, api: WeComApi | None, store: EvidenceStor
             session.rollback()
             turn.say(turn.error(exc))
         _claim(session, key)  # again: a refused answer rolled the first one back
+        _prune(session)
         turn.flush()
         session.commit()
     return "done"

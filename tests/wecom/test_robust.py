@@ -220,3 +220,17 @@ def test_the_limit_of_messages_per_member_defers_the_rest_instead_of_losing_them
     later = outbox.deliver(world.engine, world.channels, now=utcnow() + dt.timedelta(seconds=61))
     assert later.sent == 1 and len(world.double.sent_to("WangWu")) == 3
     assert {r.status for r in _rows(world)} == {"sent"}
+
+
+def test_handled_callbacks_are_forgotten_after_a_week(world):
+    from bot.adapters import wecom_app
+
+    with Session(world.engine) as session:
+        session.add(WeComCallback(key="m|1", at=utcnow() - dt.timedelta(days=8)))
+        session.add(WeComCallback(key="m|2", at=utcnow() - dt.timedelta(days=6)))
+        session.commit()
+    wecom_app._last_prune[0] = 0.0
+    world.text("WangWu", "帮助")
+    with Session(world.engine) as session:
+        keys = {row.key for row in session.exec(select(WeComCallback)).all()}
+    assert "m|1" not in keys and "m|2" in keys and len(keys) == 2
