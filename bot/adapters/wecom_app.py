@@ -118,7 +118,7 @@ def _claim(session: Session, key: str) -> bool:
     return session.execute(stmt).first() is not None
 
 
-_last_prune = [0.0]
+_last_prune: list[float | None] = [None]  # when this process last pruned (time.monotonic())
 
 
 def _prune(session: Session) -> None:
@@ -126,7 +126,8 @@ def _prune(session: Session) -> None:
     hourly per process, in the caller's transaction."""
     import time
 
-    if time.monotonic() - _last_prune[0] < 3600:
+    last = _last_prune[0]
+    if last is not None and time.monotonic() - last < 3600:
         return
     _last_prune[0] = time.monotonic()
     session.execute(delete(WeComCallback).where(WeComCallback.at < utcnow() - KEEP_CALLBACKS))

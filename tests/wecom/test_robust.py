@@ -229,7 +229,7 @@ def test_handled_callbacks_are_forgotten_after_a_week(world):
         session.add(WeComCallback(key="m|1", at=utcnow() - dt.timedelta(days=8)))
         session.add(WeComCallback(key="m|2", at=utcnow() - dt.timedelta(days=6)))
         session.commit()
-    wecom_app._last_prune[0] = 0.0
+    wecom_app._last_prune[0] = None
     world.text("WangWu", "帮助")
     with Session(world.engine) as session:
         keys = {row.key for row in session.exec(select(WeComCallback)).all()}
