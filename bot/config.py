@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +65,52 @@ class Settings(BaseSettings):
         if value and len(value) < MIN_KEY_LENGTH:
             raise ValueError(f"must be at least {MIN_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`)")
         return value
+    # WeCom (企业微信) self-built app (docs/wecom.md): all of corp id, agent id, secret, token and
+    # EncodingAESKey, or none (no WeCom app). The API root may be a self-hosted 政务微信 or a test double.
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: str = ""
+    wecom_token: str = ""
+    wecom_encoding_aes_key: str = ""
+    wecom_api_root: str = "https://qyapi.weixin.qq.com"
+
+    @field_validator("wecom_api_root")
+    @classmethod
+    def _wecom_root(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (default https://qyapi.weixin.qq.com)")
+        return value.rstrip("/")
+
+    @field_validator("wecom_agent_id")
+    @classmethod
+    def _wecom_agent(cls, value: str) -> str:
+        if value and not value.strip().isdigit():
+            raise ValueError("must be the app's AgentId, a number (WeCom admin console, the app's page)")
+        return value.strip()
+
+    @field_validator("wecom_encoding_aes_key")
+    @classmethod
+    def _wecom_aes_key(cls, value: str) -> str:
+        if value and (len(value) != 43 or not value.isalnum()):
+            raise ValueError("must be the 43 letters and digits of the app's EncodingAESKey (API 接收消息 settings)")
+        return value
+
+    @model_validator(mode="after")
+    def _wecom_complete(self) -> Settings:
+        names = ("wecom_corp_id", "wecom_agent_id", "wecom_secret", "wecom_token", "wecom_encoding_aes_key")
+        missing = [n for n in names if not getattr(self, n)]
+        if missing and len(missing) < len(names):
+            raise ValueError("the WeCom app needs all of VILLAGEBOT_WECOM_CORP_ID, _AGENT_ID, _SECRET, _TOKEN and "
+                             "_ENCODING_AES_KEY (docs/wecom.md); missing: "
+                             + ", ".join(f"VILLAGEBOT_{n.upper()}" for n in missing))
+        return self
+
+    @property
+    def wecom_enabled(self) -> bool:
+        """Whether the WeCom app is configured (every VILLAGEBOT_WECOM_* value but the API root set)."""
+        return all((self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret, self.wecom_token,
+                    self.wecom_encoding_aes_key))
+
     # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the client; empty: none,
     # the client is the socket's peer (villager report limits count by it).
     trusted_proxies: str = ""
@@ -221,7 +267,10 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
+            if not err["loc"]:  # a rule across several variables: its message names them
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            field = str(err["loc"][0])
             problems.append(f"VILLAGEBOT_{field.upper()}: {err['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 

@@ -1,4 +1,5 @@
-"""Delivery channels: Telegram Bot API, WeCom (企业微信) and DingTalk (钉钉) group robots.
+"""Delivery channels: Telegram Bot API, WeCom (企业微信) and DingTalk (钉钉) group robots, and the
+WeCom self-built app's personal messages (``wecom_app``: one member, text cards and template cards).
 
 Each channel sends one text with optional buttons to one target and either returns or raises
 ``DeliveryError``: ``unreachable`` when the route is dead (bot blocked, chat gone, webhook
@@ -50,6 +51,7 @@ class Target:
     chat_id: int | None = None
     url: str | None = None
     secret: str | None = None
+    userid: str | None = None  # a WeCom member (the personal ``wecom_app`` channel)
 
 
 @dataclass(frozen=True)
@@ -210,12 +212,129 @@ class DingTalkChannel(_Robot):
                                                              "text": _markdown(text, buttons, self.public_url)}})
 
 
+# The web page a WeCom text card opens for a Telegram-only button: a cadre's checklist is the web form
+# there; the others' reports are on their home page.
+WECOM_APP_LINKS = {"go:report": "/f"}
+WECOM_FORM_ROLES = ("village_cadre", "village_supervisor")
+# WeCom's limits of one app's messages to one member; beyond them WeCom silently drops messages.
+WECOM_APP_PER_MINUTE = 30
+WECOM_APP_PER_HOUR = 1000
+WECOM_CARD_ACTIONS = ("pb:",)  # buttons answered in WeCom itself (template card events), not by a web page
+
+
+class WeComAppChannel:
+    """Personal messages of the WeCom self-built app to one member (``Target.userid``).
+
+    A notice with buttons WeCom can answer (a serious problem's Acknowledge / Resolve) goes as a
+    button template card whose button keys are the buttons' callback data (handled by
+    ``bot.adapters.wecom_app``); any other as a text card whose button opens the web page of its first
+    button through WeCom's sign-in (``/auth/wecom?next=...``). Rows the WeCom conversation queued
+    (kind ``wecom-card``, ``wecom-text``, ``wecom-update``) carry their WeCom payload and are sent as
+    they are (``send_message``).
+    """
+
+    name = "wecom_app"
+
+    def __init__(self, api, public_url: str = "", *, per_minute: int = WECOM_APP_PER_MINUTE,
+                 per_hour: int = WECOM_APP_PER_HOUR, clock=time.monotonic) -> None:
+        self.api = api
+        self.public_url = public_url.rstrip("/")
+        self.per_minute, self.per_hour, self.clock = per_minute, per_hour, clock
+        self._recent: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _pace(self, userid: str) -> None:
+        """Count a message to ``userid``; raise DeliveryError (retry later) when WeCom's limits per member
+        are reached: WeCom drops, without an error, what goes beyond them."""
+        with self._lock:
+            now = self.clock()
+            recent = [at for at in self._recent.get(userid, []) if now - at < 3600]
+            last_minute = [at for at in recent if now - at < 60]
+            wait = 0.0
+            if len(last_minute) >= self.per_minute:
+                wait = 60 - (now - last_minute[-self.per_minute])
+            elif len(recent) >= self.per_hour:
+                wait = 3600 - (now - recent[-self.per_hour])
+            if wait > 0:
+                self._recent[userid] = recent
+                raise DeliveryError(f"wecom_app: the limit of messages to {userid} is reached",
+                                    retry_after=max(1.0, wait))
+            recent.append(now)
+            self._recent[userid] = recent
+
+    def _link(self, path: str) -> str:
+        from urllib.parse import quote
+
+        return f"{self.public_url}/auth/wecom?next={quote(path, safe='')}"
+
+    def payload(self, text: str, buttons: list[Button] | None = None, task_id: str = "",
+                role: str = "village_cadre") -> dict:
+        """The message/send payload of a notice: a template card or a text card."""
+        lines = text.split("\n")
+        title, rest = lines[0], "\n".join(lines[1:])
+        card_buttons = [b for b in buttons or () if b.data.startswith(WECOM_CARD_ACTIONS)]
+        if card_buttons:
+            import uuid
+
+            page = next((b.link for b in buttons or () if b.link), None) or "/home"
+            return {"msgtype": "template_card", "template_card": {
+                "card_type": "button_interaction", "task_id": task_id or uuid.uuid4().hex,
+                "main_title": {"title": title[:36], "desc": rest[:44]}, "sub_title_text": text[:500],
+                "card_action": {"type": 1, "url": self._link(page)},
+                "button_list": [{"text": b.label[:10], "style": 1 if i == 0 else 2, "key": b.data}
+                                for i, b in enumerate(card_buttons[:6])]}}
+        button = next((b for b in buttons or () if b.link or b.data in WECOM_APP_LINKS), None)
+        if button is None or not self.public_url:
+            return {"msgtype": "text", "text": {"content": text[:2000]}}
+        path = button.link
+        if button.data in WECOM_APP_LINKS:
+            path = WECOM_APP_LINKS[button.data] if role in WECOM_FORM_ROLES else (button.link or "/home")
+        return {"msgtype": "textcard", "textcard": {"title": title[:128], "description": (rest or title)[:512],
+                                                    "url": self._link(path), "btntxt": button.label[:4] or "详情"}}
+
+    def _call(self, action) -> None:
+        from bot.services.wecom_api import WeComError
+
+        try:
+            action()
+        except WeComError as exc:
+            if exc.busy:
+                raise DeliveryError(str(exc), retry_after=60.0 if exc.code else None) from exc
+            raise DeliveryError(str(exc), unreachable=exc.dead, permanent=True) from exc
+
+    def send(self, target: Target, text: str, buttons: list[Button] | None = None) -> None:
+        """Send a notice to the member; raise DeliveryError on failure."""
+        self._pace(target.userid)
+        self._call(lambda: self.api.send(target.userid, self.payload(text, buttons)))
+
+    def send_message(self, target: Target, message, text: str, buttons: list[Button]) -> None:
+        """Send an outbox row: the conversation's own payloads as they are, notices as ``send``."""
+        params = message.body[0][1] if message.body and isinstance(message.body[0][1], dict) else {}
+        if message.kind == "wecom-update":  # not a message: outside the limits per member
+            self._call(lambda: self.api.update_card([target.userid], params["response_code"], params["payload"]))
+            return
+        self._pace(target.userid)
+        if message.kind in ("wecom-card", "wecom-text"):
+            self._call(lambda: self.api.send(target.userid, params["payload"]))
+        else:
+            self._call(lambda: self.api.send(target.userid, self.payload(text, buttons, f"n{message.id}",
+                                                                         message.role)))
+
+    def close(self) -> None:
+        pass
+
+
 def build_channels(settings: Settings, *, timeout: float = 10.0, engine=None) -> dict[str, object]:
-    """Return the channels this installation can use (Telegram only with a token). With ``engine``, Telegram
-    sends are paced on the database's shared windows (every process together), as bulk."""
+    """Return the channels this installation can use (Telegram only with a token, the WeCom app only
+    when it is configured). With ``engine``, Telegram sends are paced on the database's shared windows
+    (every process together), as bulk."""
     public = settings.public_url if settings.public_url.startswith(("http://", "https://")) else ""
     channels: dict[str, object] = {"wecom": WeComChannel(timeout=timeout, public_url=public),
                                    "dingtalk": DingTalkChannel(timeout=timeout, public_url=public)}
+    if settings.wecom_enabled:
+        from bot.services.wecom_api import api_for
+
+        channels["wecom_app"] = WeComAppChannel(api_for(settings), public_url=public)
     if settings.telegram_token:
         pacer = None
         if engine is not None:

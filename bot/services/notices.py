@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
 from bot.i18n import N_, normalise_locale
-from bot.services import audit, cycle_forms
+from bot.services import audit, cycle_forms, wecom_people
 from bot.services.outbox import NOTICE_PREFIX, message_key, queue
 from bot.services.users import leaders_of, telegram_chats
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, User
@@ -76,6 +76,8 @@ def _routes(session: Session, people: list[User], township: OrgUnit | None,
     delivery forwards the message up the chain (unless ``forward_when_nobody`` is False)."""
     chats = telegram_chats(session, [p.id for p in people])
     found = [(f"u{p.id}", "telegram", p.name, normalise_locale(p.locale)) for p in people if p.id in chats]
+    in_wecom = wecom_people.members(session, [p.id for p in people])  # the WeCom app, for those who have it
+    found += [(f"u{p.id}", "wecom_app", p.name, normalise_locale(p.locale)) for p in people if p.id in in_wecom]
     if township is not None:
         robots = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id == township.id,
                                                          col(ChannelRoute.reachable).is_(True))

@@ -52,9 +52,11 @@ from bot.services.schedule_facts import (
     scope_code,
 )
 from bot.services.users import telegram_chats
+from bot.services.wecom_people import members
 from bot.storage.db import session_scope
 from bot.storage.models import OrgUnit, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute, DueItemRow, OutboxMessage, ScheduleState
+from bot.storage.models_wecom import WeComIdentity
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ ACTIONS: dict[str, tuple[str, str, str | None]] = {
 # Actions that still make sense for the person a message is forwarded to (the next level up).
 FORWARDABLE = frozenset({"open", "acknowledge", "resolve", "problem"})
 NUDGE = "villagebot.outbox.nudge"
+WECOM_APP = "wecom_app"  # the WeCom self-built app's personal channel (recipients "u<id>" like Telegram's)
 NOTICE_PREFIX = "n|"  # keys of event notices (bot.services.notices); the planner's start with their subject
 FORWARDED = N_("Forwarded to you because {name} could not be reached:")
 COLLAPSED = N_("({count} earlier reminders about this were folded into this one.)")
@@ -303,12 +306,18 @@ def _claim_batch(engine: Engine, now: dt.datetime, worker: str,
 
 def _targets(session: Session, messages: list[OutboxMessage]) -> dict[int, Target]:
     """Return {message id: target} for the messages whose recipient is reachable."""
-    users = {m.id: int(m.recipient[1:]) for m in messages if m.recipient.startswith("u")}
+    wecom = {m.id: int(m.recipient[1:]) for m in messages if m.recipient.startswith("u") and m.channel == WECOM_APP}
+    users = {m.id: int(m.recipient[1:]) for m in messages if m.recipient.startswith("u") and m.id not in wecom}
     routes = {m.id: int(m.recipient[1:]) for m in messages if m.recipient.startswith("r")}
     chats = telegram_chats(session, sorted(set(users.values())))
     live = {r.id: r for r in session.exec(select(ChannelRoute).where(
         ChannelRoute.id.in_(sorted(set(routes.values()))), ChannelRoute.reachable.is_(True))).all()} if routes else {}
     found = {mid: Target(chat_id=chats[uid]) for mid, uid in users.items() if uid in chats}
+    member_of = members(session, sorted(set(wecom.values())))
+    found.update({mid: Target(userid=member_of[uid]) for mid, uid in wecom.items() if uid in member_of})
+    # The WeCom conversation's replies ("w…"): to the member who wrote, named in the row itself.
+    found.update({m.id: Target(userid=str(m.body[0][1]["to"])) for m in messages if m.recipient.startswith("w")
+                  and m.body and isinstance(m.body[0][1], dict) and m.body[0][1].get("to")})
     found.update({mid: Target(url=live[rid].url, secret=live[rid].secret) for mid, rid in routes.items() if rid in live})
     return found
 
@@ -339,7 +348,10 @@ def _send(engine: Engine, channels: dict, message: OutboxMessage, target: Target
         return None
     text, buttons = compose(message)
     try:
-        channel.send(target, text, buttons)
+        if hasattr(channel, "send_message"):  # a channel that reads the row itself (the WeCom app's cards)
+            channel.send_message(target, message, text, buttons)
+        else:
+            channel.send(target, text, buttons)
     except DeliveryError as exc:
         _failed(engine, message, worker, now, exc, result)
         return None
@@ -373,8 +385,13 @@ def _unreachable(engine: Engine, message: OutboxMessage, worker: str, now: dt.da
     with session_scope(engine) as session:
         if not _set(session, message.id, worker, status="unreachable", error=detail[:500]):
             return
+        if message.recipient.startswith("w"):  # a WeCom conversation's reply: nobody to forward it to
+            result.unreachable += 1
+            return
         ident = int(message.recipient[1:])
-        if message.recipient.startswith("u"):
+        if message.recipient.startswith("u") and message.channel == WECOM_APP:
+            session.execute(update(WeComIdentity).where(WeComIdentity.user_id == ident).values(reachable=False))
+        elif message.recipient.startswith("u"):
             session.execute(update(TelegramIdentity).where(TelegramIdentity.user_id == ident)
                             .values(reachable=False))
         else:
@@ -411,6 +428,8 @@ def _forward(session: Session, message: OutboxMessage, now: dt.datetime) -> int:
                                             User.org_unit_id == head.id)).all()
     chats = telegram_chats(session, [u.id for u in users])
     people = [(f"u{u.id}", "telegram", u.name, u.locale) for u in users if u.id in chats]
+    in_wecom = members(session, [u.id for u in users])
+    people += [(f"u{u.id}", WECOM_APP, u.name, u.locale) for u in users if u.id in in_wecom]
     if role == "township_leader":
         routes = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id == head.id,
                                                          ChannelRoute.reachable.is_(True))).all()

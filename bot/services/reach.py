@@ -22,6 +22,7 @@ from bot.services import audit
 from bot.services.access import AccessDenied, require, scope_filter
 from bot.services.users import INVITE_TTL, CreatedInvite, check_manage, hash_code
 from bot.storage.models import Invite, OrgUnit, TelegramIdentity, User
+from bot.storage.models_wecom import WeComIdentity
 
 ROLE_LABELS = {
     "village_cadre": N_("Village cadre"), "village_supervisor": N_("Village supervisor"),
@@ -48,11 +49,13 @@ class Waiting:
 
 def waiting():
     """Return the SQL condition of a person who has not joined: a role that receives messages, no
-    Telegram account bound, and either active or invited and never redeemed (someone deactivated is
-    not someone to chase). The scheduler's preview and digests and the /people/waiting page ask this."""
+    Telegram account bound and no WeCom account (bound or recorded), and either active or invited and
+    never redeemed (someone deactivated is not someone to chase). The scheduler's preview and digests
+    and the /people/waiting page ask this."""
     invited = select(Invite.user_id)
     redeemed = select(Invite.user_id).where(col(Invite.used_at).is_not(None))
     return (col(User.role).in_(list(ROLE_LEVEL)) & col(User.id).not_in(select(TelegramIdentity.user_id))
+            & col(User.id).not_in(select(WeComIdentity.user_id))  # bound, or recorded by an officer, in WeCom
             & (col(User.active).is_(True) | (col(User.id).in_(invited) & col(User.id).not_in(redeemed))))
 
 

@@ -30,6 +30,7 @@ from bot.services.cycle_forms import FORMS
 from bot.services.policies import county_profile
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, TelegramIdentity, User
 from bot.storage.models_schedule import ChannelRoute
+from bot.storage.models_wecom import WeComIdentity
 
 MONTHLY_REPORT = "village_monthly_report"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=UTC)
@@ -136,12 +137,27 @@ def _recipients(session: Session, view: CountyView, by_id: dict[int, Unit]) -> l
         seen.add(user_id)
         scope = department_code(view.county) if role == "department_officer" else scope_code(by_id[unit_id])
         found.append(Recipient(f"u{user_id}", name, role, scope, "telegram", locale))
+    found += _wecom_members(session, view, by_id)
     found += _not_joined(session, view, by_id)
     routes = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id.in_(_in_county(view, "township")),
                                                      ChannelRoute.reachable.is_(True))).all()
     for route in routes:
         found.append(Recipient(f"r{route.id}", route.name, "township_leader", scope_code(by_id[route.org_unit_id]),
                                route.kind, "zh_CN"))
+    return found
+
+
+def _wecom_members(session: Session, view: CountyView, by_id: dict[int, Unit]) -> list[Recipient]:
+    """Return the active people with a reachable WeCom app route (channel ``wecom_app``)."""
+    users = session.exec(
+        select(User.id, User.name, User.role, User.org_unit_id, User.locale)
+        .join(WeComIdentity, WeComIdentity.user_id == User.id)
+        .where(User.active.is_(True), WeComIdentity.reachable.is_(True), User.role.in_(list(ROLE_LEVEL)),
+               User.org_unit_id.in_(_in_county(view))).order_by(User.id)).all()
+    found = []
+    for user_id, name, role, unit_id, locale in users:
+        scope = department_code(view.county) if role == "department_officer" else scope_code(by_id[unit_id])
+        found.append(Recipient(f"u{user_id}", name, role, scope, "wecom_app", locale))
     return found
 
 
