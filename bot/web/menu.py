@@ -36,9 +36,12 @@ class Entry:
     action: str | None = None
     roles: frozenset[str] | None = None
     order: int = 100
+    needs_unit: bool = False  # a page of one's own unit: not for an administrator over the whole installation
 
     def allowed(self, user: User) -> bool:
         if self.roles is not None and user.role not in self.roles:
+            return False
+        if self.needs_unit and user.org_unit_id is None:
             return False
         return self.action is None or self.action in PERMISSIONS.get(user.role, frozenset())
 
@@ -54,9 +57,10 @@ ENTRIES: list[Entry] = []
 
 
 def add(path: str, label: str, *, section: str = WORK, hint: str = "", action: str | None = None,
-        roles: tuple[str, ...] | frozenset[str] | None = None, order: int = 100) -> Entry:
+        roles: tuple[str, ...] | frozenset[str] | None = None, order: int = 100, needs_unit: bool = False) -> Entry:
     """Register a page in the home menu of every role that may use it (idempotent per path and label)."""
-    entry = Entry(path, label, section, hint, action, frozenset(roles) if roles is not None else None, order)
+    entry = Entry(path, label, section, hint, action, frozenset(roles) if roles is not None else None, order,
+                  needs_unit)
     if not any(e.path == path and e.label == label for e in ENTRIES):
         ENTRIES.append(entry)
     return entry
@@ -81,9 +85,9 @@ add("/review", N_("Reports to review"), hint=N_("Approve or send back the villag
 add("/problems", N_("Problems"), hint=N_("Problems found by checks and villagers, and what is done about them"),
     action="problem.view", roles=OFFICERS, order=30)
 add("/duties", N_("My duties"), hint=N_("What the policy asks of my office, and recording it as done"),
-    roles=OFFICERS, order=40)
-add("/duties/review", N_("Year-end review of villages"), action="report.review", order=45)
-add("/duties/grade", N_("Year-end grading of townships"), action="grade.set", order=46)
+    roles=OFFICERS, order=40, needs_unit=True)
+add("/duties/review", N_("Year-end review of villages"), action="report.review", order=45, needs_unit=True)
+add("/duties/grade", N_("Year-end grading of townships"), action="grade.set", order=46, needs_unit=True)
 add("/oversight/{unit}", N_("Dashboard"), section=AREA, hint=N_("Reports, problems and scores of my area"),
     roles=OFFICERS, order=10)
 add("/oversight", N_("Dashboard"), section=AREA, hint=N_("Reports, problems and scores by county"),
