@@ -26,7 +26,8 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
-from bot.flows import all_forms, risk_labels
+from bot.flows import all_forms, load_form, risk_labels
+from bot.flows.risks import CONSECUTIVE_LOSSES, CONSECUTIVE_LOSSES_LABEL
 from bot.i18n import N_, translate
 from bot.policy.timing import local_to_utc
 from bot.services import audit, duties, oversight, sheets
@@ -282,6 +283,7 @@ def problem_rows(
 
 def _kind_labels() -> dict[str, str]:
     labels = {kind: translate(ZH, msgid) for kind, msgid in risk_labels(all_forms()).items()}
+    labels[CONSECUTIVE_LOSSES] = translate(ZH, CONSECUTIVE_LOSSES_LABEL)  # raised across reports, not by a form
     labels.update({f"villager.{key}": translate(ZH, msgid) for key, msgid in VILLAGER_CATEGORIES.items()})
     return labels
 

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from bot.clock import period_of, utcnow
 from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
-from bot.services import audit, duties, evidence, notices
+from bot.services import audit, duties, evidence, notices, problems
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.cycle_forms import after_submit
 from bot.services.evidence import EvidenceStore
@@ -494,6 +494,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
             "owner_level": p.owner_level}) for p in created],
         *[("problem.reported_again", "problem", p.id, None, {"report_id": report.id}) for p in recurring],
     ])
+    created += problems.route_new(session, user, report, created, now)  # losses to the county, departments
     notices.report_submitted(session, user, report, created, now)  # in the same transaction
     session.commit()
     return SubmitResult(report, created, [p for p in created if p.severity == "serious"], recurring)

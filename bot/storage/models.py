@@ -316,6 +316,7 @@ class AuditEntry(SQLModel, table=True):
 # The other tables register on the same metadata; imported last, since they refer to the tables above.
 from bot.storage import (  # noqa: E402
     models_cycle,  # noqa: F401
+    models_fidelity,  # noqa: F401
     models_schedule,  # noqa: F401
     models_telegram,  # noqa: F401
     models_villager,  # noqa: F401
