@@ -60,8 +60,9 @@ FILL_ACTIONS = {
     "annual-targets": "targets.set",
     "township-review": "report.review",
     "township-inspection": "inspection.fill",
-    "quarterly-monitoring": "inspection.fill",
-    "benefit-self-evaluation": "inspection.fill",
+    # 000 四(二)1, 四(三)1: "相关责任单位或乡镇" — the township or the responsible department (monitoring.fill).
+    "quarterly-monitoring": "monitoring.fill",
+    "benefit-self-evaluation": "monitoring.fill",
 }
 
 

@@ -16,6 +16,7 @@ from bot.storage.models_schedule import OutboxMessage
 from tests.factories import Tree, make_asset, make_tree, make_user
 
 NOW = dt.datetime(2026, 4, 10, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+REGISTERED = dt.datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -41,9 +42,11 @@ def world(engine) -> World:
         department = make_user(session, "department_officer", tree.county, "农业农村局吴股长")
         forestry = make_user(session, "department_officer", tree.county, "文旅局赵科长")
         greenhouse = make_asset(session, tree.village_a1, name="新桥村蔬菜大棚", industry_category="种植业",
-                                construction_content="大棚20座")
-        workshop = make_asset(session, tree.village_a1, name="新桥村扶贫车间", industry_category="加工业")
-        road = make_asset(session, tree.village_a1, name="新桥村通组路", asset_type="公益性", industry_category=None)
+                                construction_content="大棚20座", created_at=REGISTERED)
+        workshop = make_asset(session, tree.village_a1, name="新桥村扶贫车间", industry_category="加工业",
+                              created_at=REGISTERED)
+        road = make_asset(session, tree.village_a1, name="新桥村通组路", asset_type="公益性", industry_category=None,
+                          created_at=REGISTERED)
         departments.set_categories(session, None, department.id, ["种植业", "养殖业"])
         departments.set_categories(session, None, forestry.id, ["旅游业"])
         session.commit()
