@@ -174,7 +174,7 @@ def route_new(session: Session, user: User, report: Report, created: list[Proble
             _to_county(session, user, problem, now)
     for problem in [*created, *added]:
         if problem.severity in ("serious", "major"):
-            _to_department(session, problem, now)
+            to_department(session, problem, now)
     session.flush()
     return added
 
@@ -204,8 +204,9 @@ def _to_county(session: Session, user: User, problem: Problem, now: dt.datetime)
                    actions=[f"problem:{problem.id}"], now=now, actor=_actor(user))
 
 
-def _to_department(session: Session, problem: Problem, now: dt.datetime) -> int:
-    """Tell the department officers of the asset's industry category of a problem (002 第六、七条)."""
+def to_department(session: Session, problem: Problem, now: dt.datetime) -> int:
+    """Tell the department officers of the asset's industry category of a problem (002 第六、七条), once per
+    problem (the outbox key makes a second call write nothing); return how many rows were written."""
     from bot.services import departments, notices
 
     asset, village, params = notices._problem_params(session, problem)

@@ -126,3 +126,16 @@ def test_the_townships_study_and_classification_are_duties_of_yanshan(engine, wo
         session.commit()
         done = {s.item: s for s in duties.for_user(session, leader, april)}
     assert done["township_classification"].state == "done" and done["township_classification"].done.by == "classify"
+
+
+def test_a_problem_the_township_hands_up_reaches_the_department_too(engine, world):
+    from bot.services import problem_list
+
+    result = submit_monthly(engine, world.cadre, world.greenhouse, {**MONTHLY, "board_missing": "missing",
+                                                                    "sign_missing": "missing"})
+    minor = next(p for p in result.problems if p.kind == "sign_missing")
+    assert outbox_to(engine, world.department) == []
+    with Session(engine) as session:
+        problem_list.escalate(session, session.get(User, world.leader), minor.id, "请县农业农村局统一制作标识牌")
+        session.commit()
+    assert [m.subject for m in outbox_to(engine, world.department)] == [f"problem/{minor.id}"]
