@@ -21,7 +21,7 @@ from bot.policy import load
 from bot.services import cycle, departments, duties
 from bot.services.access import AccessDenied
 from bot.services.assessment import confirm_class, suggest_classes
-from bot.storage.models import User
+from bot.storage.models import Report, User
 from bot.storage.models_schedule import DutyRecord
 from tests.fidelity.conftest import MONITORING, MONTHLY, NOW, outbox_to, submit_form, submit_monthly
 
@@ -139,3 +139,28 @@ def test_a_problem_the_township_hands_up_reaches_the_department_too(engine, worl
         problem_list.escalate(session, session.get(User, world.leader), minor.id, "请县农业农村局统一制作标识牌")
         session.commit()
     assert [m.subject for m in outbox_to(engine, world.department)] == [f"problem/{minor.id}"]
+
+
+def test_a_department_officers_home_links_the_quarterly_forms():
+    from bot.web import menu
+
+    officer = User(name="农业农村局", role="department_officer", org_unit_id=1)
+    paths = [entry.path for _, pairs in menu.for_user(officer) for entry, _ in pairs]
+    assert "/f" in paths and "/duties" in paths
+
+
+def test_a_department_officer_files_a_quarterly_form_on_the_web(engine, world, tmp_path):
+    import time_machine
+
+    from tests.duties.harness import Web, settings_for
+
+    with Session(engine) as session:
+        session.get(type(world.tree.county), world.tree.county.id).policy_profile = "jiaozuo-2020"
+        session.commit()
+    with time_machine.travel(NOW, tick=False):
+        web = Web(engine, settings_for(tmp_path), world.department)
+        assert "新桥村蔬菜大棚" in web.client.get("/f").text
+        report_id = web.form("quarterly-monitoring", world.greenhouse, "2026-Q1", MONITORING)  # listed, filled
+    with Session(engine) as session:
+        report = session.get(Report, report_id)
+        assert (report.status, report.submitted_by) == ("submitted", world.department)
