@@ -52,7 +52,9 @@ def acknowledge(session: Session, user: User, problem_id: int, *, now: dt.dateti
         return problem
     now = as_utc(now) if now else utcnow()
     before = {"status": problem.status, "acknowledged_at": None}
-    problem.status, problem.acknowledged_at, problem.acknowledged_by = "acknowledged", now, user.id
+    # A problem waiting for the county's decision (losses go there at once, route_new) stays escalated.
+    status = "escalated" if problem.status == "escalated" else "acknowledged"
+    problem.status, problem.acknowledged_at, problem.acknowledged_by = status, now, user.id
     session.add(problem)
     session.add(ProblemEvent(problem_id=problem.id, at=now, actor_user_id=user.id, action="acknowledged"))
     audit.record(session, _actor(user), "problem.acknowledge", "problem", problem.id, before,

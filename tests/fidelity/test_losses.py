@@ -86,3 +86,19 @@ def test_a_negative_net_income_in_the_benefit_evaluation_is_a_loss(engine, world
     submit_form(engine, world.leader, "quarterly-monitoring", "2026-Q2", world.greenhouse,
                 {**MONITORING, "last_quarter_result": "loss"}, now=JULY)
     assert problems(engine, world.greenhouse)["consecutive_losses"].owner_level == "county"
+
+
+def test_the_township_acknowledges_a_loss_the_county_still_decides(engine, world):
+    from bot.services import problem_list
+    from bot.services import problems as handling
+    from bot.storage.models import User
+
+    result = submit_form(engine, world.leader, "quarterly-monitoring", "2026-Q1", world.greenhouse,
+                         {**MONITORING, "last_quarter_result": "insolvent"})
+    problem_id = result.problems[0].id
+    with Session(engine) as session:
+        acknowledged = handling.acknowledge(session, session.get(User, world.leader), problem_id)
+        assert acknowledged.status == "escalated" and acknowledged.acknowledged_at is not None
+        decided = problem_list.decide(session, session.get(User, world.county), problem_id, "更换经营主体，资产收回村集体")
+        session.commit()
+        assert (decided.status, decided.owner_level) == ("in_hand", "township")
