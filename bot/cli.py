@@ -535,7 +535,8 @@ def _register_optional() -> None:
     for module, name in (("bot.scoring_cli", "score"), ("bot.policy_cli", "policy"),
                          ("bot.policy_cli", "schedule"), ("bot.web.cli", "qr"), ("bot.oversight_cli", "report"),
                          ("bot.duties_cli", "duty"), ("bot.ops_cli", "backup"), ("bot.ops_cli", "restore"),
-                         ("bot.ops_cli", "storage"), ("bot.wecom_cli", "wecom")):
+                         ("bot.ops_cli", "storage"), ("bot.wecom_cli", "wecom"),
+                         ("bot.departments_cli", "department")):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -21,9 +21,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "village_supervisor": frozenset({"asset.view", "report.view", "report.sign_off", "problem.view"}),
     "township_leader": frozenset({
         "asset.view", "report.view", "report.review", "problem.view", "problem.handle", "asset.classify",
-        "inspection.fill", "export.ledger", "user.reinvite", "user.invite", "user.manage", "signboard.print",
+        "inspection.fill", "monitoring.fill", "export.ledger", "user.reinvite", "user.invite", "user.manage",
+        "signboard.print",
     }),
-    "department_officer": frozenset({"asset.view", "report.view", "problem.view", "targets.set", "export.ledger"}),
+    # monitoring.fill: 000 四(二)1 "相关责任单位或乡镇" file the quarterly monitoring and benefit forms.
+    "department_officer": frozenset({"asset.view", "report.view", "problem.view", "targets.set", "export.ledger",
+                                     "monitoring.fill"}),
     "county_officer": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "problem.view", "problem.handle",
         "problem.decide", "export.ledger", "user.invite", "user.reinvite", "user.manage", "policy.choose",

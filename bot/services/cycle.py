@@ -182,9 +182,13 @@ def open_occurrences(session: Session, unit: OrgUnit, now: dt.datetime | None = 
 def _subjects(session: Session, user: User, spec: CycleForm) -> list[tuple[int, str]]:
     """Return (id, name) of the assets or villages in the user's scope the form is filled for."""
     if spec.subject == "asset":
-        rows = session.exec(select(Asset).join(OrgUnit, Asset.village_id == OrgUnit.id).where(
+        query = select(Asset).join(OrgUnit, Asset.village_id == OrgUnit.id).where(
             scope_filter(session, user), Asset.status == "active", col(Asset.asset_type).in_(spec.asset_types))
-            .order_by(Asset.name, Asset.id)).all()
+        if user.role == "department_officer":  # a department files for the projects of its industries
+            from bot.services.departments import categories_of
+
+            query = query.where(col(Asset.industry_category).in_(categories_of(session, user.id)))
+        rows = session.exec(query.order_by(Asset.name, Asset.id)).all()
         return [(a.id, a.name) for a in rows]
     rows = session.exec(select(OrgUnit).where(scope_filter(session, user), OrgUnit.level == "village")
                         .order_by(OrgUnit.name, OrgUnit.id)).all()
@@ -209,7 +213,7 @@ def due_forms(session: Session, user: User, now: dt.datetime | None = None) -> l
     unit = session.get(OrgUnit, user.org_unit_id)
     found: list[DueForm] = []
     for spec, occ in open_occurrences(session, unit, now):
-        if spec.role != user.role:
+        if spec.role != user.role and user.role not in spec.also_by:
             continue
         title = load_form(spec.form_id).title
         for subject_id, name in _subjects(session, user, spec):

@@ -33,6 +33,7 @@ class CycleForm:
     signed_by: str | None = None
     posting_days: int = 0
     asset_types: tuple[str, ...] = ()
+    also_by: tuple[str, ...] = ()  # other roles that may fill it (it still counts for ``role``'s unit)
 
 
 FORMS: dict[str, CycleForm] = {f.form_id: f for f in (
@@ -44,10 +45,11 @@ FORMS: dict[str, CycleForm] = {f.form_id: f for f in (
     CycleForm(TOWNSHIP_REVIEW, "township_review", "village", "township_leader", 30),
     CycleForm("township-inspection", "township_inspection", "asset", "township_leader", 92,
               asset_types=("经营性", "公益性")),
+    # 000 四(二)1, 四(三)1: "相关责任单位或乡镇" — the township, or the department responsible for the project.
     CycleForm("quarterly-monitoring", "quarterly_monitoring", "asset", "township_leader", 15,
-              asset_types=("经营性",)),
+              asset_types=("经营性",), also_by=("department_officer",)),
     CycleForm("benefit-self-evaluation", "benefit_self_evaluation", "asset", "township_leader", 15,
-              asset_types=("经营性",)),
+              asset_types=("经营性",), also_by=("department_officer",)),
 )}
 
 

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.i18n import translate
-from bot.services import audit, policies, weblinks
+from bot.services import audit, departments, policies, weblinks
 from bot.services.orgs import ensure_unit
 from bot.services.users import activate_for_demo, create_invite, join_link
 from bot.storage.models import Asset, OrgUnit, User
@@ -190,15 +190,18 @@ def _demo_users(session: Session, settings: Settings, county: OrgUnit,
                 villages: list[tuple[OrgUnit, OrgUnit]], base: str) -> list[str]:
     lines = []
 
-    def invite(scope: OrgUnit, role: str, name: str) -> None:
+    def invite(scope: OrgUnit, role: str, name: str):
         created = create_invite(session, None, scope=scope, role=role, name=name,
                                 actor=audit.Actor(None, "demo"), ttl=dt.timedelta(days=365))
         lines.append(f"{role:<19} {scope.name:<6} {name:<4} {join_link(base, created.code)} "
                      f"{created.deep_link(settings.telegram_bot_username)}")
+        return created
 
     invite(county, "admin", "管理员")
     invite(county, "county_officer", "周科长")
-    invite(county, "department_officer", "农业农村局吴股长")
+    agriculture = invite(county, "department_officer", "农业农村局吴股长")
+    # problems on planting and breeding assets reach the agriculture department (002 第七条, docs/policy.md)
+    departments.set_categories(session, None, agriculture.user.id, ["种植业", "养殖业"])
     seen = set()
     surnames = "张王李赵刘陈杨黄"
     for i, (township, village) in enumerate(villages):

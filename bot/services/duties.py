@@ -59,7 +59,8 @@ STATES = (NOT_DUE, DUE, DONE, LATE, NOT_APPLICABLE)
 STATE_LABELS = {NOT_DUE: N_("not due yet"), DUE: N_("due"), DONE: N_("done"), LATE: N_("late"),
                 NOT_APPLICABLE: N_("not applicable")}
 BY_LABELS = {"form": N_("form submitted"), "sign_off": N_("signed off and reported"),
-             "record": N_("officer's record"), "review": N_("township review"), "grade": N_("county grading")}
+             "record": N_("officer's record"), "review": N_("township review"), "grade": N_("county grading"),
+             "classify": N_("every asset classified")}
 MONTHLY_REPORT = "village_monthly_report"
 # A current monthly report in one of these states makes its asset's month done: submitted and
 # waiting for the township's review, or approved. 'returned' (sent back) is not: its next version is.
@@ -483,3 +484,42 @@ def _occurrence(profile: Profile, item: DueItem, period: str, tz: dt.tzinfo) -> 
     end = dt.datetime(year + 2, 1, 1, tzinfo=dt.UTC)
     return next((o for o in occurrences(profile, tz, start, end) if o.item == item.kind and o.period == period),
                 None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The township's four-way classification (seed 002 第六条: "按照'四个一批'进行分类管理并建立台账")
+
+CLASSIFIED_TYPES = ("经营性",)  # 第二条: the assets of this rule are operating assets (as the monthly check)
+
+
+def classification_done(session: Session, user: User | None, asset_id: int, period: str,
+                        now: dt.datetime | None = None) -> DutyRecord | None:
+    """After a class is confirmed: when every active operating asset of the asset's township registered before
+    the month ended has a confirmed class for ``period`` (a month), record the township's duty of kind
+    ``done_by: classify`` of its profile as done (``by`` classify). The caller commits; None when nothing
+    was recorded (no such duty, not every asset classified yet, or recorded before)."""
+    from bot.storage.models import AssetClass
+
+    asset = session.get(Asset, asset_id)
+    village = session.get(OrgUnit, asset.village_id) if asset else None
+    township = session.get(OrgUnit, village.parent_id) if village and village.parent_id else None
+    if township is None or not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", period or ""):
+        return None
+    profile = profile_of(session, township)
+    items = [i for i in (profile.items if profile else ()) if i.done_by == "classify" and i.level == "township"]
+    if not items:
+        return None
+    tz = ZoneInfo(profile.timezone)
+    assets = set(session.exec(select(Asset.id).join(OrgUnit, Asset.village_id == OrgUnit.id).where(
+        OrgUnit.parent_id == township.id, Asset.status == "active", col(Asset.asset_type).in_(CLASSIFIED_TYPES),
+        Asset.created_at < month_end(period, tz))).all())
+    confirmed = set(session.exec(select(AssetClass.asset_id).where(
+        col(AssetClass.asset_id).in_(list(assets)), AssetClass.period == period,
+        col(AssetClass.confirmed).is_not(None))).all()) if assets else set()
+    if not assets or not assets <= confirmed:
+        return None
+    session.flush()
+    row = None
+    for item in items:
+        row = mark_done(session, township.id, item.kind, period, user, as_utc(now or utcnow()), "classify") or row
+    return row

@@ -9,8 +9,11 @@
 - ``write_half_year``: the county's half-year report as a PDF (reportlab, WenQuanYi Micro Hei).
 The ledger (附件1) is ``bot.services.ledger.export_ledger``.
 
-Cells the monthly checklist does not collect (产值, 满意度, 整体市场行情…) are left empty for the
-township to fill in by hand; docs/oversight.md says which. Money is in 万元.
+Where the township (or the responsible unit) filed the quarter's own forms — ``quarterly-monitoring``
+(附件2) and ``benefit-self-evaluation`` (附件3), seed 000 四(二)1 "运行监测情况报送", 四(三)1 — their answers
+fill the row; otherwise the row is made from the quarter's monthly checks, and cells the monthly
+checklist does not collect (产值, 满意度, 整体市场行情…) are left empty for the township to fill in by hand;
+docs/oversight.md says which. Money is in 万元.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
 from bot.flows import all_forms, risk_labels
+from bot.flows.risks import CONSECUTIVE_LOSSES, CONSECUTIVE_LOSSES_LABEL
 from bot.i18n import N_, translate
 from bot.policy.timing import local_to_utc
 from bot.services import audit, duties, oversight, sheets
@@ -69,15 +73,21 @@ Target = Path | IO[bytes]
 # --- rows -----------------------------------------------------------------------------------------
 
 
+MONITORING_FORM, BENEFIT_FORM = "quarterly-monitoring", "benefit-self-evaluation"
+
+
 @dataclass(frozen=True)
 class ProjectQuarter:
-    """One operating project with its current submitted reports of a quarter (oldest first)."""
+    """One operating project with its current submitted monthly reports of a quarter (oldest first), and the
+    quarter's submitted monitoring (附件2) and benefit self-evaluation (附件3) forms, when filed."""
 
     township: str
     village: str
     asset: Asset
     reports: list[Report]
     board_photos: int
+    monitoring: Report | None = None
+    benefit: Report | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ def project_quarters(
 ) -> list[ProjectQuarter]:
     """Return every active operating project below ``unit`` with its reports of ``quarter`` ('2026Q3')."""
     oversight.check_access(session, user, unit, "report.view")
-    _label, months = oversight.quarter_months(quarter)
+    label, months = oversight.quarter_months(quarter)
     where = _where(session, unit)
     assets = session.exec(
         select(Asset).where(
@@ -122,6 +132,7 @@ def project_quarters(
     assets = sorted(assets, key=lambda a: (*where[a.village_id], a.name, a.id))
     reports: dict[int, list[Report]] = {a.id: [] for a in assets}
     photos: dict[int, int] = {}
+    quarterly: dict[tuple[int, str], Report] = {}
     ids = list(reports)
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
@@ -146,7 +157,26 @@ def project_quarters(
             )
         ).all():
             photos[use] = photos.get(use, 0) + 1
-    return [ProjectQuarter(*where[a.village_id], a, reports[a.id], photos.get(a.id, 0)) for a in assets]
+        for report in session.exec(
+            select(Report).where(
+                col(Report.asset_id).in_(chunk),
+                Report.period == label,
+                col(Report.form_id).in_((MONITORING_FORM, BENEFIT_FORM)),
+                duties.report_done(),
+            )
+        ).all():
+            quarterly[(report.asset_id, report.form_id)] = report
+    return [
+        ProjectQuarter(
+            *where[a.village_id],
+            a,
+            reports[a.id],
+            photos.get(a.id, 0),
+            quarterly.get((a.id, MONITORING_FORM)),
+            quarterly.get((a.id, BENEFIT_FORM)),
+        )
+        for a in assets
+    ]
 
 
 def _income(reports: list[Report]) -> Decimal:
@@ -170,17 +200,59 @@ def _amount(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.0001")))
 
 
+# The official wording of the quarterly forms' answers on 附件2 and 附件3.
+RESULT_WORDS = {"profit": "盈利", "break_even": "持平", "loss": "亏损", "serious_loss": "严重亏损",
+                "insolvent": "资不抵债"}
+LEVEL_WORDS = {"good": "良好", "average": "一般", "difficult": "困难"}
+INSURED_WORDS = {"yes": "已购买", "no": "未购买", "not_applicable": "不适用"}
+SATISFACTION_WORDS = {"satisfied": "满意", "mostly": "基本满意", "dissatisfied": "不满意"}
+
+
+def _word(answers: dict, key: str, words: dict[Any, str]) -> str:
+    return words.get(answers.get(key), "")
+
+
+def _yes_no(answers: dict, key: str, when_yes: str, when_no: str) -> str:
+    return {"yes": when_yes, "no": when_no}.get(answers.get(key), "")
+
+
+def _filed_monitoring(project: ProjectQuarter, answers: dict) -> list[Any]:
+    """Return the 附件2 cells from the quarter's monitoring form (the township's or responsible unit's answers)."""
+    disclosure = _yes_no(answers, "publicly_disclosed", "已公示，贫困群众参与监督", "未公示或贫困群众未参与监督")
+    if answers.get("publicly_disclosed") == "yes" and project.board_photos:
+        disclosure += f"（公示栏照片{project.board_photos}张）"
+    return [
+        _yes_no(answers, "operating_normally", "正常", "不正常"),
+        _word(answers, "last_quarter_result", RESULT_WORDS),
+        disclosure,
+        _word(answers, "market", LEVEL_WORDS),
+        _word(answers, "sales_link", LEVEL_WORDS),
+        _yes_no(answers, "benefit_model_sound", "不存在一分了之、一股了之及大水漫灌情况",
+                "存在一分了之、一股了之或大水漫灌情况"),
+        _yes_no(answers, "employment_as_agreed", "达到合同约定", "未达到合同约定"),
+        _word(answers, "insured", INSURED_WORDS) or _insurance(project.asset),
+        _yes_no(answers, "loss_safeguards", "已明确", "未明确"),
+    ]
+
+
 def monitoring_values(project: ProjectQuarter) -> list[Any]:
-    """Return the 附件2 cells of one project: 项目管理 ×4, 产销对接, 带贫情况 ×2, 风险防控 ×2."""
+    """Return the 附件2 cells of one project: 项目管理 ×4, 产销对接, 带贫情况 ×2, 风险防控 ×2 — from its
+    quarterly monitoring form when filed, else from the quarter's monthly checks."""
     reports = project.reports
+    if project.monitoring is not None:
+        return _filed_monitoring(project, project.monitoring.answers or {})
     if not reports:
         return ["本季度未报告", "", "", "", "", "", "", _insurance(project.asset), ""]
     abnormal = [r for r in reports if yes(r.answers, "operating_normally") is False]
     running = "正常" if not abnormal else f"不正常（{len(abnormal)}个月）"
-    losing = any(set(choices(r.answers, "abnormality_kind")) & {"losses", "insolvent"} for r in reports)
+    losing = any(set(choices(r.answers, "abnormality_kind")) & {"losses", "serious_losses", "insolvent"}
+                 for r in reports)
     income = _income(reports)
     profit = "亏损" if losing else (f"分配收益{_fmt(income)}万元" if income else "本季度未分配收益")
     disclosure = f"已公示（公示栏照片{project.board_photos}张）" if project.board_photos else "未见公示栏照片"
+    board = [r.answers.get("board_missing") for r in reports if r.answers.get("board_missing")]
+    if board:  # the village answered that the board is missing or does not show the asset (issue 16)
+        disclosure = "公示栏缺失" if "missing" in board else "公示栏未公示本项目"
     if any("sales" in choices(r.answers, "difficulties") for r in reports):
         sales = "困难"
     else:
@@ -197,8 +269,18 @@ def _insurance(asset: Asset) -> str:
     return "" if asset.industry_category in PLANTING else "不适用"
 
 
+def _number_cell(answers: dict, key: str) -> Any:
+    value = number(answers, key)
+    if value is None:
+        return ""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def benefit_values(project: ProjectQuarter) -> list[Any]:
-    """Return the 附件3 cells of one project, from 财政专项扶贫资金 to 评估结论."""
+    """Return the 附件3 cells of one project, from 财政专项扶贫资金 to 评估结论: the funds from the ledger, the
+    rest from the quarter's benefit self-evaluation when filed, else what the monthly checks say."""
+    if project.benefit is not None:
+        return _filed_benefit(project, project.benefit.answers or {})
     asset, reports = project.asset, project.reports
     fiscal = asset.funds_central + asset.funds_province + asset.funds_city + asset.funds_county
     undistributed = sum(1 for r in reports if yes(r.answers, "income_distributed") is False)
@@ -207,9 +289,7 @@ def benefit_values(project: ProjectQuarter) -> list[Any]:
     else:
         honoured = "已按约定落实" if not undistributed else f"未落实（{undistributed}个月未分配）"
     poor = _latest_number(reports, "poor_households")
-    years = ""
-    if asset.contract_start and asset.contract_end:
-        years = round((asset.contract_end - asset.contract_start).days / 365.25)
+    years = _agreement_years(asset)
     return [
         _amount(fiscal),
         _amount(asset.funds_other),
@@ -225,6 +305,36 @@ def benefit_values(project: ProjectQuarter) -> list[Any]:
         "",
         "",
         "",
+    ]
+
+
+def _agreement_years(asset: Asset) -> Any:
+    """Return 带贫协议年限 from the ledger's contract: its whole term in years (not the years left)."""
+    if asset.contract_start and asset.contract_end:
+        return round((asset.contract_end - asset.contract_start).days / 365.25)
+    return ""
+
+
+def _filed_benefit(project: ProjectQuarter, answers: dict) -> list[Any]:
+    """Return the 附件3 cells from the quarter's benefit self-evaluation (funds and content from the ledger)."""
+    asset = project.asset
+    fiscal = asset.funds_central + asset.funds_province + asset.funds_city + asset.funds_county
+    years = _number_cell(answers, "agreement_years")  # version 1 asked the years left: the ledger's term then
+    return [
+        _amount(fiscal),
+        _amount(asset.funds_other),
+        asset.construction_content or "",
+        _number_cell(answers, "output_value"),
+        _number_cell(answers, "net_income"),
+        _number_cell(answers, "income_per_household"),
+        _number_cell(answers, "households_benefiting"),
+        _yes_no(answers, "benefit_as_agreed", "已按约定落实", "未按约定落实"),
+        _number_cell(answers, "income_years"),
+        years if years != "" else _agreement_years(asset),
+        str(answers.get("after_agreement") or ""),
+        _word(answers, "satisfaction", SATISFACTION_WORDS),
+        _word(answers, "operator_satisfaction", SATISFACTION_WORDS),
+        str(answers.get("conclusion") or ""),
     ]
 
 
@@ -282,6 +392,7 @@ def problem_rows(
 
 def _kind_labels() -> dict[str, str]:
     labels = {kind: translate(ZH, msgid) for kind, msgid in risk_labels(all_forms()).items()}
+    labels[CONSECUTIVE_LOSSES] = translate(ZH, CONSECUTIVE_LOSSES_LABEL)  # raised across reports, not by a form
     labels.update({f"villager.{key}": translate(ZH, msgid) for key, msgid in VILLAGER_CATEGORIES.items()})
     return labels
 
@@ -456,13 +567,13 @@ BENEFIT_HEADER = [
         "财政专项扶贫资金",
         "其他资金",
         "主要建设内容情况",
-        "产值",
+        "产值（万元）",
         "纯收入（万元）",
-        "带动贫困户年户均增收",
+        "带动贫困户年户均增收（元）",
         "受益贫困户户数",
         "带贫增收按约定落实情况",
-        "项目持续收益年限",
-        "带贫协议年限",
+        "项目持续收益年限（年）",
+        "带贫协议年限（年）",
         "协议到期后应对举措",
         "受益贫困人口满意度",
         "带贫企业/合作社满意度",
@@ -534,7 +645,9 @@ def write_benefit(
     sheet = _quarter_sheet(
         "产业扶贫项目效益评估表", "效益评估表", BENEFIT_HEADER, unit, quarter, projects, benefit_values
     )
-    sheet.append(["评估人："])
+    ids = sorted({p.benefit.submitted_by for p in projects if p.benefit is not None and p.benefit.submitted_by})
+    names = [session.get(User, i).name for i in ids]
+    sheet.append(["评估人：" + "、".join(names)])
     sheet.save(out, fmt)
     return projects
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
 from bot.i18n import N_, Label, UserError
-from bot.services import audit, notices
+from bot.services import audit, notices, problems
 from bot.services.access import AccessDenied, require, scope_filter
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 
@@ -163,6 +163,8 @@ def escalate(session: Session, user: User, problem_id: int, proposal: str, *,
     now = now or utcnow()
     _step(session, user, problem, "escalated", text, {"status": "escalated", "owner_level": "county"}, now)
     notices.problem_escalated(session, problem, text, actor=audit.Actor(user.id, f"user:{user.id}"), now=now)
+    # 002 第六条: what the township reports to the county goes to the industry department concerned too.
+    problems.to_department(session, problem, now)
     return problem
 
 

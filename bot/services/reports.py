@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from bot.clock import period_of, utcnow
 from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
-from bot.services import audit, duties, evidence, metrics, notices
+from bot.services import audit, duties, evidence, metrics, notices, problems
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.cycle_forms import after_submit
 from bot.services.evidence import EvidenceStore
@@ -60,8 +60,9 @@ FILL_ACTIONS = {
     "annual-targets": "targets.set",
     "township-review": "report.review",
     "township-inspection": "inspection.fill",
-    "quarterly-monitoring": "inspection.fill",
-    "benefit-self-evaluation": "inspection.fill",
+    # 000 四(二)1, 四(三)1: "相关责任单位或乡镇" — the township or the responsible department (monitoring.fill).
+    "quarterly-monitoring": "monitoring.fill",
+    "benefit-self-evaluation": "monitoring.fill",
 }
 
 
@@ -500,6 +501,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
             "owner_level": p.owner_level}) for p in created],
         *[("problem.reported_again", "problem", p.id, None, {"report_id": report.id}) for p in recurring],
     ])
+    created += problems.route_new(session, user, report, created, now)  # losses to the county, departments
     notices.report_submitted(session, user, report, created, now)  # in the same transaction
     session.commit()
     metrics.SUBMISSIONS.labels(report.channel or "web").inc()

@@ -80,6 +80,9 @@ OFFICERS = ("township_leader", "department_officer", "county_officer", "admin")
 # The pages that existed before the menu; new pages register beside their routes.
 add("/f", N_("This month's checks"), hint=N_("The checklist of each asset, and the forms due"), roles=CADRES,
     order=10)
+# 000 四(二)1 "相关责任单位或乡镇": a department files the quarterly forms of its industries' projects (issue 16).
+add("/f", N_("Quarterly forms due"), hint=N_("The quarterly monitoring and benefit forms of my department's projects"),
+    roles=("department_officer",), order=15)
 add("/review", N_("Reports to review"), hint=N_("Approve or send back the villages' reports"),
     action="report.review", order=20)
 add("/problems", N_("Problems"), hint=N_("Problems found by checks and villagers, and what is done about them"),

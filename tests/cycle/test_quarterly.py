@@ -14,7 +14,7 @@ from bot.storage.models_schedule import DutyRecord
 from tests.cycle.test_year import YEAREND
 from tests.cycle.world import fill, local, make_county
 
-MONITORING = {"operating_normally": "no", "last_quarter_result": "loss", "publicly_disclosed": "yes",
+MONITORING = {"operating_normally": "no", "last_quarter_result": "break_even", "publicly_disclosed": "yes",
               "market": "difficult", "sales_link": "average", "benefit_model_sound": "yes",
               "employment_as_agreed": "yes", "insured": "not_applicable", "loss_safeguards": "yes"}
 

@@ -47,7 +47,9 @@ def test_the_duty_page_records_only_the_officers_own_open_duties(sqlite_url, sql
         assert Web(engine, settings, ids["cadre_a1"]).client.get("/duties").status_code == 403
         leader = Web(engine, settings, ids["leader_a"]).client.get("/duties").text
         assert "乡（镇）实地督查（每季度不少于1次）" in leader
-        assert 'href="/f' in leader and 'name="item"' not in leader
+        assert 'href="/f' in leader and 'name="item" value="township_inspection"' not in leader
+        # …and its monthly study of the villages' reports as a record (issue 16, seed 002 第六条).
+        assert 'name="item" value="township_study"' in leader
         # The home pages link to it.
         assert 'href="/duties' in Web(engine, settings, ids["leader_a"]).client.get("/review").text
         assert 'href="/duties' in dept.client.get("/oversight").text

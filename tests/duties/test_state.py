@@ -134,6 +134,8 @@ def test_profile_items_say_what_records_them(tmp_path):
     assert done_by == {
         "village_monthly_report": ("form", None),
         "township_inspection": ("form", "township-inspection"),
+        "township_study": ("record", None),  # 002 第六条 (issue 16)
+        "township_classification": ("classify", None),
         "department_supervision": ("record", None),
         "county_half_year_report": ("record", None),
         "quarterly_monitoring": ("form", "quarterly-monitoring"),

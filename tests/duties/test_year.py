@@ -125,6 +125,31 @@ def test_yanshan_year(sqlite_url, sqlite_engine, tmp_path):
                          "--period", "2026-H2", "--date", "2026-12-28", "--note", "下半年报告")
         assert result.exit_code == 0, result.output
 
+    # 002 第六条 (issue 16): 新桥镇 records its leadership meeting on the reports every month; 北坡乡 classifies
+    # its operating assets (四个一批) once 梨树村 has reported. (新桥镇 never can: 王庄村 never reports.)
+    def study(month: int):
+        def run():
+            Web(engine, settings, ids["leader_a"]).record("township_study", f"2026-{month:02d}",
+                                                          f"2026-{month:02d}-28", "班子会议专题研究村级上报情况")
+        return run
+
+    def classify(month: int):
+        def run():
+            from bot.services.assessment import confirm_class, suggest_classes
+
+            with Session(engine) as session:
+                leader = session.get(User, ids["leader_b"])
+                township = session.get(OrgUnit, tree.township_b.id)
+                for found in suggest_classes(session, township, f"2026-{month:02d}", user=leader):
+                    confirm_class(session, leader, found.asset.id, f"2026-{month:02d}", "巩固",
+                                  note="维持巩固")
+                session.commit()
+        return run
+
+    for month in range(1, 13):
+        events.append((local(2026, month, 28, 10), study(month)))
+        events.append((local(2026, month, 28, 11), classify(month)))
+
     events += [(local(2026, 6, 20, 15), dept_h1), (local(2026, 7, 3, 16), office_h1),
                (local(2026, 12, 18, 15), dept_h2), (local(2026, 12, 28, 15), office_h2)]
     run_year(engine, events)
@@ -134,7 +159,8 @@ def test_yanshan_year(sqlite_url, sqlite_engine, tmp_path):
     # Every duty of the profile was done, in the way the profile says.
     assert every_duty_done(engine, tree.county.id, "yanshan-2024") == {
         "village_monthly_report": {"form"}, "township_inspection": {"form"},
-        "department_supervision": {"record"}, "county_half_year_report": {"record"}}
+        "department_supervision": {"record"}, "county_half_year_report": {"record"},
+        "township_study": {"record"}, "township_classification": {"classify"}}
 
     monthly = "village_monthly_report"
     every = rows(engine)

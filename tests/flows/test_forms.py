@@ -98,12 +98,14 @@ def test_shipped_forms_and_asset_types():
     assert form_for_asset_type("到户类").id == "monthly-operating"
     assert form_for_asset_type("公益性").id == "monthly-public-welfare"
     for form in (f for f in all_forms() if f.applies_to):
-        assert [q.key for q in form.questions][-3:] == ["board_photo", "sign_photo", "location"]
-        assert form.question("board_photo").min_count == 1 and form.question("sign_photo").min_count == 1
+        # A photo of each, or the answer that the board or sign is missing (issue 16, tests/fidelity).
+        assert [q.key for q in form.questions][-5:] == ["board_photo", "board_missing", "sign_photo",
+                                                        "sign_missing", "location"]
+        assert not form.question("board_photo").required and form.question("board_missing").required
         assert not form.question("location").required
     operating = load_form("monthly-operating")
     assert [o.key for o in operating.question("difficulties").options] == [
-        "land", "labour", "power", "water", "funds", "sales", "technology", "other"]
+        "facilities", "land", "labour", "power", "water", "funds", "sales", "technology", "other"]
     assert [o.key for o in operating.question("unauthorised_acts").options] == [
         "transfer", "sublease", "mortgage", "financing", "operator_change"]
 
@@ -111,7 +113,7 @@ def test_shipped_forms_and_asset_types():
 PHOTO = {"sha256": "c" * 64, "photo_id": 9}
 OPERATING_OK = {"operating_normally": "yes", "intact": "yes", "at_risk": "no", "income_distributed": "not_due",
                 "farmers_linked": "yes", "households_benefited": "40", "poor_households": "12", "effective": "yes",
-                "unauthorised": "no", "has_difficulties": "no"}
+                "unauthorised": "no", "has_difficulties": "no", "committee_studied": "yes"}
 
 
 def finish(w: Walker, script: dict) -> Walker:
@@ -161,7 +163,8 @@ def test_operating_form_good_month_has_no_risks_and_abnormal_is_major():
     w.answer("abnormality_kind", "losses")
     w.answer("abnormality_note", "连续亏损")
     assert w.position == REVIEW
-    assert [(h.kind, h.severity) for h in evaluate_risks(w.form, w.answers)] == [("not_operating_normally", "major")]
+    # A loss is its own finding (issue 16: two in a row reach the county, tests/fidelity).
+    assert [(h.kind, h.severity) for h in evaluate_risks(w.form, w.answers)] == [("operating_loss", "major")]
 
 
 def test_public_welfare_rules():

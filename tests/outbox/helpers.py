@@ -19,7 +19,7 @@ NOW = dt.datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 PUBLIC = "https://villagebot.example.cn"
 GOOD = {"operating_normally": "yes", "intact": "yes", "at_risk": "no", "income_distributed": "yes",
         "income_amount": "1.5", "farmers_linked": "yes", "households_benefited": "40", "poor_households": "12",
-        "effective": "yes", "unauthorised": "no", "has_difficulties": "no"}
+        "effective": "yes", "unauthorised": "no", "has_difficulties": "no", "committee_studied": "yes"}
 # An unauthorised mortgage is a serious problem (the township is alerted at once).
 SERIOUS = {**GOOD, "unauthorised": "yes", "unauthorised_acts": ["mortgage"], "unauthorised_since": "2026-02-01"}
 

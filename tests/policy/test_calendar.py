@@ -24,7 +24,9 @@ def test_it_lists_yanshan_monthly_quarterly_and_half_yearly_dues():
         ["03-31 23:59", "06-30 23:59", "09-30 23:59", "12-31 23:59"]
     assert table["department_supervision/2026-H1"] == table["county_half_year_report/2026-H1"] == "06-30 23:59"
     assert table["county_half_year_report/2026-H2"] == "12-31 23:59"
-    assert len(table) == 12 + 4 + 2 + 2
+    # 第六条: the township studies and classifies the villages' reports within the month (issue 16).
+    assert table["township_study/2026-02"] == table["township_classification/2026-02"] == "02-28 23:59"
+    assert len(table) == 12 + 12 + 12 + 4 + 2 + 2
 
 
 def test_it_dates_jiaozuo_reports_on_the_previous_quarter():
@@ -57,7 +59,8 @@ def test_it_carries_role_level_signers_and_posting_window():
 
 def test_it_returns_aware_utc_and_respects_the_range_ends():
     found = occurrences(load("yanshan-2024"), SHANGHAI, local(2026, 3, 25, 23, 59), local(2026, 4, 25, 23, 59))
-    assert [o.subject for o in found] == ["village_monthly_report/2026-03", "township_inspection/2026-Q1"]
+    assert [o.subject for o in found] == ["village_monthly_report/2026-03", "township_classification/2026-03",
+                                          "township_inspection/2026-Q1", "township_study/2026-03"]
     assert all(o.due_at.utcoffset() == dt.timedelta(0) for o in found)
     assert found[0].due_at == dt.datetime(2026, 3, 25, 15, 59, tzinfo=dt.UTC)
 

@@ -67,7 +67,7 @@ def test_it_fills_defaults_for_omitted_sections(tmp_path):
     (lambda d: d["escalation"].update(wait_hours=-1), "escalation.wait_hours", "hours"),
     (lambda d: d["working_days"].update(holidays=["2026-02-30"]), "working_days.holidays[0]", "YYYY-MM-DD"),
     (lambda d: d.update(timezone="Mars/Olympus"), "timezone", "time zone"),
-    (lambda d: d["items"].append(dict(d["items"][0])), "items[4].kind", "Duplicate"),
+    (lambda d: d["items"].append(dict(d["items"][0])), "items[6].kind", "Duplicate"),
     (lambda d: d["items"][0].update(signed_by=["county_officer"]), "items[0].signed_by[0]", "level"),
 ])
 def test_it_names_the_file_and_field_of_an_error(tmp_path, change, field, words):

@@ -23,7 +23,8 @@ from tests.services.images import make_jpeg
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 GOOD = {"operating_normally": "yes", "intact": "yes", "at_risk": "no", "income_distributed": "not_due",
-        "farmers_linked": "no", "effective": "yes", "unauthorised": "no", "has_difficulties": "no"}
+        "farmers_linked": "no", "effective": "yes", "unauthorised": "no", "has_difficulties": "no",
+        "committee_studied": "yes"}
 
 
 @pytest.fixture

@@ -63,6 +63,15 @@ def test_it_plans_each_message_once_and_sends_it_once(engine):
     assert all(b == ("go:report",) for _, _, b in recorder.sent)
 
 
+MONTHLY = "village_monthly_report"
+
+
+def _monthly(text: str) -> bool:
+    """Whether a message is about the villages' monthly reports, not the township's own duties of the month
+    (its study and four-way classification, seed 002 第六条, issue 16)."""
+    return "专题研究" not in text and "四个一批" not in text
+
+
 def test_it_collapses_stale_reminders_after_downtime(sqlite_engine):
     with session_scope(sqlite_engine) as session:
         world = build(session, locales={"cadre_a2": "en"})
@@ -72,9 +81,9 @@ def test_it_collapses_stale_reminders_after_downtime(sqlite_engine):
     result = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 25, 2, tzinfo=UTC))
     to_a2 = [t for chat, t, _ in recorder.sent if chat == world.chats["cadre_a2"]]
     assert len(to_a2) == 1 and "1 earlier reminders" in to_a2[0] and "2026-11-25 23:59" in to_a2[0]
-    rows = {r.recipient: r for r in _rows(sqlite_engine) if r.kind == "reminder"}
+    rows = {r.recipient: r for r in _rows(sqlite_engine) if r.kind == "reminder" and r.item == MONTHLY}
     assert {r.step for r in rows.values()} == {"remind-d1"} and {r.collapsed for r in rows.values()} == {1}
-    assert not [t for chat, t, _ in recorder.sent if chat == world.chats["leader_a"]]
+    assert not [t for chat, t, _ in recorder.sent if chat == world.chats["leader_a"] and _monthly(t)]
     assert result.sent == len(recorder.sent)
 
 
@@ -86,8 +95,8 @@ def test_it_drops_reminders_whose_deadline_passed_during_downtime(sqlite_engine)
     # Down from Nov 10 to Nov 26 10:00 local: D-5, D-1, the deadline and the first digest all passed.
     result = tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 26, 2, tzinfo=UTC))
     assert not [t for chat, t, _ in recorder.sent if chat == world.chats["cadre_a2"]]
-    assert not [r for r in _rows(sqlite_engine) if r.kind == "reminder"]
-    leader = [t for chat, t, _ in recorder.sent if chat == world.chats["leader_a"]]
+    assert not [r for r in _rows(sqlite_engine) if r.kind == "reminder" and r.item == MONTHLY]
+    leader = [t for chat, t, _ in recorder.sent if chat == world.chats["leader_a"] and _monthly(t)]
     assert len(leader) == 1 and result.sent == len(recorder.sent)
 
 

@@ -21,7 +21,7 @@ from tests.services.images import make_jpeg, make_pdf
 NOW = dt.datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 GOOD = {"operating_normally": "yes", "intact": "yes", "at_risk": "no", "income_distributed": "yes",
         "income_amount": "1.5", "farmers_linked": "yes", "households_benefited": "40", "poor_households": "12",
-        "effective": "yes", "unauthorised": "no", "has_difficulties": "no"}
+        "effective": "yes", "unauthorised": "no", "has_difficulties": "no", "committee_studied": "yes"}
 BAD = {**GOOD, "at_risk": "yes", "risk_kinds": ["idle"], "idle_since": "2026-01-15", "unauthorised": "yes",
        "unauthorised_acts": ["mortgage"], "unauthorised_since": "2026-02-01", "has_difficulties": "yes",
        "difficulties": ["water"], "difficulty_description": "缺水"}
@@ -90,7 +90,7 @@ def test_draft_saved_after_every_answer_and_resumed_after_restart(engine, world)
     with Session(engine) as session:  # a new process: nothing but the database
         report = session.get(Report, report_id)
         assert report.answers == {"operating_normally": "no"} and report.position == "abnormality_kind"
-        assert report.form_id == "monthly-operating" and report.form_version == 1 and report.period == "2026-03"
+        assert report.form_id == "monthly-operating" and report.form_version == 2 and report.period == "2026-03"
         assert report.channel == "telegram" and report.created_by == world["cadre"]
         reports.answer(session, load(session, world, "cadre"), report_id, "abnormality_kind", "stopped", now=NOW)
     with Session(engine) as session:

@@ -43,7 +43,7 @@ PHOTO_REF = {"sha256": "a" * 64, "photo_id": 1}
 NORMAL = {
     "operating_normally": "yes", "intact": "yes", "at_risk": "no", "income_distributed": "yes",
     "income_amount": "1", "farmers_linked": "yes", "households_benefited": "40", "poor_households": "10",
-    "effective": "yes", "unauthorised": "no", "has_difficulties": "no",
+    "effective": "yes", "unauthorised": "no", "has_difficulties": "no", "committee_studied": "yes",
 }
 
 

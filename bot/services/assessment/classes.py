@@ -33,7 +33,7 @@ from bot.scoring.classify import (
     classify,
 )
 from bot.scoring.trace import Step
-from bot.services import audit
+from bot.services import audit, duties
 from bot.services.access import require, require_asset
 from bot.services.assessment.common import (
     IDLE,
@@ -250,4 +250,5 @@ def confirm_class(session: Session, user: User, asset_id: int, period: str, chos
     audit.record(session, actor_of(user), "asset.classify", "asset_class", row.id, before,
                  {"asset_id": asset_id, "period": period, "suggested": row.suggested, "confirmed": chosen,
                   "note": note, "confirmed_by": user.id})
+    duties.classification_done(session, user, asset_id, period)  # the township's 四个一批 duty (002 第六条)
     return row

@@ -34,8 +34,10 @@ from bot.services.assessment.common import month_label, number, submitted_report
 from bot.storage.models import Asset, OrgUnit, User
 
 YUAN_PER_WAN = Decimal(10000)
-RUBRIC_BY_TYPE = {"公益性": "qinbei-2023-public-welfare", "经营性": "qinbei-2023-operating",
-                  "到户类": "qinbei-2023-operating"}
+# 到户类 has no year-end rubric: seed 004 三 "到户类资产产权归农户，由农户自行经营和处置" (issue 16).
+RUBRIC_BY_TYPE = {"公益性": "qinbei-2023-public-welfare", "经营性": "qinbei-2023-operating"}
+MSG_HOUSEHOLD = N_("{name} is a household asset (到户类): it belongs to the household and is not scored "
+                   "on the village's rubrics.")
 
 
 @dataclass
@@ -130,8 +132,9 @@ def score_asset(session: Session, asset_id: int, *, year: int, evaluation: Mappi
     else:
         asset = session.get(Asset, asset_id)
     data = dict(require_mapping(evaluation, "(file)"))
-    rubric_id = (rubric or data.get("rubric") or profile_rubric(session, asset)
-                 or RUBRIC_BY_TYPE.get(asset.asset_type, "qinbei-2023-operating"))
+    rubric_id = rubric or data.get("rubric") or profile_rubric(session, asset) or RUBRIC_BY_TYPE.get(asset.asset_type)
+    if rubric_id is None:  # 到户类 (seed 004 三): the household's own, never the operating rubric by default
+        raise ScoringInputError(MSG_HOUSEHOLD, field="rubric", name=asset.name)
     filled = registry_facts(session, asset, year)
     village = session.get(OrgUnit, asset.village_id)
     project = {"name": asset.name, "code": asset.project_code, "village": village.name, "year": year}
