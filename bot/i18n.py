@@ -19,7 +19,7 @@ SUPPORTED = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 LOCALES_DIR = Path(os.environ.get("VILLAGEBOT_LOCALES_DIR", Path(__file__).resolve().parent.parent / "locales"))
 SOURCE_DIR = Path(__file__).resolve().parent
-YAML_KEYS = ("label", "prompt", "help", "error", "title", "text", "description", "message", "option_label")
+YAML_KEYS = ("label", "prompt", "help", "web_help", "telegram_help", "error", "title", "text", "description", "message", "option_label")
 
 
 def N_(message: str) -> str:
@@ -59,13 +59,30 @@ class Label(str):
     """A msgid given as a parameter of another message (a status, say): translated along with it."""
 
 
+# Parameters that name a reporting period: a stored label in them (2026-12, 2026-Q4, 2026-H2) is shown in
+# words (2026年12月, 2026年第四季度, 2026年下半年) by ``bot.periods.words``, in every message.
+PERIOD_PARAMS = frozenset({"period", "month", "quarter", "half"})
+
+
+def shown(locale: str | None, params: dict[str, object]) -> dict[str, object]:
+    """Return message parameters as people read them: ``Label`` values translated, periods in words."""
+    from bot.periods import words
+
+    locale = normalise_locale(locale)
+    messages = catalogue(locale)
+    return {k: messages.get(v, v) if isinstance(v, Label)
+            else words(v, locale) if k in PERIOD_PARAMS and isinstance(v, str) else v
+            for k, v in params.items()}
+
+
 def translate(locale: str | None, message: str, /, **params: object) -> str:
-    """Translate ``message`` into ``locale`` and fill its named {placeholders} (``Label`` values translated too)."""
+    """Translate ``message`` into ``locale`` and fill its named {placeholders} (``Label`` values translated too,
+    periods in words)."""
     messages = catalogue(normalise_locale(locale))
     text = messages.get(message, message)
     if not params:
         return text
-    return text.format(**{k: messages.get(v, v) if isinstance(v, Label) else v for k, v in params.items()})
+    return text.format(**shown(locale, params))
 
 
 class UserError(Exception):

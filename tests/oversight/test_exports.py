@@ -147,10 +147,10 @@ def test_the_half_year_report_prints_the_figures(engine, world, tmp_path):
             session, world.users["county"], world.tree.county, "2026H2", out, now=NOW
         )
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(str(out)).pages)
-    assert "桃源县" in text and "2026-H2" in text
+    assert "桃源县" in text and "2026年下半年" in text and "2026-H2" not in text  # periods in words
     october = next(p for p in report.figures.trend if p.period == "2026-10")
     assert (october.expected, october.done, october.on_time) == (5, 4, 3)
-    assert "2026-10 5 4 3" in text
+    assert "2026年10月 5 4 3" in text
     xinqiao = next(r for r in report.townships if r.township == "新桥镇")
     assert (xinqiao.done, xinqiao.on_time) == (6, 4)  # September 2 (1 on time), October 4 (3 on time)
     assert f"新桥镇 {xinqiao.expected} {xinqiao.done} {xinqiao.on_time}" in text
