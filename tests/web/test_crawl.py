@@ -65,7 +65,7 @@ NAMES = {"cadre": "王村干", "supervisor": "李监督", "leader_a": "张镇长
 # entries are required too (see ``menu_paths``), so pages that register in the menu later join by themselves.
 MUST_REACH = {
     "village_cadre": {"/home", "/f", "/f/report/{report}", "/me/sessions"},
-    "village_supervisor": {"/home", "/f", "/me/sessions"},
+    "village_supervisor": {"/home", "/f", "/f/signoff/{signoff}", "/me/sessions"},
     "township_leader": {"/home", "/review", "/problems", "/problems/{problem}", "/duties", "/duties/review",
                         "/oversight/{unit}", "/people/waiting", "/villager-reports", "/me/sessions"},
     "county_officer": {"/home", "/problems", "/problems/{problem}", "/duties", "/duties/grade",
@@ -226,7 +226,8 @@ class Site:
 
 def _world(session: Session):
     """The oversight test county (two townships, reports, problems, classes), with people's names in Chinese,
-    plain project codes, and this month's reports of the cadre: one submitted, one sent back with a reason."""
+    plain project codes, this month's reports of the cadre (one submitted, one sent back with a reason) and the
+    village's year-end self-evaluation waiting for the supervisor's sign-off."""
     world = populate(session)
     for key, user in world.users.items():
         user.name = NAMES[key]
@@ -243,10 +244,14 @@ def _world(session: Session):
     returned = Report(asset_id=world.assets["greenhouse"].id, form_id="monthly-operating", period=period,
                       status="draft", answers={"operating_normally": "yes"}, position="__review__",
                       created_by=cadre.id, channel="web", review_note="请补充公开栏照片")
-    session.add_all([done, returned])
+    yearend = Report(org_unit_id=world.tree.village_a1.id, form_id="yearend-self-evaluation", period="2026",
+                     status="submitted", position="__review__", created_by=cadre.id, submitted_by=cadre.id,
+                     submitted_at=now, channel="web", answers={"targets_met": "most", "self_score": 92,
+                                                               "summary": "道路完好，车间分红到户。"})
+    session.add_all([done, returned, yearend])
     session.commit()
     problem = session.exec(select(Problem.id).where(Problem.asset_id == world.assets["workshop"].id)).first()
-    return world, {"report": done.id, "problem": problem}
+    return world, {"report": done.id, "problem": problem, "signoff": yearend.id}
 
 
 @pytest.fixture
