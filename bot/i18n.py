@@ -11,7 +11,7 @@ YAML files (forms, rubrics, profiles) are extracted for the keys in ``YAML_KEYS`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -59,20 +59,25 @@ class Label(str):
     """A msgid given as a parameter of another message (a status, say): translated along with it."""
 
 
-# Parameters that name a reporting period: a stored label in them (2026-12, 2026-Q4, 2026-H2) is shown in
-# words (2026年12月, 2026年第四季度, 2026年下半年) by ``bot.periods.words``, in every message.
-PERIOD_PARAMS = frozenset({"period", "month", "quarter", "half"})
+# How some message parameters are shown, by parameter name: ``bot.periods`` registers ``words`` for the
+# parameters that name a reporting period (period, month, quarter, half), so that a stored label in them
+# (2026-12, 2026-Q4, 2026-H2) reads 2026年12月, 2026年第四季度, 2026年下半年 in every message. (Registered by
+# bot.periods rather than imported here: bot.periods uses this module, and imports go one way.)
+PARAM_FORMATTERS: dict[str, Callable[[object, str], object]] = {}
 
 
 def shown(locale: str | None, params: dict[str, object]) -> dict[str, object]:
     """Return message parameters as people read them: ``Label`` values translated, periods in words."""
-    from bot.periods import words
-
     locale = normalise_locale(locale)
     messages = catalogue(locale)
-    return {k: messages.get(v, v) if isinstance(v, Label)
-            else words(v, locale) if k in PERIOD_PARAMS and isinstance(v, str) else v
-            for k, v in params.items()}
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, Label):
+            value = messages.get(value, value)
+        elif key in PARAM_FORMATTERS and isinstance(value, str):
+            value = PARAM_FORMATTERS[key](value, locale)
+        out[key] = value
+    return out
 
 
 def translate(locale: str | None, message: str, /, **params: object) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.i18n import N_
+from bot.i18n import N_, PARAM_FORMATTERS
 
 MIN_YEAR, MAX_YEAR = 2000, 2099
 
@@ -96,3 +96,7 @@ def words(value: object, locale: str | None = None) -> str:
     msgid = {"month": lambda i: _MONTHS[i - 1], "quarter": lambda i: _QUARTERS[i - 1],
              "half": lambda i: _HALVES[i - 1], "year": lambda i: _YEAR}[found.kind](found.index)
     return translate(locale, msgid, year=found.year)
+
+
+# Every message shows a stored label given as one of these parameters in words (bot.i18n.shown).
+PARAM_FORMATTERS.update(dict.fromkeys(("period", "month", "quarter", "half"), words))

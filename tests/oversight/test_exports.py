@@ -98,7 +98,7 @@ def test_the_monitoring_form_lists_the_operating_projects(engine, world, tmp_pat
     with Session(engine) as session:
         exports.write_monitoring(session, world.users["county"], world.tree.county, "2026Q4", out)
     rows = read(out)
-    assert rows[0][0] == "产业扶贫项目运行监测表" and "2026-Q4" in rows[1][2]
+    assert rows[0][0] == "产业扶贫项目运行监测表" and rows[1][2] == "期间：2026年第四季度"
     assert rows[2][5] == "项目管理" and rows[2][9] == "产销对接" and rows[2][10] == "带贫情况"
     assert rows[3][5] == "项目运营是否正常（通过产、销、税等主要指标判断）"
     lines = body(rows, 2)
