@@ -237,7 +237,7 @@ def start_form(request: Request, csrf: Annotated[str, Form()] = "", form_id: Ann
         except AccessDenied as exc:
             raise _refused(exc) from None
         except (cycle.CycleError, reports.ReportError) as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
+            return _redirect(flash_url(request, "/f", exc.msgid, exc.params, status=409))
     return RedirectResponse(f"/f/report/{report.id}?{_lang(request)}", status_code=303)
 
 
@@ -253,8 +253,8 @@ def start(request: Request, asset_id: RowId, csrf: Annotated[str, Form()] = ""):
                                              period=reports.current_period(tz=state.settings.tz))
         except AccessDenied as exc:
             raise _refused(exc) from None
-        except reports.ReportError as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
+        except reports.ReportError as exc:  # submitted already (another phone, a stale page): said on the list
+            return _redirect(flash_url(request, "/f", exc.msgid, exc.params, status=409))
     return RedirectResponse(f"/f/report/{report.id}?{_lang(request)}", status_code=303)
 
 

@@ -239,3 +239,18 @@ def test_sign_off_and_send_back_are_confirmed_in_words(sqlite_engine, tmp_path):
         assert supervisor.get(f"/f/signoff/{report.id}").text.count("已签字确认，正在公示") == 1
         cadre = client_for(sqlite_engine, settings, c.cadre.id)
         assert "本月检查已提交" not in cadre.get(f"/f/report/{report.id}").text
+
+
+def test_starting_a_check_already_submitted_elsewhere_is_said_on_the_list(cadre_client, engine, world):
+    report_id = start(cadre_client, world.asset.id)
+    stale = cadre_client.get("/f").text  # a page left open on another phone
+    with Session(engine) as session:  # meanwhile the check is submitted from Telegram
+        report = session.get(Report, report_id)
+        report.status = "submitted"
+        session.add(report)
+        session.commit()
+    posted = cadre_client.post(f"/f/start/{world.asset.id}", data={"csrf": csrf_of(stale)})
+    assert posted.status_code == 303 and posted.headers["location"].startswith("/f?")
+    listed = cadre_client.get(posted.headers["location"])
+    assert listed.status_code == 409
+    assert translate("zh_CN", reports.MSG_ALREADY_DONE, asset=world.asset.name) in listed.text
