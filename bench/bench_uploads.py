@@ -277,11 +277,16 @@ def cadre_at_photos(served: Served):
 
 
 def post_cadre(client, report_id: int, key: str, name: str, data: bytes):
-    """Post one photo to the cadre's draft; return the response."""
+    """Post one photo to the cadre's draft; return the response: the 303 of an accepted photo, or the page that
+    shows a refusal (the post redirects to it with a signed ``msg``, post/redirect/get; it answers with the
+    refusal's status)."""
     page = client.get(f"/f/report/{report_id}")
-    return client.post(f"/f/report/{report_id}/step", data={"csrf": csrf_of(page.text), "key": key,
-                                                            "action": "photo"},
-                       files={"photo": (name, data, "application/octet-stream")})
+    response = client.post(f"/f/report/{report_id}/step", data={"csrf": csrf_of(page.text), "key": key,
+                                                                "action": "photo"},
+                           files={"photo": (name, data, "application/octet-stream")})
+    if response.status_code == 303 and "msg=" in response.headers.get("location", ""):
+        return client.get(response.headers["location"])
+    return response
 
 
 # --- the benchmark -----------------------------------------------------------------------------------

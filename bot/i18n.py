@@ -11,7 +11,7 @@ YAML files (forms, rubrics, profiles) are extracted for the keys in ``YAML_KEYS`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -19,7 +19,7 @@ SUPPORTED = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
 LOCALES_DIR = Path(os.environ.get("VILLAGEBOT_LOCALES_DIR", Path(__file__).resolve().parent.parent / "locales"))
 SOURCE_DIR = Path(__file__).resolve().parent
-YAML_KEYS = ("label", "prompt", "help", "error", "title", "text", "description", "message", "option_label")
+YAML_KEYS = ("label", "prompt", "help", "web_help", "telegram_help", "error", "title", "text", "description", "message", "option_label")
 
 
 def N_(message: str) -> str:
@@ -59,13 +59,35 @@ class Label(str):
     """A msgid given as a parameter of another message (a status, say): translated along with it."""
 
 
+# How some message parameters are shown, by parameter name: ``bot.periods`` registers ``words`` for the
+# parameters that name a reporting period (period, month, quarter, half), so that a stored label in them
+# (2026-12, 2026-Q4, 2026-H2) reads 2026年12月, 2026年第四季度, 2026年下半年 in every message. (Registered by
+# bot.periods rather than imported here: bot.periods uses this module, and imports go one way.)
+PARAM_FORMATTERS: dict[str, Callable[[object, str], object]] = {}
+
+
+def shown(locale: str | None, params: dict[str, object]) -> dict[str, object]:
+    """Return message parameters as people read them: ``Label`` values translated, periods in words."""
+    locale = normalise_locale(locale)
+    messages = catalogue(locale)
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, Label):
+            value = messages.get(value, value)
+        elif key in PARAM_FORMATTERS and isinstance(value, str):
+            value = PARAM_FORMATTERS[key](value, locale)
+        out[key] = value
+    return out
+
+
 def translate(locale: str | None, message: str, /, **params: object) -> str:
-    """Translate ``message`` into ``locale`` and fill its named {placeholders} (``Label`` values translated too)."""
+    """Translate ``message`` into ``locale`` and fill its named {placeholders} (``Label`` values translated too,
+    periods in words)."""
     messages = catalogue(normalise_locale(locale))
     text = messages.get(message, message)
     if not params:
         return text
-    return text.format(**{k: messages.get(v, v) if isinstance(v, Label) else v for k, v in params.items()})
+    return text.format(**shown(locale, params))
 
 
 class UserError(Exception):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.i18n import N_, PARAM_FORMATTERS
+
 MIN_YEAR, MAX_YEAR = 2000, 2099
 
 _PATTERNS = {
@@ -67,3 +69,34 @@ def valid_label(value: object, *kinds: str) -> bool:
     """Return True when ``value`` is a stored period label (exactly as stored) of one of ``kinds``."""
     found = parse(value, *kinds)
     return found is not None and found.label == value
+
+
+# --- in words -------------------------------------------------------------------------------------
+# A period shown to people is never its stored label: 2026年12月, 2026年第四季度, 2026年下半年, 2026年.
+# Web pages (the ``period`` filter and every ``{period}`` parameter of a message), Telegram messages,
+# notices and the PDF exports all call ``words``.
+
+_MONTHS = (N_("January {year}"), N_("February {year}"), N_("March {year}"), N_("April {year}"),
+           N_("May {year}"), N_("June {year}"), N_("July {year}"), N_("August {year}"),
+           N_("September {year}"), N_("October {year}"), N_("November {year}"), N_("December {year}"))
+_QUARTERS = (N_("first quarter of {year}"), N_("second quarter of {year}"), N_("third quarter of {year}"),
+             N_("fourth quarter of {year}"))
+_HALVES = (N_("first half of {year}"), N_("second half of {year}"))
+_YEAR = N_("the year {year}")
+
+
+def words(value: object, locale: str | None = None) -> str:
+    """Return a period as people read it (zh_CN default): 2026年12月, 2026年第四季度, 2026年下半年, 2026年;
+    December 2026, fourth quarter of 2026… in English. Anything that is not a period comes back as it was."""
+    from bot.i18n import translate
+
+    found = parse(value)
+    if found is None:
+        return "" if value is None else str(value)
+    msgid = {"month": lambda i: _MONTHS[i - 1], "quarter": lambda i: _QUARTERS[i - 1],
+             "half": lambda i: _HALVES[i - 1], "year": lambda i: _YEAR}[found.kind](found.index)
+    return translate(locale, msgid, year=found.year)
+
+
+# Every message shows a stored label given as one of these parameters in words (bot.i18n.shown).
+PARAM_FORMATTERS.update(dict.fromkeys(("period", "month", "quarter", "half"), words))

@@ -20,7 +20,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
-from bot.flows import Question, Walker, format_answer
+from bot.flows import Question, Walker, format_answer, wording
 from bot.i18n import N_, translate
 from bot.services.problem_list import STATUS_LABELS
 
@@ -85,11 +85,8 @@ def _hint(locale: str, q: Question, walker: Walker) -> str | None:
     if q.type == "photo":
         have = len(walker.answers.get(q.key) or [])
         return t(locale, N_("Send a photo (camera or gallery). Received so far: {count}."), count=have)
-    if q.type == "location":
-        return t(locale, N_("Send your location: tap 📎 and choose Location."))
-    if q.type == "multi":
-        return t(locale, N_("Tap every option that applies, then Done."))
-    return None
+    fixed = wording.instruction(q, wording.TELEGRAM)  # location, multi: bot/flows/wording.py
+    return t(locale, fixed) if fixed else None
 
 
 def _num(value: Any) -> str:
@@ -108,8 +105,8 @@ def question(locale: str, report_id: int, asset_name: str, walker: Walker,
     if note:
         parts.append(note)
     parts.append(f"<b>{_escape(t(locale, q.prompt))}</b>")
-    if q.help:
-        parts.append(_escape(t(locale, q.help)))
+    if q.help_for(wording.TELEGRAM):
+        parts.append(_escape(t(locale, q.help_for(wording.TELEGRAM))))
     hint = _hint(locale, q, walker)
     if hint:
         parts.append(f"<i>{_escape(hint)}</i>")

@@ -23,6 +23,9 @@ from bot.reloading import reloading
 FORMS_DIR = Path(__file__).resolve().parent / "forms"
 TYPES = ("yesno", "choice", "multi", "number", "text", "date", "photo", "location")
 SEVERITIES = ("serious", "major", "minor")
+# The channels a form is filled on; a question may word its help for one of them (``web_help``,
+# ``telegram_help``) where what the person sees differs (buttons, attachments). See bot/flows/wording.py.
+CHANNELS = ("web", "telegram")
 YESNO_LABELS = {"yes": N_("Yes"), "no": N_("No")}
 # Units are named in the YAML by key; their msgids live here so that extraction finds them.
 UNITS = {
@@ -116,6 +119,12 @@ class Question:
     max_count: int = 0
     max_length: int = DEFAULT_MAX_LENGTH
     error: str | None = None
+    channel_help: tuple[tuple[str, str], ...] = ()
+
+    def help_for(self, channel: str) -> str | None:
+        """Return the help msgid for a channel (``web``, ``telegram``): its own ``<channel>_help`` if the form
+        gives one, else the common ``help``."""
+        return dict(self.channel_help).get(channel, self.help)
 
     def option(self, key: Any) -> Option | None:
         """Return the option with this key, if any."""
@@ -237,7 +246,8 @@ class _Parser:
         if key in earlier:
             raise self.fail(where, "duplicate key")
         allowed = {"key", "type", "prompt", "help", "options", "unit", "min", "max", "integer", "required",
-                   "show_if", "min_count", "max_count", "max_length", "error"}
+                   "show_if", "min_count", "max_count", "max_length", "error",
+                   *(f"{channel}_help" for channel in CHANNELS)}
         unknown = set(raw) - allowed
         if unknown:
             raise self.fail(where, f"unknown fields {sorted(unknown)}")
@@ -263,7 +273,9 @@ class _Parser:
             options=options, unit=self.unit(raw, qtype, where), min=low, max=high,
             integer=bool(raw.get("integer", False)), required=required, show_if=show_if,
             min_count=min_count, max_count=max_count, max_length=max_length,
-            error=self.optional_text(raw, "error", where))
+            error=self.optional_text(raw, "error", where),
+            channel_help=tuple((channel, text) for channel in CHANNELS
+                               if (text := self.optional_text(raw, f"{channel}_help", where)) is not None))
 
     def options(self, raw: Mapping, qtype: str, where: str) -> tuple[Option, ...]:
         given = raw.get("options")

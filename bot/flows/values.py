@@ -23,6 +23,7 @@ MSG_CHOOSE = N_("Please choose one of the buttons.")
 MSG_YESNO = N_("Please answer yes or no.")
 MSG_NUMBER = N_("Please enter a number, for example 12 or 3.5.")
 MSG_WHOLE = N_("Please enter a whole number.")
+MSG_WHOLE_NUMBER = N_("Please enter a whole number, for example 12.")  # not "3.5" where halves are refused
 MSG_RANGE = N_("Please enter a number from {min} to {max}.")
 MSG_AT_LEAST = N_("Please enter a number of at least {min}.")
 MSG_AT_MOST = N_("Please enter a number of at most {max}.")
@@ -70,8 +71,9 @@ def _plain(number: float | None) -> str:
 
 def parse_number(question: Question, raw: Any) -> int | float:
     """Return a number from 12, '1,234.5', '１２', ' 3.5 '; check whole-ness and range."""
+    not_a_number = MSG_WHOLE_NUMBER if question.integer else MSG_NUMBER
     if isinstance(raw, bool) or raw is None:
-        raise _fail(question, MSG_NUMBER)
+        raise _fail(question, not_a_number)
     if isinstance(raw, (int, float, Decimal)):
         text = str(raw)
     elif isinstance(raw, str):
@@ -79,13 +81,13 @@ def parse_number(question: Question, raw: Any) -> int | float:
         if _THOUSANDS.match(text):
             text = text.replace(",", "")
     else:
-        raise _fail(question, MSG_NUMBER)
+        raise _fail(question, not_a_number)
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise _fail(question, MSG_NUMBER) from None
+        raise _fail(question, not_a_number) from None
     if not number.is_finite():
-        raise _fail(question, MSG_NUMBER)
+        raise _fail(question, not_a_number)
     if question.integer and number != number.to_integral_value():
         raise _fail(question, MSG_WHOLE)
     low, high = question.min, question.max

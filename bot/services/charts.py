@@ -30,6 +30,11 @@ def _fmt(value: Number) -> str:
     return str(value)
 
 
+def text_width(text: str, size: int = 13) -> float:
+    """Return a generous estimate of a label's width in px: wide characters (CJK) a full em, others 0.62 em."""
+    return sum(size if ord(c) > 0x2E80 else size * 0.62 for c in text)
+
+
 def _svg(height: int, title: str, body: list[str]) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" '
@@ -71,10 +76,14 @@ def bar_chart(
             f'fill="#1b1b1b">{escape(short)}</text>'
         )
         body.append(_bar(LABEL_WIDTH, y, width, BAR_HEIGHT, label, value, colour))
-        body.append(
-            f'<text x="{LABEL_WIDTH + width + 4:.1f}" y="{y + 16}" fill="#1b1b1b">'
-            f"{escape(_fmt(value) + suffix)}</text>"
-        )
+        text = _fmt(value) + suffix
+        if LABEL_WIDTH + width + 4 + text_width(text) <= WIDTH - 2:
+            body.append(f'<text x="{LABEL_WIDTH + width + 4:.1f}" y="{y + 16}" fill="#1b1b1b">{escape(text)}</text>')
+        else:  # no room after a long bar: the value goes inside its end, in white, never past the edge
+            body.append(
+                f'<text x="{LABEL_WIDTH + width - 4:.1f}" y="{y + 16}" text-anchor="end" fill="#fff">'
+                f"{escape(text)}</text>"
+            )
     height = GAP + max(len(rows), 1) * (BAR_HEIGHT + GAP)
     return _svg(height, title, body)
 
@@ -92,7 +101,7 @@ def column_chart(
     top = max([float(total) for _, total, _ in columns] + [1.0])
     slot = (WIDTH - 20) / max(len(columns), 1)
     width = slot * 0.7
-    base = COLUMN_AREA + 10
+    base = COLUMN_AREA + 20  # room above the tallest column for its value
     body = [f'<line x1="10" y1="{base}" x2="{WIDTH - 10}" y2="{base}" stroke="#999"/>']
     for index, (label, total, part) in enumerate(columns):
         x = 10 + index * slot + (slot - width) / 2

@@ -28,6 +28,7 @@ from typing import IO, Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from bot import periods
 from bot.clock import as_utc, utcnow
 from bot.flows import all_forms, risk_labels
 from bot.flows.risks import CONSECUTIVE_LOSSES, CONSECUTIVE_LOSSES_LABEL
@@ -438,7 +439,7 @@ class _Sheet:
             [
                 f"填报单位：{self.unit.name}",
                 None,
-                f"期间：{self.period}",
+                f"期间：{periods.words(self.period, ZH)}",
                 None,
                 f"填报时间：{stamp.year}年{stamp.month}月{stamp.day}日",
             ]
@@ -826,7 +827,7 @@ def write_half_year(
         Paragraph(t("Monthly reports"), heading),
         table(
             [[t("Month"), t("Expected"), t("Reported"), t("On time")]]
-            + [[p.period, p.expected, p.done, p.on_time] for p in fig.trend]
+            + [[periods.words(p.period, locale), p.expected, p.done, p.on_time] for p in fig.trend]
         ),
         Paragraph(t("Reports by township over the half-year"), heading),
         table(

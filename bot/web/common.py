@@ -23,11 +23,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.i18n import N_, catalogue, normalise_locale, translate
+from bot.i18n import N_, catalogue, normalise_locale, shown, translate
+from bot.periods import words as period_words
 from bot.services import sessions, weblinks
 from bot.services.evidence import EvidenceStore
 from bot.services.public import format_money
 from bot.storage.models import User
+from bot.web.assets import static_url
 
 TEMPLATES = FilePath(__file__).with_name("templates")
 STATIC = FilePath(__file__).with_name("static")
@@ -79,6 +81,7 @@ def make_web(settings: Settings, engine) -> Web:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["money"] = format_money
+    env.globals["static_url"] = static_url
     return Web(settings, engine, env, EvidenceStore.from_settings(settings))
 
 
@@ -169,15 +172,23 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
     def t(msgid: str, **params: object) -> str:
         text = messages.get(msgid, msgid)
-        return text.format(**params) if params else text
+        return text.format(**shown(locale, params)) if params else text
 
     def switch(lang: str) -> str:
+        """The same page in another language; a page answering a post (an error) switches on its GET twin
+        (``request.state.get_twin``) or the home page, never on an address that only takes posts."""
+        if request.method not in ("GET", "HEAD"):
+            twin = getattr(request.state, "get_twin", None)
+            if twin is None:
+                twin = "/home" if getattr(request.state, "web_session", None) is not None else "/"
+            return f"{twin}?{urlencode({'lang': lang})}"
         query = dict(request.query_params)
         query["lang"] = lang
         return f"{request.url.path}?{urlencode(query)}"
 
     html = state.env.get_template(template).render(
         t=t, locale=locale, lang_query=f"lang={locale}", switch=switch,
+        period_words=lambda value: period_words(value, locale),
         signed_in=getattr(request.state, "web_session", None) is not None,
         csrf=csrf_token(state.settings.secret_key, device), **context)
     response = HTMLResponse(html, status_code=status)

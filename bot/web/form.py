@@ -7,21 +7,26 @@ CSRF token and every request checks the signed-in user's scope through bot.servi
 
 from __future__ import annotations
 
-import functools
+import base64
+import binascii
+import json
+from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
-from bot.clock import utcnow
-from bot.flows import AnswerError, Question, Walker, format_answer, load_form
-from bot.i18n import N_, translate
-from bot.services import cycle, reports
+from bot.clock import as_utc, utcnow
+from bot.flows import AnswerError, Question, Walker, format_answer, load_form, wording
+from bot.i18n import N_, Label, translate
+from bot.services import cycle, reports, weblinks
 from bot.services.access import PERMISSIONS, AccessDenied
 from bot.services.evidence import EvidenceError, flag_label
 from bot.storage.models import Asset, OrgUnit, Photo, PhotoUse, Problem, Report
+from bot.storage.models_cycle import CycleStep
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, render, require_user, web
 
 router = APIRouter(tags=["form"])
@@ -29,6 +34,71 @@ router = APIRouter(tags=["form"])
 ACTIONS = ("answer", "skip", "back", "done", "photo", "clear")
 MSG_NO_FILE = N_("Please choose a photo first.")
 MSG_LOCATION_NUMBERS = N_("Please enter the latitude and longitude as numbers, or use the button.")
+MSG_SIGNED_POSTED = N_("You signed off {form} of {subject} for {period}. It is posted publicly until {until}; "
+                       "then the village reports it to the township.")
+MSG_SIGNED_WAITING = N_("You signed {form} of {subject} for {period}. It still needs the signature of {posts}.")
+MSG_SIGNED_TO_POST = N_("You signed off {form} of {subject} for {period}. Post it on the village notice board and "
+                        "send a photo of the posted notice: the public posting starts then.")
+MSG_SIGNED_FILED = N_("You signed off {form} of {subject} for {period}. It has been filed with the township.")
+MSG_SENT_BACK = N_("You sent {form} of {subject} for {period} back to the village with your reason. "
+                   "Its cadre has been told.")
+MSG_REPORTED_UP = N_("{form} of {subject} for {period} has been reported to the township.")
+MSG_NO_SIGN_OFF = N_("This report does not wait for a sign-off.")
+# What became of a report the supervisor opens after the sign-off (or the send-back).
+SIGN_OFF_STATES = {
+    "signed_off": N_("Signed off. It is posted publicly; then the village reports it to the township."),
+    "reported": N_("Signed off and reported to the township."),
+    "approved": N_("Signed off, reported and approved by the township."),
+    "returned": N_("Sent back to the village for correction."),
+}
+FLASH = "msg"  # the query parameter that carries a refusal or a confirmation to the page after a post
+
+
+# --- post/redirect/get --------------------------------------------------------------------------------
+# Every post answers with a redirect to a page (GET) that can be reloaded or shown in another language.
+# A refusal or a confirmation travels in the address as a signed ``msg``: the msgid, its parameters, the
+# status the page answers with (a refused answer stays a 400 on the page that shows it), the question it is
+# about and what was typed (so a wrong number can be corrected, not typed again).
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Label):
+        return {"label": str(value)}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value) if isinstance(value, Decimal) else str(value)
+
+
+def flash_url(request: Request, path: str, msgid: str, params: dict | None = None, *, status: int = 200,
+              key: str | None = None, typed: Any = None) -> str:
+    """Return ``path`` with the language and a signed message for the page to show."""
+    payload = {"m": msgid, "p": {k: _jsonable(v) for k, v in (params or {}).items()}, "s": status}
+    if key is not None:
+        payload["k"] = key
+    if typed is not None:
+        payload["v"] = str(typed)[:2000]
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    value = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    signed = weblinks.sign(web(request).settings.secret_key, f"flash|{path}", value)
+    return f"{path}?{urlencode({'lang': locale_of(request), FLASH: signed})}"
+
+
+def read_flash(request: Request) -> dict | None:
+    """Return the message a post left for this page (``m``, ``p``, ``s``, ``k``, ``v``), or None."""
+    value = weblinks.unsign(web(request).settings.secret_key, f"flash|{request.url.path}",
+                            request.query_params.get(FLASH))
+    if not value:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    payload["p"] = {k: Label(v["label"]) if isinstance(v, dict) else v for k, v in payload.get("p", {}).items()}
+    payload["text"] = translate(locale_of(request), payload["m"], **payload["p"])
+    return payload
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
 
 
 def report_in_scope(session: Session, user, report_id: int) -> tuple[Report, Asset | OrgUnit]:
@@ -63,7 +133,9 @@ def overview(request: Request):
         can_sign = "report.sign_off" in PERMISSIONS.get(user.role, ())
         sign_offs = [(r, reports.subject_name(session, r)) for r in cycle.awaiting_sign_off(session, user)] \
             if can_sign else []
-        return render(request, "overview.html", user=user, rows=rows, period=period, due=due,
+        flash = read_flash(request)
+        return render(request, "overview.html", status=flash["s"] if flash else 200, flash=flash,
+                      user=user, rows=rows, period=period, due=due,
                       can_fill="report.fill" in PERMISSIONS.get(user.role, ()), sign_offs=sign_offs,
                       to_report=cycle.to_report_up(session, user), now=utcnow(), tz=web(request).settings.tz,
                       form_title=lambda form_id: load_form(form_id).title)
@@ -88,8 +160,11 @@ def sign_off_page(request: Request, report_id: RowId):
         locale = locale_of(request)
         rows = [(q, format_answer(q, value, locale) if value is not None else None)
                 for q, value in reports.walker_for(report).review()]
-        return render(request, "signoff.html", report=report, rows=rows, subject=reports.subject_name(session, report),
+        flash = read_flash(request)
+        return render(request, "signoff.html", status=flash["s"] if flash else 200, flash=flash,
+                      report=report, rows=rows, subject=reports.subject_name(session, report),
                       form_title=load_form(report.form_id).title, waiting=cycle.needs_sign_off(report),
+                      status_note=SIGN_OFF_STATES.get(report.status, MSG_NO_SIGN_OFF),
                       masking=cycle.posting_warning(report, locale), signing=cycle.signing(session, report))
 
 
@@ -98,7 +173,35 @@ def sign_off(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = 
              post: Annotated[str, Form(max_length=32)] = ""):
     """Sign the report off (posted publicly first where the form says so, else filed with the township); where
     the profile names two signers, this is the signature for ``post`` (issue 16, bot/services/cycle.py)."""
-    return _cycle_step(request, csrf, functools.partial(cycle.sign_off, post=post or None), report_id)
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        try:
+            report = cycle.sign_off(session, user, report_id, post=post or None)
+        except AccessDenied as exc:
+            raise _refused(exc) from None
+        except cycle.CycleError as exc:
+            return _redirect(flash_url(request, f"/f/signoff/{report_id}", exc.msgid, exc.params, status=409))
+        params = _about(session, report)
+        if report.status == cycle.SUBMITTED:  # one of several signatures: the others are still to come
+            waiting = cycle.signing(session, report).waiting
+            names = "、".join(translate(locale_of(request), cycle.POST_LABELS.get(p, p)) for p in waiting)
+            return _redirect(flash_url(request, "/f", MSG_SIGNED_WAITING, {**params, "posts": names}))
+        posting = session.exec(select(CycleStep).where(CycleStep.report_id == report.id,
+                                                       CycleStep.step == "post")).first()
+        if posting is not None and report.status == cycle.SIGNED_OFF:
+            until = as_utc(posting.until).astimezone(web(request).settings.tz)
+            return _redirect(flash_url(request, "/f", MSG_SIGNED_POSTED, {**params, "until": f"{until:%Y-%m-%d %H:%M}"}))
+        rule = cycle.sign_rule(session, report)
+        if rule is not None and rule.posting_photo and cycle.FORMS[report.form_id].posting_days:
+            return _redirect(flash_url(request, "/f", MSG_SIGNED_TO_POST, params))
+        return _redirect(flash_url(request, "/f", MSG_SIGNED_FILED, params))
+
+
+def _about(session: Session, report: Report) -> dict[str, Any]:
+    """The parameters that name a report in a confirmation: its form, subject and period."""
+    return {"form": Label(load_form(report.form_id).title), "subject": reports.subject_name(session, report),
+            "period": report.period}
 
 
 @router.post("/f/signoff/{report_id}/back", include_in_schema=False)
@@ -109,32 +212,28 @@ def send_back(request: Request, report_id: RowId, csrf: Annotated[str, Form()] =
     with web(request).session() as session:
         user = require_user(request, session)
         try:
-            cycle.send_back(session, user, report_id, reason)
+            report = cycle.send_back(session, user, report_id, reason)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except cycle.CycleError as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
-    return RedirectResponse(f"/f?{_lang(request)}", status_code=303)
+            return _redirect(flash_url(request, f"/f/signoff/{report_id}", exc.msgid, exc.params, status=409,
+                                       key="reason", typed=reason))
+        return _redirect(flash_url(request, "/f", MSG_SENT_BACK, _about(session, report)))
 
 
 @router.post("/f/report/{report_id}/up", include_in_schema=False)
 def report_up(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""):
     """Report a signed-off report to the township once its public posting is over."""
-    return _cycle_step(request, csrf, cycle.report_up, report_id)
-
-
-def _cycle_step(request: Request, csrf: str, step, report_id: int) -> RedirectResponse:
-    """Run a step of the yearly cycle (it checks access and state) and go back to the list."""
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
         try:
-            step(session, user, report_id)
+            report = cycle.report_up(session, user, report_id)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except cycle.CycleError as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
-    return RedirectResponse(f"/f?{_lang(request)}", status_code=303)
+            return _redirect(flash_url(request, "/f", exc.msgid, exc.params, status=409))
+        return _redirect(flash_url(request, "/f", MSG_REPORTED_UP, _about(session, report)))
 
 
 @router.post("/f/form/start", include_in_schema=False)
@@ -150,7 +249,7 @@ def start_form(request: Request, csrf: Annotated[str, Form()] = "", form_id: Ann
         except AccessDenied as exc:
             raise _refused(exc) from None
         except (cycle.CycleError, reports.ReportError) as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
+            return _redirect(flash_url(request, "/f", exc.msgid, exc.params, status=409))
     return RedirectResponse(f"/f/report/{report.id}?{_lang(request)}", status_code=303)
 
 
@@ -166,8 +265,8 @@ def start(request: Request, asset_id: RowId, csrf: Annotated[str, Form()] = ""):
                                              period=reports.current_period(tz=state.settings.tz))
         except AccessDenied as exc:
             raise _refused(exc) from None
-        except reports.ReportError as exc:
-            raise WebError(409, exc.msgid, **exc.params) from None
+        except reports.ReportError as exc:  # submitted already (another phone, a stale page): said on the list
+            return _redirect(flash_url(request, "/f", exc.msgid, exc.params, status=409))
     return RedirectResponse(f"/f/report/{report.id}?{_lang(request)}", status_code=303)
 
 
@@ -187,25 +286,32 @@ def _photos(session: Session, report: Report, key: str, locale: str) -> list[dic
 
 
 def _show(request: Request, session: Session, report: Report, asset: Asset, *, error: str | None = None,
-          status: int = 200, typed: Any = None):
+          status: int = 200, typed: Any = None, error_key: str | None = None):
     locale = locale_of(request)
+    form = load_form(report.form_id, report.form_version)
+    about = {"form": Label(form.title), "subject": asset.name, "period": report.period}
     if report.status != "draft":
         problems = session.exec(select(Problem).where(Problem.report_id == report.id)).all()
         return render(request, "submitted.html", status=status, report=report, asset=asset, problems=problems,
-                      error=error)
+                      error=error, about=about, sign_off=cycle.needs_sign_off(report) and report.status == "submitted")
     walker = reports.walker_for(report)
     question = walker.current()
     if question is None:
         rows = [(q, format_answer(q, value, locale) if q.key in walker.answers else None)
                 for q, value in walker.review()]
         return render(request, "review.html", status=status, report=report, asset=asset, rows=rows,
-                      missing=walker.missing(), error=error, masking=cycle.posting_warning(report, locale))
+                      missing=walker.missing(), error=error, masking=cycle.posting_warning(report, locale),
+                      about=about)
+    if error_key is not None and error_key != question.key:  # the refusal was about another question
+        error, status, typed = None, 200, None
     shown = walker.visible()
+    counter, count_params = wording.progress(walker.form, shown, question)
     return render(request, "question.html", status=status, report=report, asset=asset, q=question,
-                  number=shown.index(question) + 1, total=len(shown), first=shown[0] == question,
+                  counter=counter, count_params=count_params, first=shown[0] == question,
+                  help=question.help_for(wording.WEB), how=wording.instruction(question, wording.WEB),
                   value=walker.answers.get(question.key) if typed is None else typed, error=error,
                   photos=_photos(session, report, question.key, locale) if question.type == "photo" else [],
-                  can_finish=_can_finish(walker, question))
+                  can_finish=_can_finish(walker, question), about=about)
 
 
 def _can_finish(walker: Walker, question: Question) -> bool:
@@ -219,7 +325,11 @@ def report_page(request: Request, report_id: RowId):
     with web(request).session() as session:
         user = require_user(request, session)
         report, asset = report_in_scope(session, user, report_id)
-        return _show(request, session, report, asset)
+        flash = read_flash(request)
+        if flash is None:
+            return _show(request, session, report, asset)
+        return _show(request, session, report, asset, error=flash["text"], status=flash["s"],
+                     typed=flash.get("v"), error_key=flash.get("k"))
 
 
 def _raw_answer(question: Question, form: dict) -> Any:
@@ -248,7 +358,6 @@ async def step(request: Request, report_id: RowId, csrf: Annotated[str, Form()] 
     with state.session() as session:
         user = require_user(request, session)
         report, asset = report_in_scope(session, user, report_id)
-        locale = locale_of(request)
         question = None  # the error page below reads it, even when the draft is refused before it is known
         try:
             if report.status == reports.EXPIRED:
@@ -278,12 +387,10 @@ async def step(request: Request, report_id: RowId, csrf: Annotated[str, Form()] 
             raise _refused(exc) from None
         except (AnswerError, EvidenceError, reports.ReportError) as exc:
             session.rollback()
-            report = session.get(Report, report_id)
-            session.refresh(report)
             typed = form.get("value") if action == "answer" and question is not None and \
                 question.type in ("number", "text", "date") else None
-            return _show(request, session, report, asset, error=translate(locale, exc.msgid, **exc.params),
-                         status=400, typed=typed)
+            return _redirect(flash_url(request, f"/f/report/{report_id}", exc.msgid, exc.params, status=400,
+                                       key=key if question is not None else None, typed=typed))
     return RedirectResponse(f"/f/report/{report_id}?{_lang(request)}", status_code=303)
 
 
@@ -301,8 +408,7 @@ def goto(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = "",
             raise _refused(exc) from None
         except (AnswerError, reports.ReportError) as exc:
             session.rollback()
-            return _show(request, session, session.get(Report, report_id), asset, status=400,
-                         error=translate(locale_of(request), exc.msgid, **exc.params))
+            return _redirect(flash_url(request, f"/f/report/{report_id}", exc.msgid, exc.params, status=400))
     return RedirectResponse(f"/f/report/{report_id}?{_lang(request)}", status_code=303)
 
 
@@ -320,8 +426,7 @@ def submit(request: Request, report_id: RowId, csrf: Annotated[str, Form()] = ""
             raise _refused(exc) from None
         except reports.ReportError as exc:
             session.rollback()
-            return _show(request, session, session.get(Report, report_id), asset, status=400,
-                         error=translate(locale_of(request), exc.msgid, **exc.params))
+            return _redirect(flash_url(request, f"/f/report/{report_id}", exc.msgid, exc.params, status=400))
     return RedirectResponse(f"/f/report/{report_id}?{_lang(request)}", status_code=303)
 
 

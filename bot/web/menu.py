@@ -89,8 +89,11 @@ add("/problems", N_("Problems"), hint=N_("Problems found by checks and villagers
     action="problem.view", roles=OFFICERS, order=30)
 add("/duties", N_("My duties"), hint=N_("What the policy asks of my office, and recording it as done"),
     roles=OFFICERS, order=40, needs_unit=True)
-add("/duties/review", N_("Year-end review of villages"), action="report.review", order=45, needs_unit=True)
-add("/duties/grade", N_("Year-end grading of townships"), action="grade.set", order=46, needs_unit=True)
+# A township reviews its villages and a county grades its townships: an admin, outside any unit, does neither.
+add("/duties/review", N_("Year-end review of villages"), action="report.review", roles=("township_leader",), order=45,
+    needs_unit=True)
+add("/duties/grade", N_("Year-end grading of townships"), action="grade.set", roles=("county_officer",), order=46,
+    needs_unit=True)
 add("/oversight/{unit}", N_("Dashboard"), section=AREA, hint=N_("Reports, problems and scores of my area"),
     roles=OFFICERS, order=10)
 add("/oversight", N_("Dashboard"), section=AREA, hint=N_("Reports, problems and scores by county"),

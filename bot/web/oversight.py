@@ -154,6 +154,7 @@ def dashboard_page(request: Request, unit_id: RowId, month: str | None = None):
         quarter=f"{year}Q{(mon - 1) // 3 + 1}",
         half=f"{year}H{1 if mon <= 6 else 2}",
         can_ledger="export.ledger" in PERMISSIONS.get(user.role, frozenset()),
+        can_reinvite="user.reinvite" in PERMISSIONS.get(user.role, frozenset()),
     )
 
 

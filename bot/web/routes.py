@@ -5,19 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.config import Settings
-from bot.web import api, auth, form, public
-from bot.web.common import HTTP_MESSAGES, STATIC, WebError, error_response, invalid_input, make_web
+from bot.web import api, assets, auth, form, public
+from bot.web.common import HTTP_MESSAGES, WebError, error_response, invalid_input, make_web
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:
     """Add every route of bot/web to ``app`` (called by bot.web.app.create_app)."""
     app.state.web = make_web(settings, engine)
     app.state.public_cache = {}
-    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    assets.include(app)  # /static with fingerprints, /favicon.ico, HEAD on every GET address
 
     @app.exception_handler(WebError)
     async def _web_error(request: Request, exc: WebError):

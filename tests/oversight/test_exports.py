@@ -98,7 +98,7 @@ def test_the_monitoring_form_lists_the_operating_projects(engine, world, tmp_pat
     with Session(engine) as session:
         exports.write_monitoring(session, world.users["county"], world.tree.county, "2026Q4", out)
     rows = read(out)
-    assert rows[0][0] == "产业扶贫项目运行监测表" and "2026-Q4" in rows[1][2]
+    assert rows[0][0] == "产业扶贫项目运行监测表" and rows[1][2] == "期间：2026年第四季度"
     assert rows[2][5] == "项目管理" and rows[2][9] == "产销对接" and rows[2][10] == "带贫情况"
     assert rows[3][5] == "项目运营是否正常（通过产、销、税等主要指标判断）"
     lines = body(rows, 2)
@@ -147,10 +147,10 @@ def test_the_half_year_report_prints_the_figures(engine, world, tmp_path):
             session, world.users["county"], world.tree.county, "2026H2", out, now=NOW
         )
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(str(out)).pages)
-    assert "桃源县" in text and "2026-H2" in text
+    assert "桃源县" in text and "2026年下半年" in text and "2026-H2" not in text  # periods in words
     october = next(p for p in report.figures.trend if p.period == "2026-10")
     assert (october.expected, october.done, october.on_time) == (5, 4, 3)
-    assert "2026-10 5 4 3" in text
+    assert "2026年10月 5 4 3" in text
     xinqiao = next(r for r in report.townships if r.township == "新桥镇")
     assert (xinqiao.done, xinqiao.on_time) == (6, 4)  # September 2 (1 on time), October 4 (3 on time)
     assert f"新桥镇 {xinqiao.expected} {xinqiao.done} {xinqiao.on_time}" in text

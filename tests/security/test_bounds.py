@@ -163,6 +163,8 @@ def test_a_form_is_not_started_for_a_period_that_cannot_exist(engine, web_settin
         before = session.exec(select(func.count()).select_from(Report)).one()
     response = client.post("/f/form/start", data={"csrf": csrf, "form_id": "township-inspection",
                                                   "subject_id": str(world.asset.id), "period": period})
+    assert response.status_code == 303  # shown on the list, at an address that reloads
+    response = client.get(response.headers["location"])
     assert response.status_code == 409 and "不是有效的报告期" in response.text
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Report)).one() == before

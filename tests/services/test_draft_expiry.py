@@ -53,8 +53,8 @@ def test_answering_after_the_month_ended_is_refused_and_expires_the_draft(engine
         cadre = session.get(User, world["cadre"])
         with pytest.raises(reports.ReportError) as caught:
             reports.answer(session, cadre, world["draft"], "intact", "yes", now=NOVEMBER)
-    assert caught.value.message("zh_CN") == "2026-10 的检查没有在月底前提交，草稿已过期。请做本月的检查。"
-    assert "2026-10 check was not submitted before the month ended" in caught.value.message("en")
+    assert caught.value.message("zh_CN") == "2026年10月 的检查没有在月底前提交，草稿已过期。请做本月的检查。"
+    assert "October 2026 check was not submitted before the month ended" in caught.value.message("en")
     with Session(engine) as session:
         report = session.get(Report, world["draft"])
         assert report.status == reports.EXPIRED

@@ -318,8 +318,8 @@ def test_a_photo_sent_for_another_assets_report_is_flagged_reused(world):
     with Session(world["engine"], expire_on_commit=False) as session:
         stored = evidence.report_photo_flags(session, second.report_id)
     assert [(f["code"], f["question_key"]) for f in stored] == [("reused", "board")]
-    assert flag_label("zh_CN", stored[0]) == "这张照片已在新桥村扶贫车间（2026-03）的报告中使用过。"
-    assert flag_label("en", stored[0]) == "Photo already sent for 新桥村扶贫车间 (2026-03)."
+    assert flag_label("zh_CN", stored[0]) == "这张照片已在新桥村扶贫车间（2026年3月）的报告中使用过。"
+    assert flag_label("en", stored[0]) == "Photo already sent for 新桥村扶贫车间 (March 2026)."
 
 
 def test_a_photo_from_an_earlier_report_of_the_same_asset_is_flagged(world):
@@ -334,8 +334,8 @@ def test_a_photo_from_an_earlier_report_of_the_same_asset_is_flagged(world):
     assert (flag["code"], flag["params"]["match"], flag["params"]["report_id"]) == \
         ("reused", "similar", february.id)
     assert flag["params"]["distance"] <= evidence.SIMILAR_BITS
-    assert flag_label("en", flag) == "Photo almost identical to one sent for 新桥村扶贫车间 (2026-02)."
-    assert flag_label("zh_CN", flag) == "这张照片与新桥村扶贫车间（2026-02）报告中的照片几乎相同。"
+    assert flag_label("en", flag) == "Photo almost identical to one sent for 新桥村扶贫车间 (February 2026)."
+    assert flag_label("zh_CN", flag) == "这张照片与新桥村扶贫车间（2026年2月）报告中的照片几乎相同。"
 
 
 def test_the_identical_file_is_named_before_a_look_alike_sent_earlier(world):

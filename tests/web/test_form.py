@@ -122,11 +122,20 @@ def test_bad_answer_is_explained_and_not_saved(cadre_client, engine, world):
         answer_current(cadre_client, report_id, form, seed=step)
     with Session(engine) as session:
         before = dict(session.get(Report, report_id).answers)
-    response = cadre_client.post(f"/f/report/{report_id}/step",
-                                 data={"csrf": csrf_of(page), "key": key, "action": "answer",
-                                       "value": "abc<b>"})
+    posted = cadre_client.post(f"/f/report/{report_id}/step",
+                               data={"csrf": csrf_of(page), "key": key, "action": "answer", "value": "abc<b>"})
+    assert posted.status_code == 303  # post/redirect/get: the refusal is shown at an address that reloads
+    address = posted.headers["location"]
+    assert address.startswith(f"/f/report/{report_id}?")
+    response = cadre_client.get(address)
     assert response.status_code == 400
     assert translate("zh_CN", MSG_NUMBER) in response.text and "abc&lt;b&gt;" in response.text
+    assert cadre_client.get(address).text == response.text  # reloading shows the same page
+    english = cadre_client.get(address.replace("lang=zh_CN", "lang=en"))
+    assert english.status_code == 400 and translate("en", MSG_NUMBER) in english.text
+    assert "Method Not Allowed" not in english.text
+    forged = cadre_client.get(address[:-3] + "xyz")  # a message nobody signed is not shown
+    assert forged.status_code == 200 and translate("zh_CN", MSG_NUMBER) not in forged.text
     with Session(engine) as session:
         assert session.get(Report, report_id).answers == before
 
@@ -144,6 +153,8 @@ def test_a_draft_of_an_ended_month_is_refused_with_the_reason(cadre_client, engi
     for _attempt in range(2):  # the first expires it on the spot, the second finds it expired
         response = cadre_client.post(f"/f/report/{report_id}/step",
                                      data={"csrf": csrf_of(page), "key": key, "action": "answer", "value": "yes"})
+        assert response.status_code == 303
+        response = cadre_client.get(response.headers["location"])
         assert response.status_code == 400 and reason in response.text
     with Session(engine) as session:
         report = session.get(Report, report_id)
