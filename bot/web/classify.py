@@ -107,7 +107,7 @@ def class_page(request: Request, show: str = "all", unit: str | None = None, mon
         chosen = [e for e in entries if show == "all" or (show == "todo" and not e.confirmed)
                   or (show == "unclassified" and e.klass is None)]
         return flash.render(request, "classify/list.html", unit=place, period=period,
-                            period_words=duties.period_name(period, locale_of(request)), show=show, shows=SHOWS,
+                            period_text=duties.period_name(period, locale_of(request)), show=show, shows=SHOWS,
                             counts=counts, entries=[_shown(request, e) for e in chosen],
                             can_classify=class_list.can_classify(session, user, place))
 
@@ -132,7 +132,7 @@ def class_detail(request: Request, asset_id: RowId, month: str | None = None, sh
         confirmer = session.get(User, entry.row.confirmed_by) if entry.row and entry.row.confirmed_by else None
         current = (entry.row.confirmed or entry.row.suggested) if entry.row else None
         return flash.render(request, "classify/detail.html", period=period, show=show if show in SHOWS else "all",
-                            period_words=duties.period_name(period, locale_of(request)),
+                            period_text=duties.period_name(period, locale_of(request)),
                             choices=[(k, four_way.CLASS_LABELS[k], four_way.STORED[k] == current) for k in KEYS],
                             confirmer=confirmer, can_classify=class_list.can_classify(session, user, township),
                             **_shown(request, entry))

@@ -57,7 +57,7 @@ def review_list(request: Request, period: str | None = None):
         waiting = [i for i in items if i.report.status == review.SUBMITTED]
         approved = [i for i in items if i.report.status != review.SUBMITTED]
         return flash.render(request, "review/list.html", user=user, waiting=waiting, approved=approved,
-                            period=period, period_words=_period(request, period))
+                            period=period, period_text=_period(request, period))
 
 
 def _period(request: Request, period: str) -> str:
@@ -82,7 +82,7 @@ def review_detail(request: Request, report_id: RowId):
         versions = review.history(session, user, asset.id, report.period)
         village = session.get(OrgUnit, asset.village_id)
         return flash.render(request, "review/detail.html", report=report, asset=asset, village=village, rows=rows,
-                            photos=photos, flags=flags, versions=versions, period_words=_period(request, report.period),
+                            photos=photos, flags=flags, versions=versions, period_text=_period(request, report.period),
                             status_labels=reports.STATUS_LABELS)
 
 
