@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse
 
 from bot.clock import as_utc
 from bot.config import Settings
-from bot.i18n import N_
+from bot.i18n import N_, translate
 from bot.services import reach, users, weblinks
 from bot.services.access import ROLE_LEVELS, AccessDenied
 from bot.services.qr import qr_image
@@ -38,6 +38,7 @@ from bot.web.common import (
     WebError,
     check_csrf,
     current_user,
+    locale_of,
     render,
     require_user,
     set_session_cookie,
@@ -53,6 +54,7 @@ DONE = {
     "deactivated": N_("{name} is deactivated: their sign-ins have ended and their invite no longer works."),
     "changed": N_("{name} now has the new role or unit."),
     "unchanged": N_("Nothing was changed."),
+    "wecom": N_("{name}'s WeCom account is recorded: their first message in the WeCom app links it."),
 }
 LEVEL_LABELS = {"county": N_("County"), "township": N_("Township"), "village": N_("Village")}
 
@@ -206,7 +208,13 @@ def _person_page(request: Request, session, viewer: User, user_id: int, *, statu
     message = None
     if done in DONE:
         message = (DONE[done], {"name": person.user.name})
+    from sqlmodel import select
+
+    from bot.storage.models_wecom import WeComIdentity
+
+    wecom = session.exec(select(WeComIdentity).where(WeComIdentity.user_id == person.user.id)).first()
     return render(request, "people/person.html", status=status, user=viewer, person=person, roles=reach.ROLE_LABELS,
+                  wecom=wecom, wecom_enabled=web(request).settings.wecom_enabled,
                   statuses=reach.STATUS_LABELS, groups=reach.GROUP_LABELS, levels=LEVEL_LABELS,
                   grantable=grantable, units=units, manageable=manageable, error=error, message=message,
                   valid_until=_day(request, person.invite_valid_until) if person.invite_valid_until else None)
@@ -223,7 +231,7 @@ def person_page(request: Request, user_id: RowId, done: str = ""):
 @router.get("/people/{user_id}/{action}", include_in_schema=False)
 def person_action_get(request: Request, user_id: RowId, action: str):
     """The address of a button reloaded or opened in another language: back to the person's page."""
-    if action not in ("reinvite", "deactivate", "change"):
+    if action not in ("reinvite", "deactivate", "change", "wecom"):
         raise WebError(404, N_("This page does not exist. Check the address or scan the code again."))
     return RedirectResponse(f"/people/{user_id}?{request.url.query}", status_code=303)
 
@@ -242,6 +250,30 @@ def deactivate(request: Request, user_id: RowId, csrf: Annotated[str, Form()] = 
             session.rollback()
             return _person_page(request, session, viewer, user_id, status=403, error=exc.msgid)
     return RedirectResponse(f"/people/{user_id}?done=deactivated", status_code=303)
+
+
+@router.post("/people/{user_id}/wecom", include_in_schema=False)
+def record_wecom(request: Request, user_id: RowId, csrf: Annotated[str, Form()] = "",
+                 userid: Annotated[str, Form(max_length=200)] = ""):
+    """Record the person's WeCom UserId (as in the WeCom admin console's member list), audited; their first
+    message to the WeCom app then links it (bot/services/wecom_people.py)."""
+    from bot.services import wecom_people
+
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        viewer = require_user(request, session)
+        try:
+            person = reach.person(session, viewer, user_id)
+            wecom_people.record(session, viewer, person.user, userid)
+            session.commit()
+        except AccessDenied as exc:
+            session.rollback()
+            return _person_page(request, session, viewer, user_id, status=403, error=exc.msgid)
+        except wecom_people.WeComBindError as exc:
+            session.rollback()
+            return _person_page(request, session, viewer, user_id, status=422,
+                                error=translate(locale_of(request), exc.msgid, **exc.params))
+    return RedirectResponse(f"/people/{user_id}?done=wecom", status_code=303)
 
 
 @router.post("/people/{user_id}/change", include_in_schema=False)
