@@ -99,4 +99,4 @@ def words(value: object, locale: str | None = None) -> str:
 
 
 # Every message shows a stored label given as one of these parameters in words (bot.i18n.shown).
-PARAM_FORMATTERS.update(dict.fromkeys(("period", "month", "quarter", "half"), words))
+PARAM_FORMATTERS.update(dict.fromkeys(("period", "previous", "month", "quarter", "half"), words))

@@ -122,6 +122,7 @@ async def on_form(turn: Turn) -> None:
     settings = turn.deps.settings
     link = weblinks.create_link(turn.session, turn.user, secret=settings.secret_key, public_url=settings.public_url)
     turn.session.commit()
+    link += "?next=%2Ff"  # "/form" asks for the checklist: the link opens it, not the home page
     hours = int(weblinks.LINK_TTL.total_seconds() // 3600)
     await turn.say(turn.t(N_("Open the checklist in your browser with this personal link. It works once and "
                              "expires in {hours} hours; do not forward it."), hours=hours),

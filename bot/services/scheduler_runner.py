@@ -92,5 +92,6 @@ async def start(app, settings: Settings, engine: Engine) -> SchedulerRunner:
                              max_instances=1, coalesce=True, id="villagebot-audit-checkpoint")
     runner.scheduler.start()
     await runner.courier.start()
-    app.state.scheduler_runner = runner
+    if app is not None:  # readiness asks it whether the scheduler keeps ticking
+        app.state.scheduler_runner = runner
     return runner

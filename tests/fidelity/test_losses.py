@@ -31,7 +31,7 @@ def test_two_quarters_of_losses_reach_the_county_office(engine, world):
     assert [p.kind for p in second.recurring] == ["operating_loss"]
     consecutive = problems(engine, world.greenhouse)["consecutive_losses"]
     assert (consecutive.severity, consecutive.status, consecutive.owner_level) == ("serious", "escalated", "county")
-    assert "2026-Q1" in consecutive.description and "2026-Q2" in consecutive.description
+    assert "2026年第一季度" in consecutive.description and "2026年第二季度" in consecutive.description
     assert [p.id for p in second.serious] == [consecutive.id]
     to_county = [m for m in outbox_to(engine, world.county) if m.subject == f"problem/{consecutive.id}"]
     assert [(m.role, m.step) for m in to_county] == [("county_officer", "county-at-once")]
@@ -62,7 +62,7 @@ def test_two_months_of_losses_in_the_monthly_check_reach_the_county(engine, worl
     assert [p.kind for p in march.problems if p.severity != "minor"] == ["operating_loss"]
     submit_monthly(engine, world.cadre, world.workshop, losing)
     consecutive = problems(engine, world.workshop)["consecutive_losses"]
-    assert consecutive.status == "escalated" and "2026-03" in consecutive.description
+    assert consecutive.status == "escalated" and "2026年3月" in consecutive.description
     assert any(m.subject == f"problem/{consecutive.id}" for m in outbox_to(engine, world.county))
 
 
