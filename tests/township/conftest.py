@@ -98,7 +98,8 @@ def town(engine, tmp_path) -> Town:
 
 
 GOOD = {"operating_normally": "yes", "intact": "yes", "at_risk": "no", "income_distributed": "not_due",
-        "farmers_linked": "no", "effective": "yes", "unauthorised": "no", "has_difficulties": "no"}
+        "farmers_linked": "no", "effective": "yes", "unauthorised": "no", "has_difficulties": "no",
+        "committee_studied": "yes"}
 
 
 def submit_report(town: Town, asset: Asset | None = None) -> int:

@@ -59,7 +59,7 @@ def test_acknowledge_in_hand_resolve_with_a_note_and_a_photo(town):
     assert not CHINESE_CODES.search(words), CHINESE_CODES.search(words)
     assert not re.findall(r"[A-Za-z_]{3,}", words)  # no English word on the Chinese page
     english = text_of(leader.get(f"/problems/{pid}?lang=en").text)
-    assert "王镇长 acknowledged it." in english and "李书记 found it in the monthly check of 2026-12." in english
+    assert "王镇长 acknowledged it." in english and "李书记 found it in the monthly check of December 2026." in english
 
 
 def test_a_refused_step_redirects_to_an_address_that_reloads(town):

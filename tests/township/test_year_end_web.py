@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from bot.services import cycle
 from tests.cycle.test_year import REVIEW, YEAREND
-from tests.cycle.world import fill, make_county
+from tests.cycle.world import fill, make_county, post_on_board, sign_both
 from tests.duties.harness import Web, csrf, local, settings_for
 from tests.township.conftest import CHINESE_CODES, text_of
 
@@ -24,12 +24,13 @@ def _follow(client, page, path: str):
 def test_review_and_grading_from_the_home_menu(sqlite_engine, tmp_path):
     engine, settings = sqlite_engine, settings_for(tmp_path)
     with Session(engine, expire_on_commit=False) as session:
-        c = make_county(session, "qinbei-2023")
+        c = make_county(session, "qinbei-2023", boards=True)
         xq = c.tree.village_a1
         with time_machine.travel(local(2026, 11, 10), tick=False):
             yearend = fill(session, c.cadre, cycle.start(session, c.cadre, cycle.YEAREND, xq.id, "2026",
                                                          channel="web"), YEAREND)
-            cycle.sign_off(session, c.supervisor, yearend.id)
+            sign_both(session, c.supervisor, c.board, yearend.id)  # Qinbei's two signers
+            post_on_board(session, c.cadre, yearend.id, tmp_path / "board")
         with time_machine.travel(local(2026, 11, 25), tick=False):
             cycle.report_up(session, c.cadre, yearend.id)
     with time_machine.travel(local(2026, 11, 26, 10), tick=False):
