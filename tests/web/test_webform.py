@@ -235,8 +235,14 @@ def test_sign_off_and_send_back_are_confirmed_in_words(sqlite_engine, tmp_path):
         assert signed.status_code == 303 and signed.headers["location"].startswith("/f?")
         listed = supervisor.get(signed.headers["location"])
         assert listed.status_code == 200 and 'role="status"' in listed.text
-        assert "您已签字确认新桥村2026年的《" in listed.text and "公示至 2026-11-26 09:30" in listed.text
-        assert supervisor.get(f"/f/signoff/{report.id}").text.count("已签字确认，正在公示") == 1
+        # Qinbei: two signers (seed 004 五(三)1); the first is told whose signature is still missing …
+        assert "您已签署新桥村2026年的《" in listed.text and "还需村民合作社监事会主任签字" in listed.text
+        board = client_for(sqlite_engine, settings, c.board.id)
+        page = board.get(f"/f/signoff/{report.id}")
+        signed = board.post(f"/f/signoff/{report.id}", data={"csrf": csrf(page.text)}, follow_redirects=False)
+        listed = board.get(signed.headers["location"])
+        # … the second that it is signed off, and that the posting starts with the photo of the posted notice.
+        assert "您已签字确认新桥村2026年的《" in listed.text and "上传张贴后的照片" in listed.text
         cadre = client_for(sqlite_engine, settings, c.cadre.id)
         assert "本月检查已提交" not in cadre.get(f"/f/report/{report.id}").text
 
