@@ -285,7 +285,16 @@ def verify_page(request: Request):
         except audit.AuditKeyError:
             return render(request, "office/audit_verify.html", result=None, key_error=MSG_KEY, findings=[])
     findings = [(f.entry_id, f.msgid, f.params) for f in result.findings]
-    return render(request, "office/audit_verify.html", result=result, key_error=None, findings=findings)
+    checkpoint_at = None
+    if result.last_checkpoint is not None:  # in the installation's time zone, as every other time on the pages
+        import datetime as dt
+
+        stamp = dt.datetime.fromisoformat(result.last_checkpoint.at.replace("Z", "+00:00"))
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=dt.UTC)
+        checkpoint_at = stamp.astimezone(state.settings.tz).strftime("%Y-%m-%d %H:%M")
+    return render(request, "office/audit_verify.html", result=result, key_error=None, findings=findings,
+                  checkpoint_at=checkpoint_at)
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:

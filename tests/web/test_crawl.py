@@ -84,6 +84,7 @@ TOLERATED: list[tuple[str, str, str]] = []  # (page, finding, why) of findings a
 # Latin words a Chinese page may show: brand and product names, file types, units, the language switch.
 ALLOWED_WORDS = {
     "villagebot", "english", "telegram", "wechat", "wecom", "dingtalk", "qr", "pdf", "xlsx", "csv", "excel",
+    "yaml", "yml", "https", "http",
     "chrome", "chromium", "firefox", "safari", "edge", "windows", "android", "iphone", "ipad", "mac", "macos",
     "linux", "headlesschrome", "kwh", "kw", "mb", "kb", "gb", "km", "id",
 }
@@ -98,7 +99,7 @@ INTERNAL = {
 }
 # Addresses a crawl never opens: signing out, files (fetched instead), the API, anything that is not a page.
 SKIP = re.compile(r"^/(auth/|api/|static/|favicon\.ico|openapi\.json|docs|redoc|telegram/)")
-DOWNLOAD = re.compile(r"/export/|\.(pdf|xlsx|csv|png|jpg|zip)$")
+DOWNLOAD = re.compile(r"/export(/|$)|\.(pdf|xlsx|csv|png|jpg|zip)$")
 
 # What a page reports to the crawler, measured in the browser.
 MEASURE = """() => {
@@ -151,7 +152,9 @@ def shape(path: str, query: str) -> str:
 
 def english_words(text: str) -> list[str]:
     """Return the Latin words of a page's text that no allow-list excuses."""
-    return sorted({w for w in WORD.findall(text) if w.lower().strip("'") not in ALLOWED_WORDS})
+    text = re.sub(r"https?://\S+", " ", text)  # an address shown as such (the public URL of the signboards)
+    return sorted({w for w in WORD.findall(text) if w.lower().strip("'") not in ALLOWED_WORDS
+                   and not re.fullmatch(r"[A-F0-9]{4}", w)})  # a group of the audit's check code (EFDB 12A0 …)
 
 
 def internal_codes(text: str) -> list[str]:
@@ -184,7 +187,16 @@ def crawl(context, base: str, start: str, out: Path, request) -> Crawl:
         if shapes[shape(parts.path, parts.query)] >= PER_SHAPE:
             continue
         shapes[shape(parts.path, parts.query)] += 1
-        response = page.goto(url, wait_until="load")
+        try:
+            response = page.goto(url, wait_until="load")
+        except Exception as exc:  # noqa: BLE001 - a link whose answer is a file (Content-Disposition)
+            if "Download is starting" not in str(exc):
+                raise
+            answer = request.get(url)
+            result.downloads.append(parts.path)
+            if answer.status >= 400:
+                result.findings.append(f"{key}: download answered {answer.status}")
+            continue
         status = response.status if response is not None else 0
         result.visited.append(key)
         where = f"{key} (at {page.viewport_size['width']} px)"
