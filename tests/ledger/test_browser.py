@@ -3,22 +3,15 @@ its card and nothing is wider than the screen. Screenshots go to test-artifacts/
 
 from __future__ import annotations
 
-import socket
-import threading
-from pathlib import Path
-
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from bot.services import weblinks
 from bot.storage.models import Asset
 from bot.web.app import create_app
+from tests.browser import ARTIFACTS, phone_page, serving
 from tests.factories import make_asset, make_tree, make_user
 from tests.ledger.template import LEDGER_2020, write_template
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
 
@@ -32,35 +25,17 @@ def live(sqlite_engine, settings):
             make_asset(session, tree.village_a2, name=f"王庄村蔬菜大棚及配套冷库建设项目第{i + 1}期",
                        project_code=f"WZ-2019-{i:04d}")
         session.commit()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, sqlite_engine), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    with Session(sqlite_engine) as session:
-        link = weblinks.create_link(session, officer, secret=settings.secret_key, public_url=settings.public_url)
-        session.commit()
-    yield f"http://127.0.0.1:{port}", link
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serving(lambda url: create_app(settings.model_copy(update={"public_url": url}), sqlite_engine)) as base:
+        with Session(sqlite_engine) as session:
+            link = weblinks.create_link(session, officer, secret=settings.secret_key, public_url=base)
+            session.commit()
+        yield base, link
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True, locale="zh-CN")
-        yield context.new_page()
-        context.close()
-        browser.close()
+    with phone_page() as tab:
+        yield tab
 
 
 def _fits(page) -> None:

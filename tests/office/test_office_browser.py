@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from bot.services import weblinks
 from bot.web.app import create_app
+from tests.browser import CHROMIUM_ARGS
 from tests.office.conftest import SECRET, office_settings, populate
-from tests.web.test_browser import CHROMIUM_ARGS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ALLOWED_LATIN = {"A4", "PDF", "YAML", "yaml", "yml", "UTF", "Telegram", "https", "http", "VILLAGEBOT_PUBLIC_URL",

@@ -3,21 +3,14 @@ browser, one tap joins and lands on the person's home. Screenshots go to test-ar
 
 from __future__ import annotations
 
-import socket
-import threading
-from pathlib import Path
-
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from bot.services import users
 from bot.storage.models import User, WebSession
 from bot.web.app import create_app
+from tests.browser import ARTIFACTS, phone_page, serving
 from tests.factories import make_tree, make_user
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
 
@@ -25,32 +18,15 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def live(sqlite_engine, people_settings):
     """The app served by uvicorn in a thread; yield its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = people_settings.model_copy(update={"public_url": base})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, sqlite_engine), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield base
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    with serving(lambda url: create_app(people_settings.model_copy(update={"public_url": url}),
+                                        sqlite_engine)) as base:
+        yield base
 
 
 @pytest.fixture
 def phone():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True, locale="zh-CN")
-        yield context.new_page()
-        context.close()
-        browser.close()
+    with phone_page() as tab:
+        yield tab
 
 
 def _fits(page) -> None:

@@ -6,24 +6,19 @@ Screenshots go to test-artifacts/ (gitignored).
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from bot.flows import load_form
 from bot.services import reports, weblinks
 from bot.storage.models import Problem, Report, User
 from bot.web.app import create_app
+from tests.browser import ARTIFACTS, phone_page, serving
 from tests.services.images import make_jpeg
 from tests.web.conftest import populate
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _wait_until(page, expression: str, timeout: float = 10.0) -> None:
@@ -37,7 +32,6 @@ def _wait_until(page, expression: str, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout} s: {expression}")
         page.wait_for_timeout(50)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
 
@@ -47,37 +41,20 @@ def live(sqlite_engine, web_settings, store):
     """Serve the app with uvicorn (one worker) in a thread on a listening socket; yield (base URL, world)."""
     with Session(sqlite_engine, expire_on_commit=False) as session:
         world = populate(session, store)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)  # connections queue from now on: no need to wait for the server to start
-    port = sock.getsockname()[1]
-    settings = web_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
-    # lifespan off: the web side alone, no Telegram bot or scheduler
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, sqlite_engine), log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", world, settings
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    made = {}
+
+    def app(base: str):
+        made["settings"] = web_settings.model_copy(update={"public_url": base})
+        return create_app(made["settings"], sqlite_engine)
+
+    with serving(app) as base:
+        yield base, world, made["settings"]
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True, locale="zh-CN",
-                                      geolocation={"latitude": 31.40123, "longitude": 117.20456},
-                                      permissions=["geolocation"])
-        tab = context.new_page()
+    with phone_page(geolocation={"latitude": 31.40123, "longitude": 117.20456}, permissions=["geolocation"]) as tab:
         yield tab
-        context.close()
-        browser.close()
 
 
 def _no_horizontal_scroll(page) -> None:

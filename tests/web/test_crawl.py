@@ -43,8 +43,8 @@ from bot.services import reports, weblinks
 from bot.storage.models import Problem, Report, User
 from bot.web import menu
 from bot.web.app import create_app
+from tests.browser import CHROMIUM_ARGS
 from tests.oversight.conftest import populate
-from tests.web.test_browser import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 

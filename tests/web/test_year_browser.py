@@ -12,26 +12,24 @@ Screenshots go to test-artifacts/year/.
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import time_machine
-import uvicorn
 from sqlmodel import Session, select
 
 from bot.services import audit, duties, weblinks
 from bot.services.orgs import ensure_unit
 from bot.storage.models import OrgUnit, Report, User
 from bot.web.app import create_app
+from tests.browser import ARTIFACTS as SHARED_ARTIFACTS
+from tests.browser import chromium, phone, serving
 from tests.factories import make_user
 from tests.ledger.template import LEDGER_2020, write_template
 from tests.services.images import make_jpeg
-from tests.web.test_browser import CHROMIUM_ARGS
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "year"
+ARTIFACTS = SHARED_ARTIFACTS / "year"
 CST = dt.timezone(dt.timedelta(hours=8))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,36 +49,21 @@ def live(sqlite_engine, web_settings):
         tree = SimpleNamespace(county=county, township_a=township, village_a1=village)
         officer = make_user(session, "county_officer", county, name="县乡村振兴局张科长")
         session.commit()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    settings = web_settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, sqlite_engine), log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", tree, officer, settings
-    server.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+    made = {}
+
+    def app(base: str):
+        made["settings"] = web_settings.model_copy(update={"public_url": base})
+        return create_app(made["settings"], sqlite_engine)
+
+    with serving(app) as base:
+        yield base, tree, officer, made["settings"]
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def phone(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")
-    return context.new_page()
+    with chromium() as running:
+        yield running
 
 
 def shot(page, name: str) -> None:
