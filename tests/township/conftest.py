@@ -63,7 +63,7 @@ def token(client: TestClient, town: Town) -> str:
 
 def text_of(html: str) -> str:
     """The visible text of a page, roughly: tags, attribute values and scripts removed."""
-    body = html.split("<main>", 1)[-1]
+    body = re.split(r"<main[^>]*>", html, maxsplit=1)[-1]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
 
 
