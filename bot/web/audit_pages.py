@@ -24,7 +24,7 @@ from bot.services.reach import ROLE_LABELS
 from bot.services.signboard import DATE
 from bot.storage.models import Asset, OrgUnit, Problem, Report, User
 from bot.web import menu
-from bot.web.common import WebError, locale_of, render, require_user, web
+from bot.web.common import WebError, locale_of, query_id, render, require_user, web
 
 router = APIRouter(tags=["office"])
 
@@ -201,12 +201,6 @@ def _date(value: str | None, tz, *, end: bool = False) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        number = int(value) if value else None
-    except ValueError:
-        return None
-    return number if number is not None and 0 < number < 2_147_483_647 else None
 
 
 @router.get("/audit", include_in_schema=False)
@@ -217,12 +211,12 @@ def audit_page(request: Request):
     locale = locale_of(request)
     params = request.query_params
     who = params.get("who", "")
-    query = audit.Browse(page=_int(params.get("page")) or 1, since=_date(params.get("from"), tz),
+    query = audit.Browse(page=query_id(params.get("page")) or 1, since=_date(params.get("from"), tz),
                          until=_date(params.get("to"), tz, end=True))
     if who == "system":
         query.system = True
     else:
-        query.actor_user_id = _int(who)
+        query.actor_user_id = query_id(who)
     kind = params.get("kind", "")
     query.kind = kind if kind in KIND_LABELS or kind.replace("_", "").isalpha() and len(kind) <= 32 else None
     asset_text = params.get("asset", "").strip()[:100]
@@ -231,7 +225,7 @@ def audit_page(request: Request):
         user = require_user(request, session)
         try:
             scope_path = audit.viewer_scope(session, user)
-            unit_id = _int(params.get("unit"))
+            unit_id = query_id(params.get("unit"))
             if unit_id is not None:
                 unit = session.get(OrgUnit, unit_id)
                 if unit is None or (scope_path is not None and not unit.path.startswith(scope_path)):

@@ -205,6 +205,15 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     return response
 
 
+def query_id(value: str | None) -> int | None:
+    """A positive whole number from a query parameter (an id, a page, a count of days), or None for anything
+    else: a filter given nonsense is a filter not given."""
+    if not value or not value.isdigit() or len(value) > 10:
+        return None
+    number = int(value)
+    return number if 0 < number <= 2_147_483_647 else None
+
+
 def refuse_nul(request: Request) -> None:
     """Refuse (404) an address whose path or query holds a NUL character: no id, token or period has
     one, and PostgreSQL cannot even compare such a string (it would be a server error)."""

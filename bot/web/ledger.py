@@ -39,7 +39,7 @@ from bot.services.access import PERMISSIONS, AccessDenied, require
 from bot.services.sheets import CSV_MEDIA, SheetError
 from bot.storage.models import ASSET_TYPES, INDUSTRY_CATEGORIES, User
 from bot.web import labels, menu
-from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, render, require_user, web
+from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, query_id, render, require_user, web
 
 router = APIRouter(tags=["ledger"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -138,8 +138,6 @@ def _may(user: User, action: str) -> bool:
     return action in PERMISSIONS.get(user.role, frozenset())
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 10 else None
 
 
 # --- the list and the export ---------------------------------------------------------------------------
@@ -152,9 +150,9 @@ def ledger_list(request: Request, q: str = "", township: str = "", village: str 
         user = require_user(request, session)
         try:
             townships, villages = ledger.scope_units(session, user)
-            number = _int(page) or 1
+            number = query_id(page) or 1
             rows, total = ledger.list_assets(
-                session, user, q=q[:100], township=_int(township), village=_int(village),
+                session, user, q=q[:100], township=query_id(township), village=query_id(village),
                 asset_type=type if type in ASSET_TYPES else "",
                 category=category if category in INDUSTRY_CATEGORIES else "",
                 status=status if status in STATUS_FILTERS else "", page=number)
@@ -163,14 +161,14 @@ def ledger_list(request: Request, q: str = "", township: str = "", village: str 
             raise _refused(exc) from None
         filters = {"q": q[:100], "township": township, "village": village, "type": type, "category": category,
                    "status": status}
-        chosen = _int(township)
+        chosen = query_id(township)
         shown_villages = [v for v in villages if chosen is None or v.parent_id == chosen]
         pages = max(1, -(-total // ledger.PAGE_SIZE))
 
         def page_link(n: int) -> str:
             return "/ledger?" + urlencode({**{k: v for k, v in filters.items() if v}, "page": n})
 
-        export_query = urlencode({k: v for k, v in (("township", township), ("village", village)) if _int(v)})
+        export_query = urlencode({k: v for k, v in (("township", township), ("village", village)) if query_id(v)})
         return render(request, "ledger/list.html", user=user, rows=rows, total=total, page=number, pages=pages,
                       page_link=page_link, filters=filters, townships=townships, villages=shown_villages,
                       asset_types=labels.ASSET_TYPES, industries=labels.INDUSTRIES, statuses=STATUS_FILTERS,
@@ -184,10 +182,10 @@ def ledger_export(request: Request, fmt: str = "xlsx", year: str = "", township:
 
     if fmt not in ("xlsx", "csv"):
         raise WebError(404, MSG_NOT_FOUND)
-    chosen_year = _int(year)
+    chosen_year = query_id(year)
     with web(request).session() as session:
         user = require_user(request, session)
-        unit_id = _int(village) or _int(township) or user.org_unit_id
+        unit_id = query_id(village) or query_id(township) or user.org_unit_id
         unit = session.get(OrgUnit, unit_id) if unit_id else None
         if unit_id and unit is None:
             raise WebError(404, MSG_NOT_FOUND)

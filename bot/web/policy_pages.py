@@ -31,7 +31,7 @@ from bot.services.duties import period_name
 from bot.services.reach import ROLE_LABELS
 from bot.services.signboard import DATE
 from bot.web import menu
-from bot.web.common import WebError, check_csrf, locale_of, render, require_user, web
+from bot.web.common import WebError, check_csrf, locale_of, query_id, render, require_user, web
 
 router = APIRouter(tags=["office"])
 
@@ -194,19 +194,13 @@ def _profile_error(exc: ProfileError, locale: str) -> str:
     return _t(locale, MSG_PROFILE_ERROR_FILE, file=exc.file, message=message)
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        number = int(value) if value else None
-    except ValueError:
-        return None
-    return number if number is not None and 0 < number < 2_147_483_647 else None
 
 
 @router.get("/policy", include_in_schema=False)
 def policy_page(request: Request):
     """The county's profile, the choice of profile, the year's calendar and this week's reminders."""
     params = request.query_params
-    return _page(request, county_id=_int(params.get("county")), year=_int(params.get("year")))
+    return _page(request, county_id=query_id(params.get("county")), year=query_id(params.get("year")))
 
 
 def _done(request: Request, county_id: int | None) -> RedirectResponse:
@@ -215,7 +209,7 @@ def _done(request: Request, county_id: int | None) -> RedirectResponse:
 
 
 def _county_of_post(request: Request, field: str) -> int | None:
-    return _int(field) or _int(request.query_params.get("county"))
+    return query_id(field) or query_id(request.query_params.get("county"))
 
 
 @router.post("/policy/choose", include_in_schema=False)

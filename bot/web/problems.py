@@ -32,7 +32,7 @@ from bot.services import duties, problem_list, problems, villager_reports
 from bot.services.access import PERMISSIONS, AccessDenied
 from bot.services.evidence import EvidenceError
 from bot.web import flash
-from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, require_user, web
+from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, query_id, require_user, web
 
 router = APIRouter(tags=["problems"])
 
@@ -49,8 +49,6 @@ DONE = {
 KEPT = {"escalate": "proposal", "decide": "decision"}
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 10 else None
 
 
 def _kind_label(problem) -> str:
@@ -69,8 +67,8 @@ def problems_page(request: Request, unit: str | None = None, asset: str | None =
         user = require_user(request, session)
         try:
             rows = problem_list.list_problems(
-                session, user, unit_id=_int(unit), asset_id=_int(asset), severity=severity or None,
-                status=status or None, min_age_days=_int(age), open_only=open == "1")
+                session, user, unit_id=query_id(unit), asset_id=query_id(asset), severity=severity or None,
+                status=status or None, min_age_days=query_id(age), open_only=open == "1")
         except AccessDenied as exc:
             raise WebError(403, exc.msgid, **exc.params) from None
         except problem_list.ProblemListError as exc:
