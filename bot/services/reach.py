@@ -134,7 +134,7 @@ class Person:
     ``status`` is ``joined`` (active), ``invited`` (not yet redeemed) or ``deactivated``; ``telegram`` whether a
     Telegram account is bound (``telegram_reachable``: and messages still reach it); ``web_sessions`` the
     browsers signed in; ``groups`` the group robots of their township; ``invite_valid_until`` the end of
-    their open invite, if any.
+    their open invite, if any; ``wecom`` their WeCom app account (recorded or bound), if any.
     """
 
     user: User
@@ -145,6 +145,7 @@ class Person:
     web_sessions: int
     groups: tuple[Group, ...]
     invite_valid_until: dt.datetime | None
+    wecom: WeComIdentity | None = None
 
 
 def people(session: Session, viewer: User, *, status: str | None = None, role: str | None = None,
@@ -176,6 +177,7 @@ def people(session: Session, viewer: User, *, status: str | None = None, role: s
         invites.setdefault(invite.user_id, []).append(invite)
     telegram = {i.user_id: i.reachable for i in session.exec(
         select(TelegramIdentity).where(col(TelegramIdentity.user_id).in_(ids))).all()}
+    wecom = {i.user_id: i for i in session.exec(select(WeComIdentity).where(col(WeComIdentity.user_id).in_(ids))).all()}
     live: dict[int, int] = {}
     for web in session.exec(select(WebSession).where(col(WebSession.user_id).in_(ids),
                                                     col(WebSession.revoked_at).is_(None),
@@ -209,7 +211,7 @@ def people(session: Session, viewer: User, *, status: str | None = None, role: s
         township = townships[unit.id]
         found.append(Person(user, unit, state, user.id in telegram, bool(telegram.get(user.id)),
                             live.get(user.id, 0), tuple(groups.get(township, ())) if township else (),
-                            open_until))
+                            open_until, wecom.get(user.id)))
     return found
 
 

@@ -281,8 +281,6 @@ def verify_page(request: Request):
     findings = [(f.entry_id, f.msgid, f.params) for f in result.findings]
     checkpoint_at = None
     if result.last_checkpoint is not None:  # in the installation's time zone, as every other time on the pages
-        import datetime as dt
-
         stamp = dt.datetime.fromisoformat(result.last_checkpoint.at.replace("Z", "+00:00"))
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=dt.UTC)

@@ -134,6 +134,16 @@ def _refused(exc: AccessDenied) -> WebError:
     return WebError(403, exc.msgid, **exc.params)
 
 
+def _importer(request: Request, session) -> User:
+    """The signed-in user, who must be allowed to import the ledger (else 403)."""
+    user = require_user(request, session)
+    try:
+        require(session, user, "asset.import")
+    except AccessDenied as exc:
+        raise _refused(exc) from None
+    return user
+
+
 def _may(user: User, action: str) -> bool:
     return action in PERMISSIONS.get(user.role, frozenset())
 
@@ -206,11 +216,7 @@ def ledger_export(request: Request, fmt: str = "xlsx", year: str = "", township:
 def import_page(request: Request, refused: str = ""):
     """The upload form."""
     with web(request).session() as session:
-        user = require_user(request, session)
-        try:
-            require(session, user, "asset.import")
-        except AccessDenied as exc:
-            raise _refused(exc) from None
+        _importer(request, session)
     message = {"type": N_("Choose an .xlsx or .csv file."),
                "empty": N_("Choose the ledger file to upload.")}.get(refused)
     return render(request, "ledger/import.html", refused=message, limit_mb=web(request).settings.max_upload_mb)
@@ -222,11 +228,7 @@ def import_upload(request: Request, csrf: Annotated[str, Form()] = "",
     """Keep the uploaded file, check it (nothing is written) and show the check at its own address."""
     check_csrf(request, csrf)
     with web(request).session() as session:
-        user = require_user(request, session)
-        try:
-            require(session, user, "asset.import")
-        except AccessDenied as exc:
-            raise _refused(exc) from None
+        user = _importer(request, session)
         name = Path(file.filename or "").name[:200] if file is not None else ""
         data = file.file.read() if file is not None else b""
         if not name or not data:
@@ -261,11 +263,7 @@ def _check(session, user: User, path: Path, name: str) -> dict[str, Any]:
 def import_check(request: Request, key: str):
     """The check of an uploaded file: its problems by row and column, or what confirming will do."""
     with web(request).session() as session:
-        user = require_user(request, session)
-        try:
-            require(session, user, "asset.import")
-        except AccessDenied as exc:
-            raise _refused(exc) from None
+        user = _importer(request, session)
     record = _load(request, "uploads", key, user)
     check = record["check"]
     return render(request, "ledger/check.html", key=key, record=record, check=check,
@@ -277,11 +275,7 @@ def import_confirm(request: Request, key: str, csrf: Annotated[str, Form()] = ""
     """Apply the checked file if it still does exactly what its check showed; else show the new check."""
     check_csrf(request, csrf)
     with web(request).session() as session:
-        user = require_user(request, session)
-        try:
-            require(session, user, "asset.import")
-        except AccessDenied as exc:
-            raise _refused(exc) from None
+        user = _importer(request, session)
         record = _load(request, "uploads", key, user)
         check = record["check"]
         path = _folder(request, "uploads") / record["file"]

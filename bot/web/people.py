@@ -208,13 +208,8 @@ def _person_page(request: Request, session, viewer: User, user_id: int, *, statu
     message = None
     if done in DONE:
         message = (DONE[done], {"name": person.user.name})
-    from sqlmodel import select
-
-    from bot.storage.models_wecom import WeComIdentity
-
-    wecom = session.exec(select(WeComIdentity).where(WeComIdentity.user_id == person.user.id)).first()
     return render(request, "people/person.html", status=status, user=viewer, person=person, roles=reach.ROLE_LABELS,
-                  wecom=wecom, wecom_enabled=web(request).settings.wecom_enabled,
+                  wecom_enabled=web(request).settings.wecom_enabled,
                   statuses=reach.STATUS_LABELS, groups=reach.GROUP_LABELS, levels=LEVEL_LABELS,
                   grantable=grantable, units=units, manageable=manageable, error=error, message=message,
                   valid_until=_day(request, person.invite_valid_until) if person.invite_valid_until else None)
