@@ -1,5 +1,7 @@
 """Run the benchmarks: ``python -m bench`` runs every bench/bench_*.py with a ``run()``; ``python -m bench ledger`` one.
 
+``python -m bench province --full`` runs the province benchmark at its full size (see bench/bench_province.py).
+
 A benchmark that fails is reported in the table and the others still run; the exit status is 1 if any failed.
 """
 
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -50,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     names = available()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(names)} (default: all)")
+    parser.add_argument("--full", action="store_true",
+                        help="full sizes where a benchmark has them (VILLAGEBOT_BENCH_SCALE=province: the "
+                             "province benchmark's million assets)")
     args = parser.parse_args(argv)
+    if args.full:
+        os.environ["VILLAGEBOT_BENCH_SCALE"] = "province"
     unknown = sorted(set(args.names) - set(names))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(names)}")
