@@ -336,6 +336,17 @@ def start_servers(count: int, db_url: str, botapi, workdir: Path, store: Path) -
     return servers
 
 
+def cpu_seconds(servers: list[Server]) -> dict[int, float]:
+    """The CPU time (user + system) each live server has used so far, by pid (Linux /proc)."""
+    used = {}
+    for server in servers:
+        if server.process.poll() is not None:
+            continue
+        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[server.process.pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return used
+
+
 def stop_servers(servers: list[Server]) -> None:
     for server in servers:
         if server.process.poll() is None:
@@ -592,23 +603,24 @@ def check(url: str, morning: Morning, botapi, since: dt.datetime, sent_before: i
     lines.append(_verdict(not unsubmitted, f"no submission lost: {len(morning.acked_submits)} acknowledged, "
                           f"all submitted" if not unsubmitted else f"{len(unsubmitted)} not submitted: {unsubmitted[:5]}"))
     sends = [c for c in botapi.calls_of("sendMessage") if c.status == 200][sent_before:]
-    twice = [k for k, n in Counter((c.params.get("chat_id"), c.params.get("text")) for c in sends).items()
-             if n > 1 and int(k[0]) >= FIRST_TG_ID and _is_leader_chat(k[0], notices)]
-    lines.append(_verdict(not twice, f"no outbox message twice: {len(sends)} messages at the Bot API double, "
-                          f"{len(twice)} repeated to a leader"))
+    # The notices go to township leaders, who do nothing else in the morning: every message in their chats
+    # is a notice, and one notice is one message (a repeat is the same text to the same chat).
+    leaders = {FIRST_TG_ID + int(n[0][1:]) for n in notices if n[0].startswith("u")}
+    to_leaders = [c for c in sends if int(c.params.get("chat_id")) in leaders]
+    twice = [k for k, n in Counter((c.params.get("chat_id"), c.params.get("text")) for c in to_leaders).items() if n > 1]
+    sent = sum(n[1] == "sent" for n in notices)
+    hanging = sum(n[1] == "sending" for n in notices)
+    lines.append(_verdict(not twice and sent <= len(to_leaders) <= sent + hanging,
+                          f"no outbox message twice: {len(to_leaders)} messages to the leaders at the Bot API double "
+                          f"for {sent} notices marked sent ({hanging} being sent), {len(twice)} repeated"))
     left = [n for n in notices if n[1] not in ("sent", "sending")]
     lines.append(_verdict(not left, f"every notice delivered: {len(notices)} notices, "
                           + (f"{len(left)} not sent ({Counter(n[1] for n in left)})" if left else "none waiting")))
-    hanging = sum(n[1] == "sending" for n in notices)
     if hanging:  # claimed by the killed process between its send and its mark: put back after outbox.LEASE
         lines.append(f"NOTE: {hanging} notices were being sent by the killed process; the outbox retries them "
                      "once its 5-minute lease ends (not waited for here)")
     delays = _delays(notices, sends)
     return lines, delays
-
-
-def _is_leader_chat(chat_id, notices) -> bool:
-    return any(f"u{int(chat_id) - FIRST_TG_ID}" == n[0] for n in notices)
 
 
 def _delays(notices, sends) -> list[float]:
@@ -681,26 +693,33 @@ def _one_run(province: Province, botapi, chosen: list[int], count: int, kill: bo
              report) -> tuple[list[dict], bool, float]:
     """One morning with ``count`` processes for the chosen villages' cadres; return (rows, checks passed, answers/s)."""
     cut = int(len(chosen) * province.size.telegram_share)
+    load = os.getloadavg()[0]  # other work on the machine skews the figures: said with them
     drafts = open_telegram_drafts(province, chosen[:cut])
     servers = start_servers(count, province.url, botapi, workdir, workdir.parent / "photos")
     since = dt.datetime.now(dt.UTC)
     sent_before = len([c for c in botapi.calls_of("sendMessage") if c.status == 200])
+    cpu_before = cpu_seconds(servers)
     try:
         morning, seconds, killed = asyncio.run(morning_run(province, servers, botapi, chosen[cut:], drafts, kill=kill))
+        cpu = sum(seconds - cpu_before[pid] for pid, seconds in cpu_seconds(servers).items())
         counts = wait_for_outbox(province.url, since)
     finally:
         stop_servers(servers)
     lines, delays = check(province.url, morning, botapi, since, sent_before)
     for line in lines:
         report(f"  {label}: {line}", flush=True)
-    note = (f"{len(chosen) - cut} web + {cut} Telegram cadres at once, {morning.retries} retries"
+    note = (f"{len(chosen) - cut} web + {cut} Telegram cadres at once, {morning.retries} retries, "
+            f"load average {load:.1f} before"
             + (f", a process killed {killed - since.timestamp():.0f} s in" if killed else "")
             + (f", {morning.given_up} requests given up" if morning.given_up else ""))
     speed = morning.answers / seconds
     rows = [{"name": f"{label}: answers/s", "value": round(speed, 1), "unit": "/s",
              "note": f"{morning.answers} answers in {seconds:.1f} s; {note}"},
             {"name": f"{label}: submissions/s", "value": round(morning.submissions / seconds, 1), "unit": "/s",
-             "note": f"{morning.submissions} reports; notices {dict(counts)}"}]
+             "note": f"{morning.submissions} reports; notices {dict(counts)}"},
+            {"name": f"{label}: server CPU per answer", "value": round(cpu / morning.answers * 1000, 1), "unit": "ms",
+             "note": f"{cpu:.0f} CPU s in the serve processes" + (" (the killed one's left out)" if kill else "")
+                     + "; PostgreSQL's not counted"}]
     for kind in sorted(morning.latencies):
         values = morning.latencies[kind]
         rows.append({"name": f"{label}: {kind} p50", "value": round(_pct(values, 50) * 1000), "unit": "ms",
