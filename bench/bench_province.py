@@ -231,34 +231,30 @@ def _copy(cur, target: str, rows) -> int:
 
 
 def open_telegram_drafts(province: Province, villages: list[int]) -> dict[int, int]:
-    """Answer this month's draft of each village's first asset up to the photos; return village -> report id.
+    """Write this month's draft of each village's first asset, answered up to the photos; return village -> report id.
 
-    The first draft is answered through the services (tests/telegram/crowd.py); the others are copies of it
-    written with COPY, and each cadre's Telegram account is pointed at its draft, as after pressing the asset.
+    The answers are the form engine's (bot/flows Walker) for an asset in good order; the drafts are written with
+    COPY and each cadre's Telegram account is pointed at its draft, as after pressing the asset's button.
     """
     import psycopg
-    from sqlmodel import Session
 
-    from bot.storage.db import make_engine
-    from bot.storage.models import Report, User
+    from bot.flows.form import form_for_asset_type
+    from bot.flows.walker import Walker
+    from bot.services.reports import current_period
 
     if not villages:
         return {}
-    engine = make_engine(province.url)
-    try:
-        with Session(engine) as session:
-            first = villages[0]
-            report_id = _answer_to_photo(session, session.get(User, province.cadre_of_village[first]),
-                                         province.first_asset_of_village[first])
-            session.commit()
-            template = session.get(Report, report_id)
-            assert template is not None
-            now = dt.datetime.now(dt.UTC)
-            rows = [(province.first_asset_of_village[v], template.form_id, template.form_version, template.period,
-                     1, True, "draft", json.dumps(template.answers), template.position, json.dumps(template.flags),
-                     "telegram", province.cadre_of_village[v], now, now) for v in villages[1:]]
-    finally:
-        engine.dispose()
+    form = form_for_asset_type("经营性")
+    walker = Walker(form)
+    for _ in range(80):
+        question = walker.current()
+        if question is None or question.type == "photo":
+            break
+        walker.answer(question.key, _value(form, question))
+    now = dt.datetime.now(dt.UTC)
+    answers, position, period = json.dumps(walker.answers), walker.position, current_period()
+    rows = [(province.first_asset_of_village[v], form.id, form.version, period, 1, True, "draft", answers, position,
+             "[]", "telegram", province.cadre_of_village[v], now, now) for v in villages]
     with psycopg.connect(_psycopg_url(province.url)) as conn, conn.cursor() as cur:
         _copy(cur, "report (asset_id, form_id, form_version, period, version, current, status, answers, position, "
               "flags, channel, created_by, created_at, updated_at)", rows)
@@ -271,20 +267,6 @@ def open_telegram_drafts(province: Province, villages: list[int]) -> dict[int, i
                     ([province.cadre_of_village[v] for v in villages], [drafts[v] for v in villages]))
         conn.commit()
     return drafts
-
-
-def _answer_to_photo(session, user, asset_id: int) -> int:
-    """Open the asset's draft and answer it (an asset in good order) up to its first photo; return its id."""
-    from bot.services import reports
-
-    report = reports.start_or_resume(session, user, asset_id, channel="telegram")
-    for _ in range(80):
-        walker = reports.walker_for(report)
-        question = walker.current()
-        if question is None or question.type == "photo":
-            return report.id
-        report, _ = reports.answer(session, user, report.id, question.key, _value(walker.form, question))
-    raise AssertionError("no photo question reached")
 
 
 # --- serving processes --------------------------------------------------------------------------------

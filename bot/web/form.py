@@ -355,6 +355,17 @@ async def step(request: Request, report_id: RowId, csrf: Annotated[str, Form()] 
     data = None
     if action == "photo" and photo is not None:
         data = await photo.read(state.store.max_bytes + 1)
+    size = (photo.size or len(data)) if photo is not None and data else 0  # the real size, not the bytes read
+    # All the database work in a worker thread, as the other endpoints do: on the event loop, a request
+    # waiting for a pooled connection would stop the loop, and with it the requests holding the connections
+    # while they wait for a thread (the photo's decoding): a deadlock until the pool's timeout, found by
+    # bench/bench_province.py with a few hundred cadres uploading at once.
+    return await run_in_threadpool(_step, request, report_id, form, key, action, data, size)
+
+
+def _step(request: Request, report_id: int, form, key: str, action: str, data: bytes | None, size: int):
+    """The database part of ``step`` (in a worker thread; decoding a photo is slow too)."""
+    state = web(request)
     with state.session() as session:
         user = require_user(request, session)
         report, asset = report_in_scope(session, user, report_id)
@@ -380,9 +391,8 @@ async def step(request: Request, report_id: RowId, csrf: Annotated[str, Form()] 
             elif not data:
                 raise AnswerError(MSG_NO_FILE, key=key)
             else:
-                state.store.check_size(photo.size or len(data))  # the real size, not the bytes read
-                # decoding is slow: in a worker thread, so the event loop keeps serving
-                await run_in_threadpool(reports.add_photo, session, user, report.id, key, data, state.store)
+                state.store.check_size(size)
+                reports.add_photo(session, user, report.id, key, data, state.store)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except (AnswerError, EvidenceError, reports.ReportError) as exc:
