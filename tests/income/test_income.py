@@ -105,12 +105,19 @@ def test_the_profile_sets_the_grace(engine, world, monkeypatch):
         assert len(income.raise_overdue(session, dt.datetime(2026, 5, 6, 12, tzinfo=SHANGHAI), tz=SHANGHAI)) == 1
 
 
-def test_the_grace_is_read_from_the_county_profile(engine, world):
-    from bot.policy.profile import Profile
-    from bot.services import policies
+def test_the_grace_is_read_from_the_county_profile(engine, world, tmp_path):
+    from pathlib import Path
 
+    from bot.services import policies
+    from tests.factories import ACTOR
+
+    shipped = Path(policies.__file__).resolve().parents[1] / "policy" / "profiles" / "yanshan-2024.yaml"
+    text = shipped.read_text(encoding="utf-8").replace("id: yanshan-2024", "id: taoyuan-income", 1)
+    text = text.replace("thresholds:\n", "thresholds:\n  income_grace_days: 10\n", 1)
+    (tmp_path / "taoyuan.yaml").write_text(text, encoding="utf-8")
     with Session(engine) as session:
         village = session.get(OrgUnit, world.tree.village_a1.id)
         assert income.grace_days(session, village) == income.DEFAULT_GRACE_DAYS
-        profile = policies.read("yanshan-2024")[0]
-        assert isinstance(profile, Profile)
+        policies.use(session, ACTOR, session.get(OrgUnit, world.tree.county.id), str(tmp_path / "taoyuan.yaml"))
+        session.commit()
+        assert income.grace_days(session, village) == 10
