@@ -7,12 +7,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.clock import UTC
-from bot.services import departments
-from bot.storage.models import Problem
+from bot.config import Settings
+from bot.services import departments, weblinks
+from bot.storage.models import Problem, User
 from bot.storage.models_schedule import OutboxMessage
+from bot.web.app import create_app
 from tests.factories import Tree, make_asset, make_tree, make_user
 
 NOW = dt.datetime(2026, 4, 10, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
@@ -61,3 +64,21 @@ def outbox_to(engine, user_id: int) -> list[OutboxMessage]:
     with Session(engine) as session:
         return list(session.exec(select(OutboxMessage).where(OutboxMessage.recipient == f"u{user_id}")
                                  .order_by(OutboxMessage.id)).all())
+
+
+@pytest.fixture
+def client_for(engine, tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
+                        secret_key="test-secret-key-0123456789")
+    app = create_app(settings, engine)
+
+    def make(user_id: int) -> TestClient:
+        client = TestClient(app, follow_redirects=False)
+        with Session(engine) as session:
+            url = weblinks.create_link(session, session.get(User, user_id), secret=settings.secret_key,
+                                       public_url="http://testserver")
+            session.commit()
+        assert client.get(url.removeprefix("http://testserver")).status_code == 303
+        return client
+
+    return make

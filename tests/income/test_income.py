@@ -81,7 +81,7 @@ def test_income_due_but_not_received_raises_one_problem_after_the_grace(engine, 
     assert len(found) == 1
     problem = found[0]
     assert (problem.severity, problem.owner_level, problem.status) == ("major", "township", "open")
-    assert "2026年4月" in problem.description and "2 万元" in problem.description and "0.5 万元" in problem.description
+    assert problem.description == "2026年4月应收收益未到账：应收2万元，实收0.5万元。"
     leader_rows = outbox_to(engine, world.leader)
     assert [m.subject for m in leader_rows] == [f"problem/{problem.id}"]
     assert [m.step for m in outbox_to(engine, world.department)] == ["department"]  # 种植业's department too
