@@ -234,14 +234,15 @@ def year_periods(year: int) -> list[str]:
     return [f"{year:04d}-{m:02d}" for m in range(1, 13)] + [f"{year:04d}"]
 
 
-def _sum(values: Iterable[Decimal | None]) -> Decimal | None:
+def total_of(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the known values, or None when none is known (nothing said is not 0)."""
     known = [v for v in values if v is not None]
     return sum(known, Decimal(0)) if known else None
 
 
 def received_in(session: Session, asset_id: int, periods: Sequence[str]) -> Decimal | None:
     """Income received over ``periods`` (万元), None when no period says anything (e.g. a quarter of 附件3)."""
-    return _sum(p.received for p in periods_of(session, asset_id, periods))
+    return total_of(p.received for p in periods_of(session, asset_id, periods))
 
 
 def due_for(session: Session, asset: Asset, period: str) -> Decimal | None:
@@ -277,11 +278,11 @@ def year_totals(session: Session, asset_id: int, year: int) -> IncomeYear:
     Due is the sum of the amounts entered for the year and its months, else the contract's yearly income.
     """
     periods = periods_of(session, asset_id, year_periods(year))
-    due = _sum(p.due for p in periods)
+    due = total_of(p.due for p in periods)
     if due is None:
         asset = session.get(Asset, asset_id)
         due = _contract_due(session, asset, year) if asset is not None else None
-    totals = IncomeYear(asset_id, year, due, _sum(p.received for p in periods), periods)
+    totals = IncomeYear(asset_id, year, due, total_of(p.received for p in periods), periods)
     plan = plan_of(session, asset_id, year)
     if plan is not None:
         totals.plan_id, totals.plan_status = plan.id, plan.status

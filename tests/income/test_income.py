@@ -121,3 +121,17 @@ def test_the_grace_is_read_from_the_county_profile(engine, world, tmp_path):
         policies.use(session, ACTOR, session.get(OrgUnit, world.tree.county.id), str(tmp_path / "taoyuan.yaml"))
         session.commit()
         assert income.grace_days(session, village) == 10
+
+
+def test_the_problem_page_says_it_in_words(engine, world, client_for):
+    with Session(engine) as session:
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
+        session.commit()
+        problem = income.raise_overdue(session, dt.datetime(2026, 6, 1, tzinfo=SHANGHAI), tz=SHANGHAI)[0]
+        problem_id = problem.id
+    page = client_for(world.leader).get(f"/problems/{problem_id}?lang=zh_CN").text
+    assert "2026年4月应收收益未到账：应收2万元，实收0万元。" in page
+    assert "收益台账发现：应收收益未到账" in page
+    assert "income_not_received" not in page
+    listed = client_for(world.leader).get("/problems?lang=zh_CN").text
+    assert "应收收益未到账" in listed and "income_not_received" not in listed
