@@ -135,3 +135,14 @@ def test_the_problem_page_says_it_in_words(engine, world, client_for):
     assert "income_not_received" not in page
     listed = client_for(world.leader).get("/problems?lang=zh_CN").text
     assert "应收收益未到账" in listed and "income_not_received" not in listed
+
+
+def test_the_hourly_sweep_raises_it(engine, world, time_machine):
+    from bot.services.scheduler_runner import SchedulerRunner
+
+    with Session(engine) as session:
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
+        session.commit()
+    time_machine.move_to(dt.datetime(2026, 6, 2, 4, 0, tzinfo=dt.UTC))
+    SchedulerRunner(engine, {}).run_expiry()
+    assert len(problems_of(engine, world.greenhouse, income.PROBLEM_KIND)) == 1
