@@ -387,7 +387,7 @@ def raise_overdue(session: Session, now: dt.datetime | None = None, *, tz: dt.tz
 
         tz = get_settings().tz
     today = now.astimezone(tz).date()
-    rows = session.exec(select(AssetIncome).where(col(AssetIncome.due).is_not(None), AssetIncome.due > 0,
+    rows = session.exec(select(AssetIncome).where(col(AssetIncome.due).is_not(None), col(AssetIncome.due) > 0,
                                                   col(AssetIncome.problem_id).is_(None))
                         .order_by(col(AssetIncome.id))).all()
     cache: dict[int, int] = {}
