@@ -38,6 +38,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "policy.choose", "grade.set", "org.import", "audit.verify", "signboard.print", "audit.view",
     }),
 }
+# Income and its distribution (issue 17 item 2, bot.services.income): the village or township enters the income
+# due; the village drafts, submits and records the distribution plan; the township approves it; the industry
+# department (or the county) records its filing (seed 003 "经乡镇人民政府审核后报相关行业部门备案").
+INCOME_PERMISSIONS: dict[str, frozenset[str]] = {
+    "village_cadre": frozenset({"income.enter", "income.plan"}),
+    "township_leader": frozenset({"income.enter", "income.approve"}),
+    "department_officer": frozenset({"income.file"}),
+    "county_officer": frozenset({"income.enter", "income.file"}),
+    "admin": frozenset({"income.enter", "income.approve", "income.file"}),
+}
+for _role, _actions in INCOME_PERMISSIONS.items():
+    PERMISSIONS[_role] = PERMISSIONS[_role] | _actions
 ACTIONS = frozenset().union(*PERMISSIONS.values())
 # Which roles a person may give (invite, change to): a township its villages' people, a county anyone but
 # an administrator; ``users`` checks it beside the scope.

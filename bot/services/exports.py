@@ -34,7 +34,7 @@ from bot.flows import all_forms, risk_labels
 from bot.flows.risks import CONSECUTIVE_LOSSES, CONSECUTIVE_LOSSES_LABEL
 from bot.i18n import N_, translate
 from bot.policy.timing import local_to_utc
-from bot.services import audit, duties, oversight, sheets
+from bot.services import audit, duties, income, oversight, sheets
 from bot.services.assessment.common import choices, deadline_for, number, yes
 from bot.services.oversight import (
     AGE_BUCKETS,
@@ -64,7 +64,8 @@ STATUS_LABELS = {
     "resolved": N_("Resolved"),
     "closed": N_("Closed"),
 }
-SOURCE_LABELS = {"report": N_("Monthly report"), "villager": N_("Villager"), "inspection": N_("Inspection")}
+SOURCE_LABELS = {"report": N_("Monthly report"), "villager": N_("Villager"), "inspection": N_("Inspection"),
+                 income.PROBLEM_SOURCE: N_("Income records")}
 LEVEL_LABELS = {"village": N_("Village"), "township": N_("Township"), "county": N_("County")}
 ZH = "zh_CN"
 
@@ -89,6 +90,9 @@ class ProjectQuarter:
     board_photos: int
     monitoring: Report | None = None
     benefit: Report | None = None
+    # The quarter's income (万元) as bot.services.income reads it: received (the monthly checks) and due.
+    received: Decimal | None = None
+    due: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -175,21 +179,16 @@ def project_quarters(
             photos.get(a.id, 0),
             quarterly.get((a.id, MONITORING_FORM)),
             quarterly.get((a.id, BENEFIT_FORM)),
+            *_quarter_income(session, a.id, months),
         )
         for a in assets
     ]
 
 
-def _income(reports: list[Report]) -> Decimal:
-    """Return the income distributed over the reports (万元)."""
-    return sum(
-        (
-            number(r.answers, "income_amount") or Decimal("0")
-            for r in reports
-            if yes(r.answers, "income_distributed")
-        ),
-        Decimal("0"),
-    )
+def _quarter_income(session: Session, asset_id: int, months: list[str]) -> tuple[Decimal | None, Decimal | None]:
+    """Return (received, due) of the quarter's months (万元) from ``bot.services.income`` (the one reading)."""
+    found = income.periods_of(session, asset_id, months)
+    return income.total_of(p.received for p in found), income.total_of(p.due for p in found)
 
 
 def _latest_number(reports: list[Report], key: str) -> Decimal | None:
@@ -248,8 +247,8 @@ def monitoring_values(project: ProjectQuarter) -> list[Any]:
     running = "正常" if not abnormal else f"不正常（{len(abnormal)}个月）"
     losing = any(set(choices(r.answers, "abnormality_kind")) & {"losses", "serious_losses", "insolvent"}
                  for r in reports)
-    income = _income(reports)
-    profit = "亏损" if losing else (f"分配收益{_fmt(income)}万元" if income else "本季度未分配收益")
+    received = project.received or Decimal("0")
+    profit = "亏损" if losing else (f"分配收益{_fmt(received)}万元" if received else "本季度未分配收益")
     disclosure = f"已公示（公示栏照片{project.board_photos}张）" if project.board_photos else "未见公示栏照片"
     board = [r.answers.get("board_missing") for r in reports if r.answers.get("board_missing")]
     if board:  # the village answered that the board is missing or does not show the asset (issue 16)
@@ -285,8 +284,11 @@ def benefit_values(project: ProjectQuarter) -> list[Any]:
     asset, reports = project.asset, project.reports
     fiscal = asset.funds_central + asset.funds_province + asset.funds_city + asset.funds_county
     undistributed = sum(1 for r in reports if yes(r.answers, "income_distributed") is False)
-    if not reports:
+    short = project.due is not None and (project.received or Decimal("0")) < project.due
+    if not reports and not short:
         honoured = ""
+    elif short:
+        honoured = f"未落实（应收{_fmt(project.due)}万元，实收{_fmt(project.received or Decimal('0'))}万元）"
     else:
         honoured = "已按约定落实" if not undistributed else f"未落实（{undistributed}个月未分配）"
     poor = _latest_number(reports, "poor_households")
@@ -296,7 +298,7 @@ def benefit_values(project: ProjectQuarter) -> list[Any]:
         _amount(asset.funds_other),
         asset.construction_content or "",
         "",
-        _amount(_income(reports)) if reports else "",
+        _amount(project.received) if project.received is not None else "",
         "",
         int(poor) if poor is not None else "",
         honoured,
@@ -394,6 +396,7 @@ def problem_rows(
 def _kind_labels() -> dict[str, str]:
     labels = {kind: translate(ZH, msgid) for kind, msgid in risk_labels(all_forms()).items()}
     labels[CONSECUTIVE_LOSSES] = translate(ZH, CONSECUTIVE_LOSSES_LABEL)  # raised across reports, not by a form
+    labels[income.PROBLEM_KIND] = translate(ZH, income.PROBLEM_LABEL)  # raised by the income check (issue 17)
     labels.update({f"villager.{key}": translate(ZH, msgid) for key, msgid in VILLAGER_CATEGORIES.items()})
     return labels
 

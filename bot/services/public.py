@@ -8,6 +8,9 @@ Disclosure whitelist (issue 4; seed 004 二(三)): only these facts leave the da
 - the village, township and county names;
 - this year's income distributed, and households / poor households benefited, as answered in
   the submitted monthly reports (``INCOME_KEYS``);
+- the year's income received and how it was shared (``income_shared``, from ``bot.services.income.year_totals``):
+  totals by category (planned and paid, 万元) and a number of households per category — never a household's
+  name, ID or any personal data; the plan's status;
 - the last monthly check: its date, and whether problems are being handled (any unresolved problem);
 - the township's confirmed four-way class (四个一批), when one is set;
 - the board and signboard photos (``PHOTO_KEYS``) of the latest submitted report that has them,
@@ -97,6 +100,7 @@ class Disclosure:
     photos: list[tuple[str, str]] = field(default_factory=list)  # (question key, sha256)
     supervision_phone: str | None = None
     posted_evaluation: dict | None = None  # the village's year-end self-evaluation while it is posted
+    income_shared: dict | None = None  # the year's income and its distribution in totals (issue 17)
 
     def as_dict(self) -> dict:
         """Return the disclosure as JSON-friendly data: what is published (``published``)."""
@@ -118,6 +122,7 @@ class Disclosure:
             "photos": [{"question": key, "sha256": sha} for key, sha in self.photos],
             "supervision_phone": self.supervision_phone,
             "posted_evaluation": self.posted_evaluation,
+            "income_shared": self.income_shared,
         })
 
 
@@ -256,6 +261,7 @@ def disclosure(session: Session, asset: Asset, *, tz: dt.tzinfo, supervision_pho
         last_check=last_check, four_way_class=_four_way(session, asset.id),
         photos=latest_photos(session, asset.id), supervision_phone=phone,
         posted_evaluation=_posted(session, asset, now),
+        income_shared=income_shared(session, asset, year),
     )
 
 
@@ -270,3 +276,22 @@ def _posted(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
         shown[key] = pii.mask(shown[key])
     return shown
 
+
+
+# --- income and its distribution (issue 17 item 2) -----------------------------------------------------------
+
+
+def income_shared(session: Session, asset: Asset, year: int) -> dict | None:
+    """The year's income received and how it was shared, in totals by category (万元) with at most a number of
+    households each; None when there is neither income nor a plan to show."""
+    from bot.services import income
+
+    totals = income.year_totals(session, asset.id, year)
+    if totals.received is None and totals.plan_id is None:
+        return None
+    shares = [{"category": category, "planned": format_money(planned),
+               "paid": format_money(totals.distributed.get(category, Decimal(0))),
+               "households": totals.households.get(category)} for category, planned in totals.planned.items()]
+    return {"year": year, "received": format_money(totals.received) or None,
+            "distributed": format_money(totals.distributed_total), "plan_status": totals.plan_status,
+            "shares": shares}

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from bot.clock import period_of, utcnow
 from bot.flows import REVIEW, AnswerError, Walker, evaluate_risks, form_for_asset_type, load_form
 from bot.i18n import DEFAULT_LOCALE, N_, Label, UserError, translate
-from bot.services import audit, duties, evidence, metrics, notices, problems
+from bot.services import audit, duties, evidence, income, metrics, notices, problems
 from bot.services.access import AccessDenied, asset_name, check_asset, require, require_asset, visible_assets
 from bot.services.cycle_forms import after_submit
 from bot.services.evidence import EvidenceStore
@@ -491,6 +491,7 @@ def submit(session: Session, user: User, report_id: int, *, now: dt.datetime | N
     session.add(report)
     created, recurring = _raise_problems(session, user, report, hits, now)
     after_submit(session, user, report, now)
+    income.record_from_report(session, report, now)  # the income answer feeds the asset's income (issue 17)
     audit.record_many(session, _actor(user), [
         ("report.submit", "report", report.id, {"status": DRAFT},
          {"status": SUBMITTED, "asset_id": report.asset_id, "org_unit_id": report.org_unit_id,

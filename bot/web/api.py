@@ -68,6 +68,25 @@ class PostedNotice(BaseModel):
     summary: str
 
 
+class IncomeShare(BaseModel):
+    """One category of the year's distribution: planned and paid (万元), and a number of households at most."""
+
+    category: str
+    planned: str
+    paid: str
+    households: int | None
+
+
+class IncomeShared(BaseModel):
+    """The year's income received and how it was shared, in totals (issue 17): no household's name or ID."""
+
+    year: int
+    received: str | None
+    distributed: str
+    plan_status: str | None
+    shares: list[IncomeShare]
+
+
 class PublicAsset(BaseModel):
     """The disclosed facts of one asset (see bot/services/public.py for the whitelist).
 
@@ -98,6 +117,7 @@ class PublicAsset(BaseModel):
     photos: list[PublicPhoto]
     supervision_phone: str | None
     posted_evaluation: PostedNotice | None
+    income_shared: IncomeShared | None
 
 
 class Me(BaseModel):

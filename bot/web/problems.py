@@ -38,7 +38,8 @@ router = APIRouter(tags=["problems"])
 
 HANDLING = ("open", "acknowledged", "in_hand")
 SOURCES = {"report": N_("Found in a monthly check"), "villager": N_("Reported by a villager on the public page"),
-           "inspection": N_("Found in an inspection")}
+           "inspection": N_("Found in an inspection"),
+           "income": N_("Found in the income records: income due was not received")}
 DONE = {
     "ack": N_("Acknowledged. You will be reminded to act; resolve it when it is dealt with."),
     "hand": N_("Marked as in hand."),

@@ -3,8 +3,9 @@
 Filled from the registry (amounts in yuan, as the facts file wants; the ledger keeps 万元):
 
 - ``funds.poverty_funds``: the ledger's fiscal poverty funds (central + province + city + county);
-- ``income.received`` and ``income.annual_return``: the income distributed, summed over the year's
-  submitted monthly reports (their latest version);
+- ``income.received`` and ``income.annual_return``: the income received in the year, as
+  ``bot.services.income.year_totals`` reads it (the monthly checks' answers, their latest version);
+- ``income.agreed``: the income due in the year (entered on the web, or the contract's), when known;
 - ``poor.households_benefiting``: the largest number of poor households benefiting in any monthly
   report of the year (the same households benefit month after month, so months are not added up).
 
@@ -29,8 +30,9 @@ from bot.scoring.facts import parse_facts, require_mapping
 from bot.scoring.numbers import plain
 from bot.scoring.rubric import load_rubric
 from bot.scoring.trace import Step
+from bot.services import income
 from bot.services.access import require_asset
-from bot.services.assessment.common import month_label, number, submitted_reports, yes
+from bot.services.assessment.common import month_label, number, submitted_reports
 from bot.storage.models import Asset, OrgUnit, User
 
 YUAN_PER_WAN = Decimal(10000)
@@ -77,14 +79,18 @@ def registry_facts(session: Session, asset: Asset, year: int) -> RegistryFacts:
     submitted = submitted_reports(session, [asset.id], [month_label(year, m) for m in range(1, 13)])
     # only reports of a form that asks about income (not the public-welfare form)
     reports = [s.report for s in submitted.values() if "income_distributed" in s.report.answers]
+    totals = income.year_totals(session, asset.id, year)  # the one reading of income (bot.services.income)
+    if totals.due is not None:
+        found.put("income.agreed", totals.due * YUAN_PER_WAN, Step(
+            N_("Income records: income due {amount} 万元 in {year}."), {"amount": totals.due, "year": year}))
     if not reports:
         return found
-    income = sum((number(r.answers, "income_amount") or Decimal(0) for r in reports
-                  if yes(r.answers, "income_distributed")), Decimal(0))
+    received = totals.received or Decimal(0)
+    counted = sum(1 for p in totals.periods if p.received is not None and len(p.period) == 7)
     income_source = Step(N_("Monthly reports: income distributed {amount} 万元 in {count} submitted reports "
-                            "of {year}."), {"amount": income, "count": len(reports), "year": year})
-    found.put("income.received", income * YUAN_PER_WAN, income_source)
-    found.put("income.annual_return", income * YUAN_PER_WAN, income_source)
+                            "of {year}."), {"amount": received, "count": counted, "year": year})
+    found.put("income.received", received * YUAN_PER_WAN, income_source)
+    found.put("income.annual_return", received * YUAN_PER_WAN, income_source)
     households = [n for n in (number(r.answers, "poor_households") for r in reports) if n is not None]
     if households:
         most = max(households)

@@ -1,0 +1,148 @@
+"""Income received from the monthly check, income due entered on the web, and unpaid income as a problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.services import income
+from bot.services.access import AccessDenied
+from bot.storage.models import Asset, AuditEntry, OrgUnit, User
+from bot.storage.models_income import AssetIncome
+from tests.fidelity.conftest import MONTHLY as FIDELITY_MONTHLY
+from tests.fidelity.conftest import submit_monthly
+from tests.income.conftest import NOW, outbox_to, problems_of
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+# No photos: the check says why (minor problems, beside the point here).
+MONTHLY = {**FIDELITY_MONTHLY, "board_missing": "missing", "sign_missing": "missing"}
+
+
+def test_the_monthly_check_feeds_the_income_received(engine, world):
+    submit_monthly(engine, world.cadre, world.greenhouse,
+                   {**MONTHLY, "income_distributed": "yes", "income_amount": "1.25"})
+    with Session(engine) as session:
+        row = session.exec(select(AssetIncome).where(AssetIncome.asset_id == world.greenhouse)).one()
+        assert (row.period, row.received, row.due) == ("2026-04", Decimal("1.25"), None)
+        assert row.report_id is not None
+        totals = income.year_totals(session, world.greenhouse, 2026)
+        assert totals.received == Decimal("1.25") and totals.due is None
+        assert session.exec(select(AuditEntry).where(AuditEntry.action == "income.received")).one()
+
+
+def test_a_month_without_distribution_counts_as_nothing_received(engine, world):
+    submit_monthly(engine, world.cadre, world.greenhouse, {**MONTHLY, "income_distributed": "no",
+                                                           "income_not_distributed_reason": "经营方未付租金"})
+    with Session(engine) as session:
+        assert income.year_totals(session, world.greenhouse, 2026).received == Decimal(0)
+
+
+def test_the_due_is_entered_by_the_village_or_township_and_checked(engine, world):
+    with Session(engine) as session:
+        cadre, leader = session.get(User, world.cadre), session.get(User, world.leader)
+        income.set_due(session, cadre, world.greenhouse, "2026-04", "2", now=NOW)
+        income.set_due(session, leader, world.greenhouse, "2026", "6", now=NOW)
+        session.commit()
+        asset = session.get(Asset, world.greenhouse)
+        assert income.due_for(session, asset, "2026-04") == Decimal("2")
+        assert income.due_for(session, asset, "2026") == Decimal("6")
+        assert income.due_for(session, asset, "2026-05") is None
+        assert income.year_totals(session, world.greenhouse, 2026).due == Decimal("8")
+        with pytest.raises(income.IncomeError):
+            income.set_due(session, cadre, world.greenhouse, "2026-13", "2", now=NOW)
+        with pytest.raises(income.IncomeError):
+            income.set_due(session, cadre, world.greenhouse, "2026-05", "-1", now=NOW)
+        with pytest.raises(AccessDenied):  # another village's cadre
+            income.set_due(session, session.get(User, world.other_cadre), world.greenhouse, "2026-05", "1", now=NOW)
+        with pytest.raises(AccessDenied):  # another township's leader
+            income.set_due(session, session.get(User, world.other_leader), world.greenhouse, "2026-05", "1",
+                           now=NOW)
+
+
+def test_income_due_but_not_received_raises_one_problem_after_the_grace(engine, world):
+    submit_monthly(engine, world.cadre, world.greenhouse,
+                   {**MONTHLY, "income_distributed": "yes", "income_amount": "0.5"})
+    with Session(engine) as session:
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
+        session.commit()
+    within = dt.datetime(2026, 5, 30, 12, tzinfo=SHANGHAI)  # April's end + 30 days = 30 May: still in grace
+    after = dt.datetime(2026, 5, 31, 12, tzinfo=SHANGHAI)
+    with Session(engine) as session:
+        assert income.raise_overdue(session, within, tz=SHANGHAI) == []
+    with Session(engine) as session:
+        raised = income.raise_overdue(session, after, tz=SHANGHAI)
+        assert len(raised) == 1
+    with Session(engine) as session:
+        assert income.raise_overdue(session, after + dt.timedelta(days=3), tz=SHANGHAI) == []  # idempotent
+    found = problems_of(engine, world.greenhouse, income.PROBLEM_KIND)
+    assert len(found) == 1
+    problem = found[0]
+    assert (problem.severity, problem.owner_level, problem.status) == ("major", "township", "open")
+    assert problem.description == "2026年4月应收收益未到账：应收2万元，实收0.5万元。"
+    leader_rows = outbox_to(engine, world.leader)
+    assert [m.subject for m in leader_rows] == [f"problem/{problem.id}"]
+    assert [m.step for m in outbox_to(engine, world.department)] == ["department"]  # 种植业's department too
+
+
+def test_income_fully_received_raises_nothing(engine, world):
+    submit_monthly(engine, world.cadre, world.greenhouse,
+                   {**MONTHLY, "income_distributed": "yes", "income_amount": "2"})
+    with Session(engine) as session:
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
+        session.commit()
+        assert income.raise_overdue(session, dt.datetime(2026, 8, 1, tzinfo=SHANGHAI), tz=SHANGHAI) == []
+
+
+def test_the_profile_sets_the_grace(engine, world, monkeypatch):
+    with Session(engine) as session:
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
+        session.commit()
+    monkeypatch.setattr(income, "grace_days", lambda session, village, cache=None: 5)
+    with Session(engine) as session:
+        assert len(income.raise_overdue(session, dt.datetime(2026, 5, 6, 12, tzinfo=SHANGHAI), tz=SHANGHAI)) == 1
+
+
+def test_the_grace_is_read_from_the_county_profile(engine, world, tmp_path):
+    from pathlib import Path
+
+    from bot.services import policies
+    from tests.factories import ACTOR
+
+    shipped = Path(policies.__file__).resolve().parents[1] / "policy" / "profiles" / "yanshan-2024.yaml"
+    text = shipped.read_text(encoding="utf-8").replace("id: yanshan-2024", "id: taoyuan-income", 1)
+    text = text.replace("thresholds:\n", "thresholds:\n  income_grace_days: 10\n", 1)
+    (tmp_path / "taoyuan.yaml").write_text(text, encoding="utf-8")
+    with Session(engine) as session:
+        village = session.get(OrgUnit, world.tree.village_a1.id)
+        assert income.grace_days(session, village) == income.DEFAULT_GRACE_DAYS
+        policies.use(session, ACTOR, session.get(OrgUnit, world.tree.county.id), str(tmp_path / "taoyuan.yaml"))
+        session.commit()
+        assert income.grace_days(session, village) == 10
+
+
+def test_the_problem_page_says_it_in_words(engine, world, client_for):
+    with Session(engine) as session:
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
+        session.commit()
+        problem = income.raise_overdue(session, dt.datetime(2026, 6, 1, tzinfo=SHANGHAI), tz=SHANGHAI)[0]
+        problem_id = problem.id
+    page = client_for(world.leader).get(f"/problems/{problem_id}?lang=zh_CN").text
+    assert "2026年4月应收收益未到账：应收2万元，实收0万元。" in page
+    assert "收益台账发现：应收收益未到账" in page
+    assert "income_not_received" not in page
+    listed = client_for(world.leader).get("/problems?lang=zh_CN").text
+    assert "应收收益未到账" in listed and "income_not_received" not in listed
+
+
+def test_the_hourly_sweep_raises_it(engine, world, time_machine):
+    from bot.services.scheduler_runner import SchedulerRunner
+
+    with Session(engine) as session:
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
+        session.commit()
+    time_machine.move_to(dt.datetime(2026, 6, 2, 4, 0, tzinfo=dt.UTC))
+    SchedulerRunner(engine, {}).run_expiry()
+    assert len(problems_of(engine, world.greenhouse, income.PROBLEM_KIND)) == 1
