@@ -169,6 +169,9 @@ def plan_county(session: Session, county: OrgUnit, now: dt.datetime) -> TickResu
     result.planned = len(rows)
     result.inserted = _insert_ignore(session, OutboxMessage, rows, ["key"])
     _record_due_items(session, view, since, now)
+    from bot.services import contracts  # imports notices, which imports this module
+
+    contracts.plan_county(session, view, since, now)  # once a local day: contract problems and reminders
     session.execute(update(ScheduleState).where(ScheduleState.county_id == county.id)
                     .values(watermark=now, updated_at=utcnow(), error=None, error_at=None))
     return result
