@@ -918,7 +918,13 @@ class HistoryEntry:
     fields: list[tuple[str, str, str]]
 
 
-ACTION_LABELS = {"asset.create": N_("Entered in the ledger"), "asset.update": N_("Changed")}
+ACTION_LABELS = {"asset.create": N_("Entered in the ledger"), "asset.update": N_("Changed"),
+                 "contract.create": N_("Contract registered"), "contract.update": N_("Contract changed"),
+                 "contract.change": N_("New contract (the previous one ended)"),
+                 "contract.attach": N_("File of the signed contract added"),
+                 "owners.set": N_("Owners and shares set")}
+# Actions whose entry lists the fields it changed (the others say what happened in their label).
+FIELD_ACTIONS = ("asset.update", "contract.create", "contract.update", "contract.change", "owners.set")
 
 
 def asset_history(session: Session, user: User, asset_id: int) -> list[HistoryEntry]:
@@ -932,7 +938,8 @@ def asset_history(session: Session, user: User, asset_id: int) -> list[HistoryEn
         select(User).where(column_of(User.id).in_({r.actor_user_id for r in rows if r.actor_user_id}))).all()}
     entries = []
     for row in rows:
-        changed = (row.after or {}) if row.action == "asset.update" else {}
+        changed = {k: v for k, v in (row.after or {}).items() if k != "contract_id"} \
+            if row.action in FIELD_ACTIONS else {}
         fields = [(key, words((row.before or {}).get(key)), words(changed.get(key))) for key in changed]
         entries.append(HistoryEntry(row.at, people.get(row.actor_user_id) if row.actor_user_id else None,
                                     row.actor, ACTION_LABELS.get(row.action, N_("Other change")), fields))
