@@ -38,7 +38,7 @@ from bot.services import contracts, ledger
 from bot.services.access import PERMISSIONS, AccessDenied, require
 from bot.services.sheets import CSV_MEDIA, SheetError
 from bot.storage.models import ASSET_TYPES, INDUSTRY_CATEGORIES, User
-from bot.web import labels, menu
+from bot.web import flash, labels, menu
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, query_id, render, require_user, web
 
 router = APIRouter(tags=["ledger"])
@@ -388,7 +388,7 @@ def asset_view(request: Request, asset_id: RowId, saved: str = ""):
 
         history = contracts.contract_history(session, asset_id)
         today = utcnow().astimezone(tz).date()
-        return render(request, "ledger/asset.html", page=page, a=page.asset, reports=reports, saved=saved == "1",
+        return flash.render(request, "ledger/asset.html", page=page, a=page.asset, reports=reports, saved=saved == "1",
                       contracts=history, contract_files=contracts.attachments(session, [c.id for c in history]),
                       shares=contracts.owner_shares(session, asset_id), modes=contracts.MODES,
                       findings=[contracts.KIND_LABELS[k] for k in contracts.asset_findings(session, page.asset, today)],
