@@ -8,14 +8,10 @@
   here: its header, its end marker, its size; kept by the blob store). Anything else is refused in words.
 - ``set_owner_shares``: the owners (产权主体) and their shares, which must sum to 100 %; ``parse_shares`` reads
   the ledger's "某村股份经济合作社 60%；某合作社 40%" (full- or half-width separators and percent signs).
-- ``contract_findings``: what is wrong with the assets of a unit: an operating asset with an operator but no
-  contract (``no_contract``), a contract past its end (``contract_expired``), owners not settled
-  (``owner_unsettled``). ``plan_county`` — called by the scheduler's ``outbox.plan_county`` under the county's
-  lock, once per local day — puts the first two on the township's problem list (one open problem per asset
-  and kind), resolves them when the cause is gone, and queues the reminders before a contract ends (profile
-  ``contracts.remind_days_before``) to the village's cadres and the township, once per contract, end date
-  and reminder day. Owners not settled are a finding shown on the asset page, not a problem: a county whose
-  ledger has no 占股比例 yet would otherwise find every asset on its problem list at once.
+- ``contract_findings`` (from ``bot.services.contract_watch``, which the scheduler runs once a day): an operating
+  asset with an operator but no contract (``no_contract``), a contract past its end (``contract_expired``) —
+  both on the township's problem list — and owners not settled (``owner_unsettled``, shown on the asset page).
+  Saving a contract here resolves the contract problems it settles at once.
 - ``yearly_income_due``: a contract's yearly income pro-rated to the months of a year it covers.
 """
 
@@ -24,18 +20,26 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bot.clock import UTC, as_utc, utcnow
+from bot.clock import as_utc, utcnow
 from bot.i18n import DEFAULT_LOCALE, N_, UserError, translate
 from bot.services import audit
 from bot.services.access import require, require_asset
-from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
+from bot.services.contract_watch import (  # noqa: F401 - the findings are part of this module's interface
+    HUNDRED,
+    KIND_LABELS,
+    OPEN_STATUSES,
+    PROBLEM_KINDS,
+    SOURCE,
+    Finding,
+    contract_findings,
+    resolve_problem,
+)
+from bot.storage.models import Asset, OrgUnit, Problem, User
 from bot.storage.models_contract import AssetContract, AssetOwnerShare, ContractAttachment
 
 # 经营方式: stored keys, shown in words (the ledger writes and reads the Chinese words).
@@ -45,19 +49,9 @@ MODE_WORDS = {"lease": "租赁", "contracting": "承包", "entrusted": "委托�
 MODE_ALIASES = {"租赁": "lease", "出租": "lease", "承包": "contracting", "承包经营": "contracting",
                 "委托经营": "entrusted", "委托": "entrusted", "托管": "entrusted", "入股": "equity",
                 "股份合作": "equity", "入股分红": "equity", "自营": "self", "自主经营": "self"}
-PROBLEM_KINDS = ("no_contract", "contract_expired")
-KIND_LABELS = {"no_contract": N_("Operated without a contract"),
-               "contract_expired": N_("The contract has ended and was not renewed"),
-               "owner_unsettled": N_("Owners and their shares are not settled")}
-SOURCE = "contract"
-OPEN_STATUSES = ("open", "acknowledged", "in_hand", "escalated")
 TEXT_MAX = 2000
 NAME_MAX = 200
 PDF_MIME = "application/pdf"
-REMINDER = N_("The contract of {asset} ({village}) with {operator} ends on {date}, in {days} days: renew it or "
-              "arrange the change of operator in time.")
-RESOLVED_NOTE = N_("Settled: the asset's contract is on record and in force.")
-HUNDRED = Decimal("100")
 
 
 class ContractError(UserError, ValueError):
@@ -431,83 +425,12 @@ def set_owner_shares(session: Session, user: User, asset_id: int, owners: list[s
     return write_shares(session, asset, parsed, actor=audit.Actor(user.id, f"user:{user.id}"))
 
 
-# --- findings, problems and reminders --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Finding:
-    """Something wrong with an asset's contract or owners: ``kind`` (a key of KIND_LABELS) and details."""
-
-    asset_id: int
-    kind: str
-    contract_id: int | None = None
-    end: dt.date | None = None
-
-
-def contract_findings(session: Session, scope: OrgUnit, today: dt.date) -> list[Finding]:
-    """The findings on the active assets of ``scope`` (a county, township or village) on ``today``.
-
-    An asset without a contract record whose ledger row gives 合同到期日 (the older layout) counts as having a
-    contract to that day: operated past it is ``contract_expired``, not ``no_contract``.
-    """
-    assets = session.exec(select(Asset.id, Asset.asset_type, Asset.operator, Asset.contract_end)
-                          .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
-                          .where(col(OrgUnit.path).startswith(scope.path), Asset.status == "active")).all()
-    ids = [a[0] for a in assets]
-    contracts: dict[int, AssetContract] = {}
-    sums: dict[int, Decimal] = {}
-    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
-        for contract in session.exec(select(AssetContract).where(col(AssetContract.asset_id).in_(chunk),
-                                                                 col(AssetContract.current).is_(True))):
-            contracts[contract.asset_id] = contract
-        for asset_id, total in session.exec(select(AssetOwnerShare.asset_id, func.sum(AssetOwnerShare.share))
-                                            .where(col(AssetOwnerShare.asset_id).in_(chunk))
-                                            .group_by(AssetOwnerShare.asset_id)):
-            sums[asset_id] = Decimal(str(total))
-    found = []
-    for asset_id, asset_type, operator, ledger_end in assets:
-        contract = contracts.get(asset_id)
-        end = contract.end if contract is not None else ledger_end
-        if contract is None and ledger_end is None and asset_type == "经营性" and (operator or "").strip():
-            found.append(Finding(asset_id, "no_contract"))
-        if end is not None and end < today and (contract is not None or (operator or "").strip()):
-            found.append(Finding(asset_id, "contract_expired", contract.id if contract else None, end))
-        if abs(sums.get(asset_id, Decimal("0")) - HUNDRED) > Decimal("0.01"):
-            found.append(Finding(asset_id, "owner_unsettled"))
-    return found
-
+# --- findings, problems and reminders: bot.services.contract_watch (the scheduler calls it) ---------------------
 
 def asset_findings(session: Session, asset: Asset, today: dt.date) -> list[str]:
     """The kinds of findings on one asset (for its page)."""
     village = session.get(OrgUnit, asset.village_id)
     return [f.kind for f in contract_findings(session, village, today) if f.asset_id == asset.id]
-
-
-def raise_problems(session: Session, scope: OrgUnit, today: dt.date, now: dt.datetime) -> list[Problem]:
-    """Put each asset operated without a contract, or past its contract's end, on the problem list (one open
-    problem per asset and kind), and resolve the open ones whose cause is gone. Return the new problems."""
-    findings = {(f.asset_id, f.kind): f for f in contract_findings(session, scope, today) if f.kind in PROBLEM_KINDS}
-    open_rows = session.exec(select(Problem).join(Asset, col(Asset.id) == Problem.asset_id)
-                             .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
-                             .where(col(OrgUnit.path).startswith(scope.path), Problem.source == SOURCE,
-                                    col(Problem.kind).in_(PROBLEM_KINDS),
-                                    col(Problem.status).in_(OPEN_STATUSES))).all()
-    held = {(p.asset_id, p.kind) for p in open_rows}
-    created = []
-    for (asset_id, kind), _finding in sorted(findings.items()):
-        if (asset_id, kind) in held:
-            continue
-        problem = Problem(asset_id=asset_id, source=SOURCE, kind=kind, severity="major", owner_level="township",
-                          description=KIND_LABELS[kind], created_at=now, due_at=now + dt.timedelta(days=30))
-        session.add(problem)
-        session.flush()
-        session.add(ProblemEvent(problem_id=problem.id, at=now, action="created", note=kind))
-        audit.record(session, audit.SYSTEM, "problem.create", "problem", problem.id, None,
-                     {"asset_id": asset_id, "kind": kind, "source": SOURCE})
-        created.append(problem)
-    for problem in open_rows:
-        if (problem.asset_id, problem.kind) not in findings:
-            _resolve(session, problem, now)
-    return created
 
 
 def _settle_problems(session: Session, asset: Asset, today: dt.date, now: dt.datetime) -> None:
@@ -517,79 +440,4 @@ def _settle_problems(session: Session, asset: Asset, today: dt.date, now: dt.dat
     for problem in session.exec(select(Problem).where(Problem.asset_id == asset.id, Problem.source == SOURCE,
                                                       col(Problem.status).in_(OPEN_STATUSES))).all():
         if problem.kind not in kinds:
-            _resolve(session, problem, now)
-
-
-def _resolve(session: Session, problem: Problem, now: dt.datetime) -> None:
-    note = translate(DEFAULT_LOCALE, RESOLVED_NOTE)
-    before = {"status": problem.status}
-    problem.status, problem.resolved_at, problem.resolution_note = "resolved", now, note
-    session.add(problem)
-    session.add(ProblemEvent(problem_id=problem.id, at=now, action="resolved", note=note))
-    audit.record(session, audit.SYSTEM, "problem.resolve", "problem", problem.id, before,
-                 {"status": "resolved", "note": note})
-
-
-def _cadres_and_leaders(session: Session, village: OrgUnit) -> list[User]:
-    from bot.services.users import leaders_of
-
-    cadres = session.exec(select(User).where(User.role == "village_cadre", col(User.active).is_(True),
-                                             User.org_unit_id == village.id).order_by(User.id)).all()
-    return [*cadres, *leaders_of(session, village)]
-
-
-def remind(session: Session, scope: OrgUnit, days_before: tuple[int, ...], today: dt.date,
-           send_at: dt.datetime) -> int:
-    """Queue the reminders due ``today`` before the contracts in ``scope`` end: for a contract ending in ``n``
-    days, the reminder of the smallest configured day count ≥ n, to the village's cadres and the township
-    (leaders and group robots). Once per contract, end date and reminder day: the outbox key holds them, and
-    a reminder already queued is not written (nor audited) again. Return how many rows were written."""
-    from bot.services import notices
-    from bot.storage.models_schedule import OutboxMessage
-
-    if not days_before:
-        return 0
-    last = today + dt.timedelta(days=max(days_before))
-    ending = session.exec(select(AssetContract, Asset, OrgUnit).join(Asset, col(Asset.id) == AssetContract.asset_id)
-                          .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
-                          .where(col(OrgUnit.path).startswith(scope.path), col(AssetContract.current).is_(True),
-                                 Asset.status == "active", col(AssetContract.end).is_not(None),
-                                 col(AssetContract.end) >= today, col(AssetContract.end) <= last)).all()
-    items = [(f"contract/{c.id}", c.operator, c.end, a, v) for c, a, v in ending]
-    # An asset whose ledger row gives 合同到期日 but has no contract record yet (the older layout).
-    held = select(AssetContract.asset_id).where(col(AssetContract.current).is_(True))
-    legacy = session.exec(select(Asset, OrgUnit).join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
-                          .where(col(OrgUnit.path).startswith(scope.path), Asset.status == "active",
-                                 col(Asset.operator).is_not(None), col(Asset.contract_end) >= today,
-                                 col(Asset.contract_end) <= last, col(Asset.id).not_in(held))).all()
-    items += [(f"asset/{a.id}/contract", a.operator, a.contract_end, a, v) for a, v in legacy]
-    written = 0
-    for subject, operator, end, asset, village in items:
-        left = (end - today).days
-        day = min(d for d in days_before if d >= left)
-        step = f"remind-{day}-{end.isoformat()}"
-        if session.exec(select(OutboxMessage.id).where(
-                col(OutboxMessage.key).startswith(f"n|{subject}|{step}|"))).first():
-            continue
-        township = notices._township(session, village)
-        routes = notices._routes(session, _cadres_and_leaders(session, village), township)
-        body = [[REMINDER, {"asset": asset.name, "village": village.name, "operator": operator,
-                            "date": end.isoformat(), "days": left}]]
-        written += notices._write(session, unit=village, kind="notice", step=step, subject=subject, item="contract",
-                                  period=end.isoformat(), role="village_cadre", routes=routes, body=body,
-                                  actions=[], now=send_at)
-    return written
-
-
-def plan_county(session: Session, view: Any, since: dt.datetime, now: dt.datetime) -> None:
-    """The scheduler's daily work on contracts for one county (``outbox.plan_county`` calls this under the
-    county's lock): once the county's local day has turned since the last tick, raise and settle the contract
-    problems and queue the day's reminders, sent from the end of the quiet hours."""
-    tz = view.tz
-    today = as_utc(now).astimezone(tz).date()
-    if as_utc(since).astimezone(tz).date() >= today:
-        return
-    quiet = view.profile.quiet_hours
-    opens = dt.datetime.combine(today, quiet.end if quiet else dt.time(8), tzinfo=tz).astimezone(UTC)
-    raise_problems(session, view.county, today, as_utc(now))
-    remind(session, view.county, view.profile.contracts.remind_days_before, today, max(as_utc(now), opens))
+            resolve_problem(session, problem, now)
