@@ -22,6 +22,7 @@ from bot.i18n import N_, UserError
 from bot.services import contracts, ledger
 from bot.services.access import PERMISSIONS, AccessDenied
 from bot.services.evidence import EvidenceError
+from bot.storage.models import User
 from bot.web import flash
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, require_user, web
 
@@ -38,16 +39,16 @@ def _page(request: Request, asset_id: int, path: str = "") -> str:
     return f"/ledger/assets/{asset_id}{path}?lang={locale_of(request)}"
 
 
-def _editor(request: Request, session, asset_id: int):
-    """The signed-in user, who must see the asset (else 404) and may change its contract (else 403)."""
+def _editor(request: Request, session, asset_id: int) -> tuple[User, ledger.AssetPage]:
+    """The signed-in user, who must see the asset (else 404) and may change its contract (else 403); the asset."""
     user = require_user(request, session)
     try:
-        ledger.asset_page(session, user, asset_id)
+        page = ledger.asset_page(session, user, asset_id)
     except AccessDenied:
         raise WebError(404, MSG_NOT_FOUND) from None
     if "contract.edit" not in PERMISSIONS.get(user.role, frozenset()):
         raise WebError(403, N_("Your role cannot do this."))
-    return user
+    return user, page
 
 
 def _values(contract) -> dict[str, str]:
@@ -65,8 +66,7 @@ def _values(contract) -> dict[str, str]:
 def contract_page(request: Request, asset_id: RowId):
     """The asset's contract: change it, start a new one, add the signed contract's files; its history."""
     with web(request).session() as session:
-        user = _editor(request, session, asset_id)
-        page = ledger.asset_page(session, user, asset_id)
+        user, page = _editor(request, session, asset_id)
         history = contracts.contract_history(session, asset_id)
         current = history[0] if history and history[0].current else None
         files = contracts.attachments(session, [c.id for c in history])
@@ -100,7 +100,7 @@ def contract_save(request: Request, asset_id: RowId, csrf: Annotated[str, Form()
         sent["new"] = "1"
     url = _page(request, asset_id, "/contract")
     with web(request).session() as session:
-        user = _editor(request, session, asset_id)
+        user, _ = _editor(request, session, asset_id)
         is_new = new == "1" or contracts.current_contract(session, asset_id) is None
         if new == "1" and confirm != "1" and contracts.current_contract(session, asset_id) is not None:
             return flash.redirect(request, url, N_("Tick the box to confirm that the new contract replaces the "
@@ -134,7 +134,7 @@ async def contract_file(request: Request, asset_id: RowId, csrf: Annotated[str, 
 
     def work() -> None:
         with state.session() as session:
-            user = _editor(request, session, asset_id)
+            user, _ = _editor(request, session, asset_id)
             contracts.add_attachment(session, user, asset_id, contract_id, data, name, state.store)
             session.commit()
 
@@ -166,8 +166,7 @@ def contract_file_view(request: Request, asset_id: RowId, file_id: RowId):
 def owners_page(request: Request, asset_id: RowId):
     """The owners and their shares, to change (they must sum to 100 %)."""
     with web(request).session() as session:
-        user = _editor(request, session, asset_id)
-        page = ledger.asset_page(session, user, asset_id)
+        user, page = _editor(request, session, asset_id)
         rows = [(s.owner, ledger.words(s.share)) for s in contracts.owner_shares(session, asset_id)]
         found = flash.take(request)
         if found and found["kept"]:  # refused: what was typed, to correct
@@ -188,7 +187,7 @@ async def owners_save(request: Request, asset_id: RowId):
     kept = {**{f"owner{i}": o for i, o in enumerate(owners) if o}, **{f"share{i}": s for i, s in enumerate(shares) if s}}
     url = _page(request, asset_id, "/owners")
     with web(request).session() as session:
-        user = _editor(request, session, asset_id)
+        user, _ = _editor(request, session, asset_id)
         try:
             changed = contracts.set_owner_shares(session, user, asset_id, owners, shares)
         except AccessDenied as exc:
