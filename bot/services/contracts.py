@@ -281,8 +281,9 @@ def write_contract(session: Session, asset: Asset, clean: dict[str, Any], *, new
             current.current, current.ended_at = False, now
             session.add(current)
         contract = AssetContract(asset_id=asset.id, created_by=user_id, created_at=now, current=True, **clean)
-        before = {AUDIT_NAMES[k]: getattr(current, k) for k in CONTRACT_FIELDS} if current else {}
-        after = {AUDIT_NAMES[k]: clean[k] for k in CONTRACT_FIELDS}
+        shown = [k for k in CONTRACT_FIELDS if clean[k] is not None or (current and getattr(current, k) is not None)]
+        before = {AUDIT_NAMES[k]: getattr(current, k) for k in shown} if current else {}
+        after = {AUDIT_NAMES[k]: clean[k] for k in shown}
         action = "contract.change" if current is not None else "contract.create"
     session.add(contract)
     session.flush()
