@@ -164,3 +164,31 @@ def test_a_fake_attachment_is_refused_and_a_real_one_kept(engine, world, sign_in
     assert got.status_code == 200 and got.content == _pdf() and got.headers["content-type"] == "application/pdf"
     assert client.get(f"/ledger/assets/{asset_id}/contract/files/{kept[1].id}").headers["content-type"] == "image/jpeg"
     assert sign_in(world.leader_b).get(f"/ledger/assets/{asset_id}/contract/files/{kept[0].id}").status_code == 404
+
+
+def test_the_import_check_shows_the_contract_and_owners_changes(engine, world, sign_in, tmp_path):
+    from tests.contracts.test_ledger import WORKSHOP, _write
+
+    client = sign_in(world.county)
+
+    def check(path) -> str:
+        page = client.get("/ledger/import")
+        with open(path, "rb") as fh:
+            sent = client.post("/ledger/import", data={"csrf": csrf_of(page.text)},
+                               files={"file": (path.name, fh, "application/octet-stream")})
+        url = sent.headers["location"]
+        shown = client.get(url)
+        assert client.post(f"{url}/confirm", data={"csrf": csrf_of(shown.text)}).status_code == 303
+        return shown.text
+
+    check(_write(tmp_path / "first.xlsx", WORKSHOP))
+    changed = list(WORKSHOP)
+    changed[15], changed[-1] = "承包", "新桥村股份经济合作社 100%"
+    text = check(_write(tmp_path / "second.xlsx", changed))
+    assert "经营方式：租赁 → 承包" in text
+    assert "占股比例：新桥村股份经济合作社 60%；王庄村股份经济合作社 40% → 新桥村股份经济合作社 100%" in text
+    with Session(engine) as s:
+        asset_id = s.exec(select(AssetContract)).one().asset_id
+        assert contracts.current_contract(s, asset_id).mode == "contracting"
+        assert [(o.owner, o.share) for o in contracts.owner_shares(s, asset_id)] == [
+            ("新桥村股份经济合作社", Decimal("100"))]
