@@ -152,6 +152,14 @@ class SignOffRule:
 
 
 @dataclass(frozen=True)
+class ContractRules:
+    """How contracts are watched (profile section ``contracts``; issue 17): the reminders to the village and
+    the township before a contract ends, as days before its end date (largest first)."""
+
+    remind_days_before: tuple[int, ...] = (90, 30)
+
+
+@dataclass(frozen=True)
 class Profile:
     """A whole policy profile, as loaded and validated."""
 
@@ -170,6 +178,7 @@ class Profile:
     classification: Mapping[str, float] = field(default_factory=dict)
     rubrics: Mapping[str, str] = field(default_factory=dict)
     sign_off: Mapping[str, SignOffRule] = field(default_factory=dict)
+    contracts: ContractRules = field(default_factory=ContractRules)  # issue 17 (bot.services.contracts)
 
     def item(self, kind: str) -> DueItem:
         """Return the due item of this kind (KeyError when the profile has none)."""

@@ -14,6 +14,7 @@ from bot.policy.profile import (
     ROLE_LEVEL,
     SIGNER_POSTS,
     ChainStep,
+    ContractRules,
     DueItem,
     DueRule,
     Escalation,
@@ -27,7 +28,8 @@ from bot.policy.profile import (
 from bot.policy.validate import Reader
 
 TOP = ("id", "title", "source", "timezone", "items", "reminders", "escalation", "serious_problems",
-       "quiet_hours", "working_days", "thresholds", "description", "classification", "rubrics", "sign_off")
+       "quiet_hours", "working_days", "thresholds", "description", "classification", "rubrics", "sign_off",
+       "contracts")
 ROLES = tuple(ROLE_LEVEL)
 
 
@@ -53,7 +55,19 @@ def read_profile(doc: Reader) -> Profile:
         working_days=_working_days(doc.get("working_days", {})),
         thresholds=_thresholds(doc.get("thresholds", {})),
         **_scoring_sections(doc),
+        contracts=_contracts(doc.get("contracts", {})),
     )
+
+
+def _contracts(node: Reader) -> ContractRules:
+    """The ``contracts`` section: ``remind_days_before`` (whole days, 1…730, each once); default 90 and 30."""
+    node.mapping(("remind_days_before",))
+    if "remind_days_before" not in (node.value or {}):
+        return ContractRules()
+    days = [item.integer(1, 730) for item in node.get("remind_days_before").items()]
+    if len(set(days)) != len(days):
+        raise node.get("remind_days_before").fail(N_("Expected a list."))
+    return ContractRules(tuple(sorted(days, reverse=True)))
 
 
 def _items(node: Reader) -> tuple[DueItem, ...]:

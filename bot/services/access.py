@@ -22,7 +22,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "township_leader": frozenset({
         "asset.view", "report.view", "report.review", "problem.view", "problem.handle", "asset.classify",
         "inspection.fill", "monitoring.fill", "export.ledger", "user.reinvite", "user.invite", "user.manage",
-        "signboard.print",
+        "signboard.print", "contract.edit",
     }),
     # monitoring.fill: 000 四(二)1 "相关责任单位或乡镇" file the quarterly monitoring and benefit forms.
     "department_officer": frozenset({"asset.view", "report.view", "problem.view", "targets.set", "export.ledger",
@@ -30,12 +30,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "county_officer": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "problem.view", "problem.handle",
         "problem.decide", "export.ledger", "user.invite", "user.reinvite", "user.manage", "policy.choose",
-        "grade.set", "org.import", "signboard.print", "audit.view", "audit.verify",
+        "grade.set", "org.import", "signboard.print", "audit.view", "audit.verify", "contract.edit",
     }),
     "admin": frozenset({
         "asset.view", "asset.edit", "asset.import", "report.view", "report.review", "problem.view",
         "problem.handle", "problem.decide", "export.ledger", "user.invite", "user.reinvite", "user.manage",
         "policy.choose", "grade.set", "org.import", "audit.verify", "signboard.print", "audit.view",
+        "contract.edit",
     }),
 }
 # Income and its distribution (issue 17 item 2, bot.services.income): the village or township enters the income

@@ -120,6 +120,7 @@ class ImportResult:
     year: int | None = None
     changes: list[Change] = field(default_factory=list)
     fingerprint: str = ""
+    columns: set[str] = field(default_factory=set)  # the fields the file has a column for
 
     @property
     def ok(self) -> bool:
@@ -160,6 +161,49 @@ THRESHOLD_COLUMNS: tuple[Column, ...] = (
 for _col in THRESHOLD_COLUMNS:
     for _name in (_col.header, *_col.aliases):
         HEADER_LOOKUP.setdefault(norm_header(_name), _col)
+
+
+# --- optional columns of the contract and the owners (issue 17; bot.services.contracts) --------------------------
+# Read when a file has them and written on export. With an operator (经营主体) and any of these, a row creates or
+# changes the asset's current contract (合同到期日 too, once the asset has one); 占股比例 sets its owners and shares.
+
+CONTRACT_COLUMNS: tuple[Column, ...] = (
+    Column("合同起始日", "contract_start", "date", aliases=("合同开始日期", "合同起始日期", "合同开始日", "合同签订日期")),
+    Column("经营方式", "mode", "mode", aliases=("经营模式",)),
+    Column("年收益（万元）", "income_amount", "amount", aliases=("年收益", "年租金（万元）", "年租金", "年收益金额（万元）")),
+    Column("收益约定", "income_terms", aliases=("收益分配约定", "租金约定", "收益约定（租金）")),
+    Column("带贫机制", "poverty_mechanism", aliases=("带贫减贫机制", "联农带农机制")),
+    Column("风险防控", "risk_terms", aliases=("风险防控措施",)),
+    Column("占股比例", "ownership_shares", "shares", aliases=("各产权主体占股比例", "产权占股比例", "股权比例")),
+)
+CONTRACT_FACTS = ("contract_end", "contract_start", "mode", "income_amount", "income_terms", "poverty_mechanism",
+                  "risk_terms")
+for _col in CONTRACT_COLUMNS:
+    for _name in (_col.header, *_col.aliases):
+        HEADER_LOOKUP.setdefault(norm_header(_name), _col)
+    FIELD_HEADER[_col.field] = _col.header
+
+
+EXPORT_COLUMNS = COLUMNS + CONTRACT_COLUMNS  # what the export writes
+
+
+def parse_contract_cell(column: Column, value: Any) -> Any:
+    """Parse an optional contract column: a date, a 经营方式 (its key), a yearly amount, shares (checked to sum
+    to 100 %), or text; blank is None."""
+    from bot.services import contracts
+
+    if column.kind == "date":
+        return parse_date(value)
+    if column.kind == "text":
+        return cell_text(value) or None
+    try:
+        if column.kind == "mode":
+            return contracts.parse_mode(cell_text(value))
+        if column.kind == "amount":
+            return contracts.parse_amount(value if isinstance(value, (int, float)) else cell_text(value))
+        return contracts.parse_shares(cell_text(value)) or None
+    except contracts.ContractError as exc:
+        raise CellError(exc.msgid, **exc.params) from None
 
 
 def parse_threshold_cell(column: Column, value: Any) -> Any:
@@ -294,6 +338,8 @@ def parse_coordinate(value: Any, limit: float) -> float | None:
 def parse_cell(column: Column, value: Any) -> Any:
     if column in THRESHOLD_COLUMNS:
         return parse_threshold_cell(column, value)
+    if column in CONTRACT_COLUMNS:
+        return parse_contract_cell(column, value)
     if column.kind == "money":
         return parse_money(value)
     if column.kind == "year":
@@ -338,6 +384,7 @@ def parse_ledger(rows: list[list[Any]], session: Session, *,
     for name in unknown:
         result.warnings.append(Issue(header_end + 1, name, N_("Unknown column '{name}' was ignored."), {"name": name}))
     present = set(mapping.values())
+    result.columns = {c.field for c in present}
     for col in COLUMNS:
         if col.required and col not in present:
             result.errors.append(Issue(header_end + 1, col.header,
@@ -530,14 +577,23 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
         return result
     existing = _existing_by_code(session, [base["project_code"] for base, _ in groups])
     years = funds_by_year(session, [a.id for a in existing.values() if a.id is not None])
+    held = _contracts_held(session, [a.id for a in existing.values() if a.id is not None])
     inserts, updates, audits = [], [], []
     year_writes: list[tuple[str, int, int, dict[str, Decimal]]] = []
+    contract_writes: list[tuple[str, bool, dict[str, Any]]] = []
+    share_writes: list[tuple[str, list[tuple[str, Decimal]]]] = []
     now = utcnow()
     for base, dated in groups:
         code = base["project_code"]
         values = {**_asset_values(base), **threshold_values(base)}
         current = existing.get(code)
         old_years = years.get(current.id, {}) if current is not None and current.id is not None else {}
+        later_kept = bool(dated) and current is not None and max(old_years, default=0) > max(
+            r["ledger_year"] for r in dated)
+        contract_fields: list[tuple[str, str, str]] = []
+        if not later_kept:
+            contract_fields = _plan_contract(base, result, values, held.get(current.id) if current else None,
+                                             contract_writes, share_writes)
         year_before: dict[str, Any] = {}
         year_after: dict[str, Any] = {}
         if dated:
@@ -566,21 +622,23 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
             result.changes.append(Change(base["_line"], code, values["name"], "create", place))
             continue
         before = {k: getattr(current, k) for k in values if _normalised(getattr(current, k)) != _normalised(values[k])}
-        if not before and not year_after:
+        if not before and not year_after and not contract_fields:
             result.unchanged += 1
             continue
         after = {k: values[k] for k in before}
         if before:
             updates.append({"id": current.id, **after, "updated_at": now})
         audit_before, audit_after = {**before, **year_before}, {**after, **year_after}
-        audits.append(("asset.update", "asset", current.id, audit_before, audit_after))
-        result.changes.append(Change(base["_line"], code, values["name"], "update", place,
-                                     _change_fields(audit_before, audit_after)))
+        if audit_after:
+            audits.append(("asset.update", "asset", current.id, audit_before, audit_after))
+        shown = _change_fields(audit_before, audit_after)
+        shown += [f for f in contract_fields if f[0] not in {label for label, _, _ in shown}]
+        result.changes.append(Change(base["_line"], code, values["name"], "update", place, shown))
     if result.errors:
         return result
     result.created = len(inserts)
     result.updated = len(result.changes) - len(inserts)
-    result.fingerprint = _fingerprint(inserts, updates, year_writes)
+    result.fingerprint = _fingerprint(inserts, updates, year_writes, contract_writes, share_writes)
     if expect is not None and expect != result.fingerprint:
         result.errors.append(Issue(None, None, N_(
             "The ledger has changed since this file was checked, so nothing was written: check the changes "
@@ -599,7 +657,9 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
         audits = [("asset.create", "asset", created[v["project_code"]], None,
                    {**v, **{f"funds_year_{y}": m for c, y, _, m in year_writes if c == v["project_code"]}})
                   for v in inserts] + audits
-    _write_years(session, year_writes, {**{c: a.id for c, a in existing.items()}, **created}, years)
+    ids = {**{c: a.id for c, a in existing.items()}, **created}
+    _write_years(session, year_writes, ids, years)
+    audits += _write_contracts(session, actor, ids, contract_writes, share_writes, now)
     if audits:
         audits.append(("ledger.import", "file", source_name or Path(path).name, None,
                        {"created": result.created, "updated": result.updated, "unchanged": result.unchanged,
@@ -608,11 +668,129 @@ def import_ledger(session: Session, actor_user: User | None, path: Path, *, dry_
     return result
 
 
-def _fingerprint(inserts: list[dict], updates: list[dict], year_writes: list) -> str:
+# --- the contract and the owners of a row (issue 17) ----------------------------------------------------------
+
+@dataclass
+class _Held:
+    """An asset's current contract and owners' shares, as the import compares them."""
+
+    contract: Any = None
+    shares: list = field(default_factory=list)
+
+
+def _contracts_held(session: Session, asset_ids: list[int]) -> dict[int, _Held]:
+    from bot.storage.models_contract import AssetContract, AssetOwnerShare
+
+    held: dict[int, _Held] = {}
+    for chunk in _chunks(asset_ids, 900):
+        for contract in session.exec(select(AssetContract).where(column_of(AssetContract.asset_id).in_(chunk),
+                                                                 column_of(AssetContract.current).is_(True))
+                                     .order_by(AssetContract.id)).all():
+            held.setdefault(contract.asset_id, _Held()).contract = contract
+        for share in session.exec(select(AssetOwnerShare).where(column_of(AssetOwnerShare.asset_id).in_(chunk))
+                                  .order_by(AssetOwnerShare.position, AssetOwnerShare.id)).all():
+            held.setdefault(share.asset_id, _Held()).shares.append((share.owner, _normalised(Decimal(share.share))))
+    return held
+
+
+def _contract_words(key: str, value: Any) -> str:
+    from bot.services.contracts import MODE_WORDS
+
+    return MODE_WORDS.get(value, words(value)) if key == "mode" else words(value)
+
+
+def _plan_contract(record: dict, result: ImportResult, values: dict[str, Any], held: _Held | None,
+                   contract_writes: list, share_writes: list) -> list[tuple[str, str, str]]:
+    """What a row does to the asset's contract and owners; return the changes in words (header, before, after).
+
+    A row that names an operator and any contract fact makes it the asset's contract: a new one when there was
+    none or the operator changed (the old one stays as history), else the current one changed. A column the
+    file lacks keeps the contract's value. A row without contract facts leaves a contract on record as it is
+    (a blank never ends a contract; the asset's page does) and the asset's operator and dates stay the
+    contract's. 占股比例, when given, replaces the owners; a blank cell keeps them.
+    """
+    from bot.services.contracts import AUDIT_NAMES, CONTRACT_FIELDS
+
+    columns = result.columns
+    code = record["project_code"]
+    contract = held.contract if held is not None else None
+    shown: list[tuple[str, str, str]] = []
+    names = {v: k for k, v in AUDIT_NAMES.items()}  # ledger field → contract field
+    # 合同到期日 alone (the older layout) keeps to the asset's own fields until the asset has a contract record:
+    # so an older file, or the export of an asset without one, re-imports unchanged.
+    new_facts = any(record.get(f) not in (None, "") for f in CONTRACT_FACTS[1:] if f in columns)
+    has_facts = new_facts or (contract is not None and "contract_end" in columns and record.get("contract_end"))
+    operator = (record.get("operator") or "").strip() if "operator" in columns else (
+        contract.operator if contract is not None else "")
+    if operator and has_facts:
+        wanted: dict[str, Any] = {}
+        for ledger_field, contract_field in names.items():
+            if ledger_field == "operator":
+                wanted["operator"] = operator
+            elif ledger_field in columns:
+                wanted[contract_field] = record.get(ledger_field)
+            else:
+                wanted[contract_field] = getattr(contract, contract_field) if contract is not None else None
+        if wanted["start"] and wanted["end"] and wanted["end"] < wanted["start"]:
+            result.errors.append(Issue(record["_line"], "合同到期日", N_(
+                "The contract ends ({end}) before it starts ({start})."),
+                {"end": wanted["end"].isoformat(), "start": wanted["start"].isoformat()}))
+            return []
+        new = contract is None or contract.operator != operator
+        old = {f: (getattr(contract, f) if contract is not None else None) for f in CONTRACT_FIELDS}
+        changed = [f for f in CONTRACT_FIELDS if _normalised(old[f]) != _normalised(wanted[f])]
+        if new or changed:
+            contract_writes.append((code, new, wanted))
+            shown += [(FIELD_HEADER.get(AUDIT_NAMES[f], f), _contract_words(f, old[f]), _contract_words(f, wanted[f]))
+                      for f in (CONTRACT_FIELDS if new else changed) if old[f] is not None or wanted[f] is not None]
+    elif contract is not None:
+        values.update(operator=contract.operator, contract_end=contract.end)
+        if {"contract_end", "contract_start"} & columns or (operator and operator != contract.operator):
+            result.warnings.append(Issue(record["_line"], "合同到期日", N_(
+                "The row gives no contract, but the asset has one on record (with {operator}, to {end}): it stays. "
+                "Change or end it on the asset's contract page."),
+                {"operator": contract.operator, "end": words(contract.end)}))
+    shares = record.get("ownership_shares") if "ownership_shares" in columns else None
+    if shares:
+        wanted_shares = [(owner, _normalised(share)) for owner, share in shares]
+        if wanted_shares != (held.shares if held is not None else []):
+            from bot.services.contracts import format_shares
+
+            share_writes.append((code, wanted_shares))
+            shown.append(("占股比例", format_shares(held.shares) if held is not None and held.shares else "—",
+                          format_shares(wanted_shares)))
+    return shown
+
+
+def _write_contracts(session: Session, actor: audit.Actor, ids: dict[str, int | None], contract_writes: list,
+                     share_writes: list, now: dt.datetime) -> list[tuple]:
+    """Write the rows' contracts and owners (after the assets); return their audit entries."""
+    from bot.services import contracts
+
+    entries: list[tuple] = []
+    for code, new, wanted in contract_writes:
+        asset = session.get(Asset, ids[code])
+        assert asset is not None
+        contract, action, before, after = contracts.write_contract(
+            session, asset, wanted, new=new, actor=actor, user_id=actor.user_id, now=now, record=False, settle=False)
+        if action:
+            entries.append((action, "asset", asset.id, before or None, {"contract_id": contract.id, **after}))
+    for code, shares in share_writes:
+        asset = session.get(Asset, ids[code])
+        assert asset is not None
+        before = asset.ownership_shares
+        if contracts.write_shares(session, asset, shares, actor=actor, record=False):
+            entries.append(("owners.set", "asset", asset.id, {"ownership_shares": before},
+                            {"ownership_shares": asset.ownership_shares}))
+    return entries
+
+
+def _fingerprint(inserts: list[dict], updates: list[dict], year_writes: list, contract_writes: list,
+                 share_writes: list) -> str:
     plain = [[{k: v for k, v in row.items() if k not in ("public_token", "created_at", "updated_at")}
               for row in inserts],
              [{k: v for k, v in row.items() if k != "updated_at"} for row in updates],
-             year_writes]
+             year_writes, contract_writes, share_writes]
     text = json.dumps(audit.jsonable(plain), sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -740,7 +918,13 @@ class HistoryEntry:
     fields: list[tuple[str, str, str]]
 
 
-ACTION_LABELS = {"asset.create": N_("Entered in the ledger"), "asset.update": N_("Changed")}
+ACTION_LABELS = {"asset.create": N_("Entered in the ledger"), "asset.update": N_("Changed"),
+                 "contract.create": N_("Contract registered"), "contract.update": N_("Contract changed"),
+                 "contract.change": N_("New contract (the previous one ended)"),
+                 "contract.attach": N_("File of the signed contract added"),
+                 "owners.set": N_("Owners and shares set")}
+# Actions whose entry lists the fields it changed (the others say what happened in their label).
+FIELD_ACTIONS = ("asset.update", "contract.create", "contract.update", "contract.change", "owners.set")
 
 
 def asset_history(session: Session, user: User, asset_id: int) -> list[HistoryEntry]:
@@ -754,7 +938,8 @@ def asset_history(session: Session, user: User, asset_id: int) -> list[HistoryEn
         select(User).where(column_of(User.id).in_({r.actor_user_id for r in rows if r.actor_user_id}))).all()}
     entries = []
     for row in rows:
-        changed = (row.after or {}) if row.action == "asset.update" else {}
+        changed = {k: v for k, v in (row.after or {}).items() if k != "contract_id"} \
+            if row.action in FIELD_ACTIONS else {}
         fields = [(key, words((row.before or {}).get(key)), words(changed.get(key))) for key in changed]
         entries.append(HistoryEntry(row.at, people.get(row.actor_user_id) if row.actor_user_id else None,
                                     row.actor, ACTION_LABELS.get(row.action, N_("Other change")), fields))
@@ -766,7 +951,9 @@ def asset_history(session: Session, user: User, asset_id: int) -> list[HistoryEn
 WIDTHS = {"county": 10, "name": 28, "industry_category": 10, "construction_type": 10, "year_completed": 9,
           "year_in_production": 9, "responsible_unit": 16, "construction_content": 30, "beneficiaries": 24,
           "performance_targets": 30, "project_code": 16, "township": 10, "village": 10, "asset_type": 9,
-          "owner": 18, "custodian": 16, "operator": 18, "contract_end": 12, "longitude": 12, "latitude": 12}
+          "owner": 18, "custodian": 16, "operator": 18, "contract_end": 12, "longitude": 12, "latitude": 12,
+          "contract_start": 12, "mode": 10, "income_amount": 11, "income_terms": 24, "poverty_mechanism": 24,
+          "risk_terms": 20, "ownership_shares": 28}
 
 
 def ledger_years(session: Session, user: User | None, unit: OrgUnit | None = None) -> list[int]:
@@ -823,9 +1010,10 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
     else:
         query = query.order_by(Asset.id)
     townships = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "township")).all()}
+    held = _current_contracts(session)
     counties = {u.id: u for u in session.exec(select(OrgUnit).where(OrgUnit.level == "county")).all()}
 
-    width = len(COLUMNS)
+    width = len(EXPORT_COLUMNS)
     county_name = title_unit.name if title_unit is not None else ""
     title = f"{county_name}{year}年度{TITLE_SUFFIX}" if year is not None else f"{county_name}{TITLE_SUFFIX}"
     stamp = utcnow().date()
@@ -833,14 +1021,14 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
     unit_line[0] = f"填报单位：{reporting_unit or (county.name if county is not None else county_name)}"
     unit_line[3] = "单位：万元"
     unit_line[9] = f"填报时间：{stamp.year}年{stamp.month}月{stamp.day}日"
-    fund_cols = [i for i, c in enumerate(COLUMNS) if c.kind == "money"]
+    fund_cols = [i for i, c in enumerate(EXPORT_COLUMNS) if c.kind == "money"]
     first, last = fund_cols[0], fund_cols[-1]
-    top = [FUND_GROUP if i == first else None if c.kind == "money" else c.header for i, c in enumerate(COLUMNS)]
+    top = [FUND_GROUP if i == first else None if c.kind == "money" else c.header for i, c in enumerate(EXPORT_COLUMNS)]
     middle: list[Any] = [None] * width
     middle[first], middle[first + 1], middle[last] = "合计", FINANCE_GROUP, "其他资金"
     low: list[Any] = [None] * width
     for i in range(first + 1, last):
-        low[i] = COLUMNS[i].header
+        low[i] = EXPORT_COLUMNS[i].header
     totals = {f: Decimal("0") for f in MONEY_FIELDS}
     count = 0
 
@@ -854,13 +1042,13 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
             count += 1
             for f in MONEY_FIELDS:
                 totals[f] += amounts[f]
-            yield _export_row(asset, village, township, county_unit, amounts)
+            yield _export_row(asset, village, township, county_unit, amounts, held.get(asset.id))
 
     def total_row() -> list[Any]:
         row: list[Any] = [None] * width
         row[0] = "合计"
         for i in fund_cols:
-            row[i] = float(totals[COLUMNS[i].field])
+            row[i] = float(totals[EXPORT_COLUMNS[i].field])
         return row
 
     if fmt == "csv":
@@ -879,7 +1067,7 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("台账")
-    for i, c in enumerate(COLUMNS, start=1):
+    for i, c in enumerate(EXPORT_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = 11 if c.kind == "money" else WIDTHS.get(c.field, 12)
     thin = Side(style="thin", color="000000")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
@@ -905,7 +1093,7 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
         cells = []
         for i, value in enumerate(values):
             cell = xlsx_cell(ws, value)
-            money = COLUMNS[i].kind == "money" and isinstance(value, (int, float))
+            money = EXPORT_COLUMNS[i].kind == "money" and isinstance(value, (int, float))
             cell._style = copy(prototype(font, alignment, money)._style)
             cells.append(cell)
         return cells
@@ -914,12 +1102,13 @@ def export_ledger(session: Session, user: User | None, out: Path, *, county: Org
     ws.append(xlsx_row(ws, unit_line))
     for values in (top, middle, low):
         ws.append(boxed(values, bold, center))
-    ws.merged_cells.ranges.add(CellRange(min_col=1, min_row=1, max_col=width, max_row=1))
+    # The title spans the columns of 附件1 (the contract columns follow them, unmerged).
+    ws.merged_cells.ranges.add(CellRange(min_col=1, min_row=1, max_col=len(COLUMNS), max_row=1))
     ws.merged_cells.ranges.add(CellRange(min_col=first + 1, min_row=3, max_col=last + 1, max_row=3))
     ws.merged_cells.ranges.add(CellRange(min_col=first + 1, min_row=4, max_col=first + 1, max_row=5))
     ws.merged_cells.ranges.add(CellRange(min_col=first + 2, min_row=4, max_col=last, max_row=4))
     ws.merged_cells.ranges.add(CellRange(min_col=last + 1, min_row=4, max_col=last + 1, max_row=5))
-    for i, c in enumerate(COLUMNS, start=1):
+    for i, c in enumerate(EXPORT_COLUMNS, start=1):
         if c.kind != "money":
             ws.merged_cells.ranges.add(CellRange(min_col=i, min_row=3, max_col=i, max_row=5))
     for row in rows():
@@ -933,11 +1122,36 @@ def _styled(ws, value, font, alignment):
     return xlsx_cell(ws, value, font=font, alignment=alignment)
 
 
+def _current_contracts(session: Session) -> dict[int, Any]:
+    """{asset id: its current contract} (the export's contract columns)."""
+    from bot.storage.models_contract import AssetContract
+
+    return {c.asset_id: c for c in session.exec(select(AssetContract).where(
+        column_of(AssetContract.current).is_(True)).order_by(AssetContract.id)).all()}
+
+
+def _contract_cell(asset: Asset, contract: Any, name: str) -> Any:
+    """A contract column's cell: the asset's mirror of its contract, or the contract itself; the mode in words."""
+    from bot.services.contracts import MODE_WORDS
+
+    if name in ("contract_start", "income_terms", "ownership_shares"):
+        return getattr(asset, name)
+    if contract is None:
+        return None
+    if name == "mode":
+        return MODE_WORDS.get(contract.mode) if contract.mode else None
+    return getattr(contract, name)
+
+
 def _export_row(asset: Asset, village: OrgUnit, township: OrgUnit | None, county: OrgUnit | None,
-                amounts: dict[str, Decimal]) -> list[Any]:
+                amounts: dict[str, Decimal], contract: Any = None) -> list[Any]:
     row: list[Any] = []
-    for c in COLUMNS:
-        if c.field == "county":
+    for c in EXPORT_COLUMNS:
+        if c in CONTRACT_COLUMNS:
+            value = _contract_cell(asset, contract, c.field)
+            row.append(float(value) if isinstance(value, Decimal) else value.isoformat()
+                       if isinstance(value, dt.date) else value)
+        elif c.field == "county":
             row.append(county.name if county else "")
         elif c.field == "township":
             row.append(township.name if township else "")

@@ -34,11 +34,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import N_
-from bot.services import ledger
+from bot.services import contracts, ledger
 from bot.services.access import PERMISSIONS, AccessDenied, require
 from bot.services.sheets import CSV_MEDIA, SheetError
 from bot.storage.models import ASSET_TYPES, INDUSTRY_CATEGORIES, User
-from bot.web import labels, menu
+from bot.web import flash, labels, menu
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, query_id, render, require_user, web
 
 router = APIRouter(tags=["ledger"])
@@ -64,6 +64,10 @@ FIELD_LABELS = {
     "owner": N_("Owner"), "custodian": N_("Custodian"), "operator": N_("Operator"),
     "contract_end": N_("Contract ends"), "longitude": N_("Longitude"), "latitude": N_("Latitude"),
     "status": N_("Status"), "village_id": N_("Village"),
+    # an asset's contract and owners (bot.services.contracts)
+    "contract_start": N_("Contract starts"), "mode": N_("Way of operating"), "income_amount": N_("Yearly income (10k yuan)"),
+    "income_terms": N_("Income terms"), "poverty_mechanism": N_("How it helps lift households out of poverty"),
+    "risk_terms": N_("Risk control"), "ownership_shares": N_("Owners and shares"), "contract_id": N_("Contract number"),
 }
 LONG_FIELDS = ("construction_content", "beneficiaries", "performance_targets")
 STATUS_FILTERS = {**ledger.ASSET_STATUSES, "deleted": N_("Deleted")}
@@ -378,9 +382,17 @@ def asset_view(request: Request, asset_id: RowId, saved: str = ""):
         def value_words(key: str, value: str) -> str:
             if key == "status" and value in STATUS_FILTERS:
                 return translate(STATUS_FILTERS[value])
+            if key == "mode" and value in contracts.MODES:
+                return translate(contracts.MODES[value])
             return value
 
-        return render(request, "ledger/asset.html", page=page, a=page.asset, reports=reports, saved=saved == "1",
+        history = contracts.contract_history(session, asset_id)
+        today = utcnow().astimezone(tz).date()
+        return flash.render(request, "ledger/asset.html", page=page, a=page.asset, reports=reports, saved=saved == "1",
+                      contracts=history, contract_files=contracts.attachments(session, [c.id for c in history]),
+                      shares=contracts.owner_shares(session, asset_id), modes=contracts.MODES,
+                      findings=[contracts.KIND_LABELS[k] for k in contracts.asset_findings(session, page.asset, today)],
+                      can_contract=_may(user, "contract.edit"), today=today,
                       local=local, field_label=field_label, value_words=value_words,
                       fields=FIELD_LABELS, statuses=STATUS_FILTERS, asset_types=labels.ASSET_TYPES,
                       industries=labels.INDUSTRIES, can_edit=_may(user, "asset.edit"),
@@ -456,5 +468,8 @@ async def asset_edit(request: Request, asset_id: RowId):
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:
-    """Add the ledger pages."""
+    """Add the ledger pages (and an asset's contract and owners, bot.web.contracts)."""
+    from bot.web import contracts
+
     app.include_router(router)
+    app.include_router(contracts.router)

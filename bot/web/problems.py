@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from bot.clock import as_utc, utcnow
 from bot.config import Settings
 from bot.i18n import N_, UserError, translate
-from bot.services import duties, problem_list, problems, villager_reports
+from bot.services import contracts, duties, problem_list, problems, villager_reports
 from bot.services.access import PERMISSIONS, AccessDenied
 from bot.services.evidence import EvidenceError
 from bot.web import flash
@@ -39,7 +39,8 @@ router = APIRouter(tags=["problems"])
 HANDLING = ("open", "acknowledged", "in_hand")
 SOURCES = {"report": N_("Found in a monthly check"), "villager": N_("Reported by a villager on the public page"),
            "inspection": N_("Found in an inspection"),
-           "income": N_("Found in the income records: income due was not received")}
+           "income": N_("Found in the income records: income due was not received"),
+           "contract": N_("Found in the check of contracts (the ledger)")}
 DONE = {
     "ack": N_("Acknowledged. You will be reminded to act; resolve it when it is dealt with."),
     "hand": N_("Marked as in hand."),
@@ -56,6 +57,8 @@ def _kind_label(problem) -> str:
     """A problem's description, or what its kind says in words (never the stored code)."""
     if problem.description:
         return problem.description
+    if problem.kind in contracts.KIND_LABELS:
+        return contracts.KIND_LABELS[problem.kind]
     category = problem.kind.removeprefix("villager.")
     return villager_reports.CATEGORIES.get(category, N_("Problem"))
 

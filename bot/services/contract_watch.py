@@ -1,0 +1,228 @@
+"""The scheduler's daily watch over contracts and owners (issue 17; ``bot.services.contracts`` keeps them).
+
+Why the scheduler and not the ledger import: a contract runs out by itself, with nobody importing anything, so
+only something that runs every day sees it. ``outbox.plan_county`` calls ``plan_county`` in the county's own
+transaction, under the row lock on its ``schedule_state`` (PostgreSQL) that already makes planning run once
+across processes; the watch acts once per local day (the first tick after the county's midnight):
+
+- ``raise_problems``: an operating asset (经营性) with an operator and no contract (``no_contract``), or with its
+  contract past its end date (``contract_expired``), goes on the township's problem list, one open problem per
+  asset and kind; a problem whose cause is gone (the contract was registered or renewed) is resolved.
+- ``reminders``: before a current contract ends, on the days the profile sets (``contracts.remind_days_before``,
+  default 90 and 30), one notice to the village's cadres and to the township (its leaders and group robots).
+  Keyed ``n|contract/<id>|remind-<days>-<end>|<recipient>/<channel>`` like every event notice
+  (``bot.services.notices``): a contract gets each reminder once for each end date (a renewal starts again),
+  whatever the number of ticks or processes. They are sent from the end of the county's quiet hours.
+
+Owners not settled (``owner_unsettled``) is a finding shown on the asset's page, not a problem: a county whose
+ledger has no 占股比例 yet would otherwise find every asset on its problem list on the first morning.
+
+This module writes outbox rows as plain dicts that ``outbox.plan_county`` inserts (it does not import the
+outbox, which calls it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from bot.clock import UTC, as_utc, utcnow
+from bot.i18n import DEFAULT_LOCALE, N_, normalise_locale, translate
+from bot.services import audit
+from bot.services.users import leaders_of, telegram_chats
+from bot.services.wecom_people import members
+from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
+from bot.storage.models_contract import AssetContract, AssetOwnerShare
+from bot.storage.models_schedule import ChannelRoute, OutboxMessage
+
+PROBLEM_KINDS = ("no_contract", "contract_expired")
+KIND_LABELS = {"no_contract": N_("Operated without a contract"),
+               "contract_expired": N_("The contract has ended and was not renewed"),
+               "owner_unsettled": N_("Owners and their shares are not settled")}
+SOURCE = "contract"
+OPEN_STATUSES = ("open", "acknowledged", "in_hand", "escalated")
+REMINDER = N_("The contract of {asset} ({village}) with {operator} ends on {date}, in {days} days: renew it or "
+              "arrange the change of operator in time.")
+RESOLVED_NOTE = N_("Settled: the asset's contract is on record and in force.")
+HUNDRED = Decimal("100")
+NOTICE_PREFIX = "n|"  # as bot.services.outbox.NOTICE_PREFIX: the keys of event notices
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something wrong with an asset's contract or owners: ``kind`` (a key of KIND_LABELS) and details."""
+
+    asset_id: int
+    kind: str
+    contract_id: int | None = None
+    end: dt.date | None = None
+
+
+def contract_findings(session: Session, scope: OrgUnit, today: dt.date) -> list[Finding]:
+    """The findings on the active assets of ``scope`` (a county, township or village) on ``today``.
+
+    An asset without a contract record whose ledger row gives 合同到期日 (the older layout) counts as having a
+    contract to that day: operated past it is ``contract_expired``, not ``no_contract``.
+    """
+    assets = session.exec(select(Asset.id, Asset.asset_type, Asset.operator, Asset.contract_end)
+                          .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                          .where(col(OrgUnit.path).startswith(scope.path), Asset.status == "active")).all()
+    ids = [a[0] for a in assets]
+    contracts: dict[int, AssetContract] = {}
+    sums: dict[int, Decimal] = {}
+    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
+        for contract in session.exec(select(AssetContract).where(col(AssetContract.asset_id).in_(chunk),
+                                                                 col(AssetContract.current).is_(True))):
+            contracts[contract.asset_id] = contract
+        for asset_id, total in session.exec(select(AssetOwnerShare.asset_id, func.sum(AssetOwnerShare.share))
+                                            .where(col(AssetOwnerShare.asset_id).in_(chunk))
+                                            .group_by(AssetOwnerShare.asset_id)):
+            sums[asset_id] = Decimal(str(total))
+    found = []
+    for asset_id, asset_type, operator, ledger_end in assets:
+        contract = contracts.get(asset_id)
+        end = contract.end if contract is not None else ledger_end
+        if contract is None and ledger_end is None and asset_type == "经营性" and (operator or "").strip():
+            found.append(Finding(asset_id, "no_contract"))
+        if end is not None and end < today and (contract is not None or (operator or "").strip()):
+            found.append(Finding(asset_id, "contract_expired", contract.id if contract else None, end))
+        if abs(sums.get(asset_id, Decimal("0")) - HUNDRED) > Decimal("0.01"):
+            found.append(Finding(asset_id, "owner_unsettled"))
+    return found
+
+
+def raise_problems(session: Session, scope: OrgUnit, today: dt.date, now: dt.datetime) -> list[Problem]:
+    """Put each asset operated without a contract, or past its contract's end, on the problem list (one open
+    problem per asset and kind), and resolve the open ones whose cause is gone. Return the new problems."""
+    findings = {(f.asset_id, f.kind): f for f in contract_findings(session, scope, today) if f.kind in PROBLEM_KINDS}
+    open_rows = session.exec(select(Problem).join(Asset, col(Asset.id) == Problem.asset_id)
+                             .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                             .where(col(OrgUnit.path).startswith(scope.path), Problem.source == SOURCE,
+                                    col(Problem.kind).in_(PROBLEM_KINDS),
+                                    col(Problem.status).in_(OPEN_STATUSES))).all()
+    held = {(p.asset_id, p.kind) for p in open_rows}
+    created = []
+    for asset_id, kind in sorted(findings):
+        if (asset_id, kind) in held:
+            continue
+        problem = Problem(asset_id=asset_id, source=SOURCE, kind=kind, severity="major", owner_level="township",
+                          description=KIND_LABELS[kind], created_at=now, due_at=now + dt.timedelta(days=30))
+        session.add(problem)
+        session.flush()
+        session.add(ProblemEvent(problem_id=problem.id, at=now, action="created", note=kind))
+        audit.record(session, audit.SYSTEM, "problem.create", "problem", problem.id, None,
+                     {"asset_id": asset_id, "kind": kind, "source": SOURCE})
+        created.append(problem)
+    for problem in open_rows:
+        if (problem.asset_id, problem.kind) not in findings:
+            resolve_problem(session, problem, now)
+    return created
+
+
+def resolve_problem(session: Session, problem: Problem, now: dt.datetime) -> None:
+    """Resolve a contract problem whose cause is gone (by the system, audited)."""
+    note = translate(DEFAULT_LOCALE, RESOLVED_NOTE)
+    before = {"status": problem.status}
+    problem.status, problem.resolved_at, problem.resolution_note = "resolved", now, note
+    session.add(problem)
+    session.add(ProblemEvent(problem_id=problem.id, at=now, action="resolved", note=note))
+    audit.record(session, audit.SYSTEM, "problem.resolve", "problem", problem.id, before,
+                 {"status": "resolved", "note": note})
+
+
+# --- reminders -------------------------------------------------------------------------------------------
+
+def _people(session: Session, village: OrgUnit) -> list[User]:
+    """The village's cadres and the township's leaders (of the asset's village)."""
+    cadres = session.exec(select(User).where(User.role == "village_cadre", col(User.active).is_(True),
+                                             User.org_unit_id == village.id).order_by(User.id)).all()
+    return [*cadres, *leaders_of(session, village)]
+
+
+def _routes(session: Session, people: list[User], township: OrgUnit | None) -> list[tuple[str, str, str, str]]:
+    """(recipient, channel, name, locale) of every reachable route, as ``notices._routes``: Telegram, the WeCom
+    app, the township's group robots; nobody reachable, the people themselves (delivery forwards it up)."""
+    chats = telegram_chats(session, [p.id for p in people])
+    found = [(f"u{p.id}", "telegram", p.name, normalise_locale(p.locale)) for p in people if p.id in chats]
+    in_wecom = members(session, [p.id for p in people])
+    found += [(f"u{p.id}", "wecom_app", p.name, normalise_locale(p.locale)) for p in people if p.id in in_wecom]
+    if township is not None:
+        robots = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id == township.id,
+                                                         col(ChannelRoute.reachable).is_(True))
+                              .order_by(ChannelRoute.id)).all()
+        found += [(f"r{r.id}", r.kind, r.name, "zh_CN") for r in robots]
+    return found or [(f"u{p.id}", "telegram", p.name, normalise_locale(p.locale)) for p in people]
+
+
+def _key(subject: str, step: str, person: str, channel: str) -> str:
+    from hashlib import sha256
+
+    key = f"{NOTICE_PREFIX}{subject}|{step}|{person}/{channel}"
+    return key if len(key) <= 255 else key[:180] + "#" + sha256(key.encode("utf-8")).hexdigest()
+
+
+def reminders(session: Session, scope: OrgUnit, days_before: tuple[int, ...], today: dt.date,
+              send_at: dt.datetime) -> list[dict[str, Any]]:
+    """The outbox rows of the reminders due ``today`` before the contracts in ``scope`` end: for a contract ending
+    in ``n`` days, the reminder of the smallest configured day count ≥ n, to the village's cadres and the township.
+    A reminder already in the outbox is not planned (nor audited) again."""
+    if not days_before:
+        return []
+    last = today + dt.timedelta(days=max(days_before))
+    ending = session.exec(select(AssetContract, Asset, OrgUnit).join(Asset, col(Asset.id) == AssetContract.asset_id)
+                          .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                          .where(col(OrgUnit.path).startswith(scope.path), col(AssetContract.current).is_(True),
+                                 Asset.status == "active", col(AssetContract.end).is_not(None),
+                                 col(AssetContract.end) >= today, col(AssetContract.end) <= last)).all()
+    items = [(f"contract/{c.id}", c.operator, c.end, a, v) for c, a, v in ending]
+    # An asset whose ledger row gives 合同到期日 but has no contract record yet (the older layout).
+    held = select(AssetContract.asset_id).where(col(AssetContract.current).is_(True))
+    legacy = session.exec(select(Asset, OrgUnit).join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                          .where(col(OrgUnit.path).startswith(scope.path), Asset.status == "active",
+                                 col(Asset.operator).is_not(None), col(Asset.contract_end) >= today,
+                                 col(Asset.contract_end) <= last, col(Asset.id).not_in(held))).all()
+    items += [(f"asset/{a.id}/contract", a.operator, a.contract_end, a, v) for a, v in legacy]
+    rows: list[dict[str, Any]] = []
+    for subject, operator, end, asset, village in items:
+        left = (end - today).days
+        day = min(d for d in days_before if d >= left)
+        step = f"remind-{day}-{end.isoformat()}"
+        if session.exec(select(OutboxMessage.id).where(
+                col(OutboxMessage.key).startswith(f"{NOTICE_PREFIX}{subject}|{step}|"))).first():
+            continue
+        parent = session.get(OrgUnit, village.parent_id) if village.parent_id else None
+        township = parent if parent is not None and parent.level == "township" else None
+        routes = _routes(session, _people(session, village), township)
+        body = [[REMINDER, {"asset": asset.name, "village": village.name, "operator": operator,
+                            "date": end.isoformat(), "days": left}]]
+        county_id = int(village.path.strip("/").split("/")[0])
+        rows += [{
+            "key": _key(subject, step, person, channel), "county_id": county_id, "kind": "notice", "step": step,
+            "subject": subject, "item": "contract", "period": end.isoformat(), "role": "village_cadre",
+            "scope": village.code or f"#{village.id}", "channel": channel, "recipient": person,
+            "recipient_name": name[:100], "locale": locale, "send_at": send_at, "urgent": False, "body": body,
+            "actions": [], "collapsed": 0, "status": "pending", "attempts": 0, "next_attempt_at": send_at,
+            "recovered": 0, "created_at": utcnow(),
+        } for person, channel, name, locale in routes]
+        audit.record(session, audit.SYSTEM, "notice.queue", "outbox_message", subject, None,
+                     {"notice": step, "recipients": [f"{person}/{channel}" for person, channel, _, _ in routes]})
+    return rows
+
+
+def plan_county(session: Session, view: Any, since: dt.datetime, now: dt.datetime) -> list[dict[str, Any]]:
+    """The day's work on contracts for one county (``outbox.plan_county`` calls it under the county's lock and
+    inserts the rows returned): once the county's local day has turned since the last tick, raise and settle the
+    contract problems and plan the day's reminders, sent from the end of the quiet hours."""
+    tz = view.tz
+    today = as_utc(now).astimezone(tz).date()
+    if as_utc(since).astimezone(tz).date() >= today:
+        return []
+    quiet = view.profile.quiet_hours
+    opens = dt.datetime.combine(today, quiet.end if quiet else dt.time(8), tzinfo=tz).astimezone(UTC)
+    raise_problems(session, view.county, today, as_utc(now))
+    return reminders(session, view.county, view.profile.contracts.remind_days_before, today, max(as_utc(now), opens))
