@@ -326,6 +326,7 @@ class AuditEntry(SQLModel, table=True):
 from bot.storage import (  # noqa: E402
     models_cycle,  # noqa: F401
     models_fidelity,  # noqa: F401
+    models_inventory,  # noqa: F401
     models_ledger,  # noqa: F401
     models_schedule,  # noqa: F401
     models_scoring,  # noqa: F401
