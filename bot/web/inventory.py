@@ -28,8 +28,8 @@ from bot.services import inventory
 from bot.services.access import AccessDenied, require
 from bot.storage.models import Asset, OrgUnit, User
 from bot.web import flash, menu
-from bot.web.labels import ASSET_TYPES
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, query_id, require_user, web
+from bot.web.labels import ASSET_TYPES
 
 router = APIRouter(tags=["inventory"])
 
