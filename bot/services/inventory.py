@@ -238,6 +238,18 @@ def unconfirmed(session: Session, scope: OrgUnit, year: int) -> list[VillageProg
     return sorted((p for p in found.values() if p.total), key=lambda p: (p.township, p.village.name))
 
 
+def duty_state(session: Session, village: OrgUnit, year: int, now: dt.datetime | None = None):
+    """Return the village's inventory duty of ``year`` as the duty service says (``duties.states``), or None
+    when the county's profile has no such duty."""
+    kinds = [i.kind for i in duties.inventory_items(duties.profile_of(session, village))]
+    if not kinds:
+        return None
+    start, end = duties.year_bounds(year + 1, tz_of(session, village))
+    found = [s for s in duties.states(session, village, start, end, now=now, items=kinds)
+             if s.unit_id == village.id and s.period == f"{year:04d}"]
+    return found[0] if found else None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Writing
 

@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from bot.config import Settings
 from bot.i18n import N_
-from bot.services import inventory
+from bot.services import duties, inventory
 from bot.services.access import AccessDenied, require
 from bot.storage.models import Asset, OrgUnit, User
 from bot.web import flash, menu
@@ -75,7 +75,10 @@ def inventory_page(request: Request, unit: str | None = None, year: str | None =
         try:
             if place.level == "village":
                 found = inventory.sheet(session, user, place, counted)
+                duty = inventory.duty_state(session, place, counted)
+                due = duty.due_at.astimezone(inventory.tz_of(session, place)).strftime("%Y-%m-%d") if duty else None
                 return flash.render(request, "inventory/sheet.html", sheet=found, unit=place, year=counted,
+                                    duty=duty, due=due, state_labels=duties.STATE_LABELS,
                                     years=years, states=inventory.STATES, money=money,
                                     asset_types=ASSET_TYPES)
             require(session, user, "asset.view", place)

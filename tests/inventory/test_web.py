@@ -40,6 +40,7 @@ def test_the_cadre_confirms_and_submits_and_the_township_follows(sqlite_engine, 
         assert "年度资产清查和收益清算" in page and "清查年度：2026年" in page
         assert f'id="a{workshop.id}"' in page and f'id="a{road.id}"' in page and "新桥村到户羊" not in page
         assert 'value="100"' in page and "3.75" in page  # proposed from the ledger and the monthly checks
+        assert re.search(r'id="duty"><span class="badge draft">[^<]+</span> [^<]*2027-03-31', page)
         # A value that is not a number is refused, and what was typed is kept.
         refused = _confirm(cadre, workshop.id, value="一百", note="仓库")
         assert refused.status_code == 200 and 'role="alert"' in refused.text and "仓库" in refused.text
@@ -54,6 +55,7 @@ def test_the_cadre_confirms_and_submits_and_the_township_follows(sqlite_engine, 
         submitted = cadre.client.post("/inventory/submit", data={"csrf": csrf(review.text), "year": "2026"})
         assert submitted.status_code == 200 and 'role="status"' in submitted.text
         assert 'action="/inventory/asset/' not in submitted.text  # final
+        assert '<span class="badge done">' in submitted.text  # the duty service says done
         with Session(engine) as session:
             states = duties.states(session, session.get(OrgUnit, w.tree.village_a1.id), local(2027, 1, 1),
                                    local(2027, 12, 31), now=NOW, items=[ITEM])
