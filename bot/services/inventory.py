@@ -331,6 +331,39 @@ def submit(session: Session, user: User, village: OrgUnit, year: int, now: dt.da
     return row
 
 
+MSG_REMIND = N_("{township} reminds you: the inventory of {year} of {village} is not submitted yet; {count} assets "
+                "are still to confirm with their income settled. Send /inventory to open it.")
+REMINDERS = ("township_leader", "county_officer", "admin")
+
+
+def remind(session: Session, user: User, village: OrgUnit, year: int, now: dt.datetime | None = None) -> int:
+    """A township leader (or the county office) reminds the village's cadres now of the year's inventory: an
+    outbox notice to each (once a day per village and year), audited ``notice.queue``. The caller commits;
+    returns how many messages were written (0: already reminded today, or nobody to tell)."""
+    from bot.services import notices
+
+    require(session, user, "asset.view", village)
+    if user.role not in REMINDERS:
+        raise AccessDenied(N_("Your role cannot do this."))
+    now = as_utc(now or utcnow())
+    found = sheet(session, user, village, year, now)
+    if found.submitted is not None:
+        raise InventoryError(MSG_FINAL, year=year)
+    if not found.lines:
+        raise InventoryError(MSG_NOTHING, year=year)
+    kinds = [i.kind for i in duties.inventory_items(duties.profile_of(session, village))]
+    cadres = list(session.exec(select(User).where(User.org_unit_id == village.id, User.role == "village_cadre",
+                                                  col(User.active).is_(True)).order_by(User.id)).all())
+    parent = session.get(OrgUnit, village.parent_id) if village.parent_id else None
+    day = now.astimezone(tz_of(session, village)).date().isoformat()
+    body = [[MSG_REMIND, {"township": parent.name if parent else village.name, "year": str(year),
+                          "village": village.name, "count": len(found.missing)}]]
+    return notices._write(session, unit=village, kind="notice", step=f"remind-{day}",
+                          subject=f"inventory/{village.id}/{year}", item=kinds[0] if kinds else "inventory",
+                          period=f"{year:04d}", role="village_cadre", routes=notices._routes(session, cadres, None),
+                          body=body, actions=[], now=now, actor=audit.Actor(user.id, f"user:{user.id}"))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Export
 

@@ -37,6 +37,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 YEARS_SHOWN = 3  # the year counted and the two before it
 MSG_CONFIRMED = N_("Recorded: {asset}.")
 MSG_SUBMITTED = N_("The inventory of {year} is submitted. Thank you.")
+MSG_REMINDED = N_("{village}'s cadres are reminded.")
+MSG_REMINDED_BEFORE = N_("{village}'s cadres were reminded today already.")
 
 
 def _unit(session, user: User, unit: str | None) -> OrgUnit:
@@ -88,6 +90,7 @@ def inventory_page(request: Request, unit: str | None = None, year: str | None =
             raise WebError(400, exc.msgid, **exc.params) from None
         progress = inventory.unconfirmed(session, place, counted)
         return flash.render(request, "inventory/list.html", unit=place, year=counted, years=years,
+                            can_remind=user.role in inventory.REMINDERS,
                             villages=progress, open_count=sum(bool(p.missing) for p in progress),
                             submitted_count=sum(p.submitted is not None for p in progress))
 
@@ -167,6 +170,30 @@ def inventory_submit(request: Request, csrf: Annotated[str, Form()] = "", year: 
             session.rollback()
             return flash.refused(request, _here(request, place, counted), exc)
     return flash.redirect(request, _here(request, place, counted), MSG_SUBMITTED, year=str(counted))
+
+
+@router.post("/inventory/remind", include_in_schema=False)
+def inventory_remind(request: Request, csrf: Annotated[str, Form()] = "", village: Annotated[str, Form()] = "",
+                     year: Annotated[str, Form()] = ""):
+    """A township leader or the county office reminds a village's cadres now (a message to each)."""
+    check_csrf(request, csrf)
+    with web(request).session() as session:
+        user = require_user(request, session)
+        if query_id(village) is None:
+            raise WebError(404, MSG_NOT_FOUND)
+        place = _unit(session, user, village)
+        own = _unit(session, user, None)
+        counted = _year(session, place, year or None)
+        back = _here(request, own, counted)
+        try:
+            written = inventory.remind(session, user, place, counted)
+            session.commit()
+        except AccessDenied as exc:
+            raise _refused(exc) from None
+        except inventory.InventoryError as exc:
+            session.rollback()
+            return flash.refused(request, back, exc)
+    return flash.redirect(request, back, MSG_REMINDED if written else MSG_REMINDED_BEFORE, village=place.name)
 
 
 @router.get("/inventory/export.xlsx", include_in_schema=False)

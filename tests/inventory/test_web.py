@@ -1,6 +1,6 @@
 """The inventory on the web: the cadre reaches the sheet from /home, confirms each asset (a refusal keeps what was
-typed), reviews and submits the year; the township leader sees the villages not done, reads a sheet without the
-forms, and downloads the xlsx; a cadre of another village is refused."""
+typed), reviews and submits the year; the township leader sees the villages not done, reminds one, reads a sheet
+without the forms, and downloads the xlsx; a cadre of another village is refused."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import re
 
 import openpyxl
 import time_machine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from bot.i18n import translate
 from bot.services import duties
 from bot.storage.models import OrgUnit
+from bot.storage.models_schedule import OutboxMessage
 from tests.duties.harness import Web, csrf, local, settings_for
 from tests.inventory.test_inventory import ITEM, world
 
@@ -24,6 +26,12 @@ def _confirm(web: Web, asset_id: int, **data):
     form = {"csrf": csrf(page.text), "year": "2026", "exists": "yes", "state": "operating", "value": "100",
             "income_settled": "yes", "income_received": "3.75", "note": "", **data}
     return web.client.post(f"/inventory/asset/{asset_id}", data=form)
+
+
+def _remind(web: Web, village_id: int):
+    page = web.client.get("/inventory?year=2026")
+    return web.client.post("/inventory/remind", data={"csrf": csrf(page.text), "year": "2026",
+                                                       "village": str(village_id)})
 
 
 def test_the_cadre_confirms_and_submits_and_the_township_follows(sqlite_engine, tmp_path):
@@ -71,6 +79,19 @@ def test_the_cadre_confirms_and_submits_and_the_township_follows(sqlite_engine, 
         assert "/inventory" in leader.client.get("/home").text
         listing = leader.client.get("/inventory?year=2026").text
         assert "王庄村" in listing and w.assets["village_a2"].name in listing
+        # The leader reminds 王庄村 now: one message to its cadre (once a day), none for 新桥村 (submitted).
+        assert f'name="village" value="{w.tree.village_a1.id}"' not in listing
+        reminded = leader.client.post("/inventory/remind", data={"csrf": csrf(listing), "year": "2026",
+                                                                 "village": str(w.tree.village_a2.id)})
+        assert reminded.status_code == 200 and "已提醒王庄村的村干部" in reminded.text
+        again = leader.client.post("/inventory/remind", data={"csrf": csrf(listing), "year": "2026",
+                                                              "village": str(w.tree.village_a2.id)})
+        assert "今天已经提醒过王庄村的村干部" in again.text
+        with Session(engine) as session:
+            sent = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notice")).all()
+        assert [(m.recipient, m.item, m.period) for m in sent] == [(f"u{ids['cadre_a2']}", ITEM, "2026")]
+        assert translate("zh_CN", sent[0].body[0][0], **sent[0].body[0][1]).startswith("新桥镇提醒：王庄村2026年度")
+        assert _remind(other, w.tree.village_a2.id).status_code == 403  # a cadre may not
         sheet = leader.client.get(f"/inventory?unit={w.tree.village_a2.id}&year=2026").text
         assert 'action="/inventory/asset/' not in sheet
         link = re.search(r'href="(/inventory/export\.xlsx[^"]+)"', listing).group(1).replace("&amp;", "&")
