@@ -24,8 +24,9 @@ ROLE_LEVEL = {
 # targets), a form signed off by the village supervisor (and reported up after its posting), an
 # officer's record (a visit, a report to the county, a sample check: date, note, optional attachment),
 # the township's review of the villages' year-end self-evaluations, the county's grading, or the township's
-# four-way classification (四个一批) of every operating asset of the month (seed 002 第六条).
-DONE_BY = ("form", "sign_off", "record", "review", "grade", "classify")
+# four-way classification (四个一批) of every operating asset of the month (seed 002 第六条), or the village's
+# yearly inventory and income settlement of every asset of the year (seed 003 年初清查、清算).
+DONE_BY = ("form", "sign_off", "record", "review", "grade", "classify", "inventory")
 # The asset types the village's monthly check covers when a profile does not say (the checklists).
 DEFAULT_ASSET_TYPES = ("经营性", "公益性")
 ASSET_TYPES = ("经营性", "公益性", "到户类")

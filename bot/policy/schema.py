@@ -101,6 +101,8 @@ def _item(node: Reader) -> DueItem:
         raise form_node.fail(N_("This field is required."))
     if done_by == "sign_off" and not signers:
         raise node.get("done_by").fail(N_("A duty done by a sign-off needs signed_by."))
+    if done_by == "inventory" and (ROLE_LEVEL[role] != "village" or frequency != "yearly"):
+        raise node.get("done_by").fail(N_("A duty done by the inventory is a village's yearly duty."))
     types_node = node.get("asset_types", None)
     types = () if types_node.value is None else tuple(t.choice(ASSET_TYPES) for t in types_node.items())
     if types_node.value is not None and not types:

@@ -17,7 +17,8 @@ from bot.storage.rows import adopt, columns, first, prefixed
 
 # What each role may do (within its scope).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "village_cadre": frozenset({"asset.view", "report.fill", "report.view", "problem.view"}),
+    # inventory.confirm: seed 003 二(八) the village counts its assets and settles their income each year.
+    "village_cadre": frozenset({"asset.view", "report.fill", "report.view", "problem.view", "inventory.confirm"}),
     "village_supervisor": frozenset({"asset.view", "report.view", "report.sign_off", "problem.view"}),
     "township_leader": frozenset({
         "asset.view", "report.view", "report.review", "problem.view", "problem.handle", "asset.classify",

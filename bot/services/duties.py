@@ -22,6 +22,11 @@ What makes a duty done:
 - any other duty: a ``DutyRecord`` of the responsible unit for the period, written by the flow
   that completes it (``mark_done``: forms, sign-offs, review, grading) or by an officer's record
   (``record``: date, note, optional attachment).
+- a village's yearly inventory (``done_by: inventory``, seed 003 年初清查、清算; the period is the year
+  counted): recorded (``inventory_done``) when every asset of the village of the types the item covers that
+  was in the ledger during that year (``in_year``) is confirmed with its income settled
+  (``InventoryCheck``), and never before; the confirmations are final after that. A village without such
+  an asset has nothing to count (``not_applicable``).
 
 The scheduler's fact loader (``bot.services.schedule_facts``), the dashboards and exports
 (``bot.services.oversight``), the compliance scores (``bot.services.assessment.compliance``), the
@@ -60,8 +65,9 @@ STATE_LABELS = {NOT_DUE: N_("not due yet"), DUE: N_("due"), DONE: N_("done"), LA
                 NOT_APPLICABLE: N_("not applicable")}
 BY_LABELS = {"form": N_("form submitted"), "sign_off": N_("signed off and reported"),
              "record": N_("officer's record"), "review": N_("township review"), "grade": N_("county grading"),
-             "classify": N_("every asset classified")}
+             "classify": N_("every asset classified"), "inventory": N_("every asset counted and its income settled")}
 MONTHLY_REPORT = "village_monthly_report"
+INVENTORY = "inventory"  # done_by of the village's yearly inventory and settlement
 # A current monthly report in one of these states makes its asset's month done: submitted and
 # waiting for the township's review, or approved. 'returned' (sent back) is not: its next version is.
 REPORT_DONE_STATUSES = ("submitted", "approved")
@@ -336,6 +342,11 @@ def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetim
     if monthly:
         done_monthly, expected = monthly_done(session, below.where(OrgUnit.level == "village"), monthly,
                                               profile.item(MONTHLY_REPORT).covers, tz, firsts=firsts)
+    counted: set[tuple[int, str, str]] = set()
+    for kind in {o.item for o in occs if profile.item(o.item).done_by == INVENTORY}:
+        years = [o.period for o in occs if o.item == kind]
+        counted |= {(v, kind, p) for v, p in inventory_expected(session, below.where(OrgUnit.level == "village"),
+                                                                 years, profile.item(kind).covers, tz)}
     records = recorded(session, below.union(select(OrgUnit.id).where(OrgUnit.id == county.id)),
                        {o.item for o in occs if o.item != MONTHLY_REPORT})
     found: list[DutyState] = []
@@ -350,7 +361,8 @@ def states(session: Session, scope: OrgUnit, start: dt.datetime, end: dt.datetim
                 done = Done(at, "form", first_at=firsts.get((unit.id, occ.period))) if at is not None else None
                 applicable = (unit.id, occ.period) in expected
             else:
-                done, applicable = records.get((unit.id, item.kind, occ.period)), True
+                done = records.get((unit.id, item.kind, occ.period))
+                applicable = item.done_by != INVENTORY or (unit.id, item.kind, occ.period) in counted
             found.append(DutyState(item.kind, item.label, item.role, item.done_by, unit.id, unit.name, occ.period,
                                    opened, occ.due_at, state_of(done, opened, occ.due_at, now, applicable), done))
     return sorted(found, key=lambda s: (s.due_at, s.item, s.unit_name, s.unit_id))
@@ -522,4 +534,77 @@ def classification_done(session: Session, user: User | None, asset_id: int, peri
     row = None
     for item in items:
         row = mark_done(session, township.id, item.kind, period, user, as_utc(now or utcnow()), "classify") or row
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The village's yearly inventory and income settlement (seed 003 二(八): "每年初对上一年度的扶贫资产运行情况
+# 进行清查，并对上年度资产收益进行清算")
+
+
+def year_bounds(year: int, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    """Return the first instant (UTC) of the year in zone ``tz`` and the first after it."""
+    return (local_to_utc(dt.date(year, 1, 1), dt.time(0, 0), tz),
+            local_to_utc(dt.date(year + 1, 1, 1), dt.time(0, 0), tz))
+
+
+def in_year(year: int, tz: dt.tzinfo):
+    """Return the SQL condition of an asset that was in the ledger during ``year``: registered before the year
+    ended, and active still or changed (retired, disposed) only after the year began."""
+    start, end = year_bounds(year, tz)
+    return (col(Asset.created_at) < end) & ((Asset.status == "active") | (col(Asset.updated_at) >= start))
+
+
+def inventory_expected(session: Session, villages, years: Iterable[str], asset_types: Iterable[str],
+                       tz: dt.tzinfo) -> set[tuple[int, str]]:
+    """Return {(village id, year)} of the villages (a list or subquery) with an asset to count that year."""
+    found: set[tuple[int, str]] = set()
+    types = list(asset_types)
+    for period in sorted(set(years)):
+        rows = session.exec(select(Asset.village_id).where(
+            in_year(int(period), tz), col(Asset.asset_type).in_(types), col(Asset.village_id).in_(villages))
+            .distinct()).all()
+        found |= {(village_id, period) for village_id in rows}
+    return found
+
+
+def inventory_items(profile: Profile | None) -> list[DueItem]:
+    """Return the village duties of the profile done by the yearly inventory."""
+    return [i for i in (profile.items if profile else ()) if i.done_by == INVENTORY and i.level == "village"]
+
+
+def inventory_missing(session: Session, village_id: int, year: int, asset_types: Iterable[str],
+                      tz: dt.tzinfo) -> tuple[list[int], list[int]]:
+    """Return (the ids of the village's assets of the year, those not yet confirmed with their income settled)."""
+    from bot.storage.models_inventory import InventoryCheck
+
+    assets = list(session.exec(select(Asset.id).where(
+        Asset.village_id == village_id, in_year(year, tz), col(Asset.asset_type).in_(list(asset_types)))
+        .order_by(Asset.id)).all())
+    settled = set(session.exec(select(InventoryCheck.asset_id).where(
+        InventoryCheck.year == year, InventoryCheck.village_id == village_id,
+        col(InventoryCheck.income_settled).is_(True))).all())
+    return assets, [a for a in assets if a not in settled]
+
+
+def inventory_done(session: Session, user: User | None, village: OrgUnit, year: int,
+                   now: dt.datetime | None = None) -> DutyRecord | None:
+    """After the year's inventory is submitted: when every asset of the village of the year is confirmed with
+    its income settled, record the village's duties of kind ``done_by: inventory`` for the year (``by``
+    inventory). The caller commits; None when nothing was recorded (no such duty, the year not open yet, an
+    asset still to confirm, or recorded before)."""
+    profile = profile_of(session, village)
+    items = inventory_items(profile)
+    if not items or village.level != "village":
+        return None
+    tz = ZoneInfo(profile.timezone)
+    now = as_utc(now or utcnow())
+    session.flush()
+    row = None
+    for item in items:
+        occ = _occurrence(profile, item, f"{year:04d}", tz)
+        assets, missing = inventory_missing(session, village.id, year, item.covers, tz)
+        if occ is None or opens_at(item, occ, tz) > now or not assets or missing:
+            continue
+        row = mark_done(session, village.id, item.kind, occ.period, user, now, INVENTORY) or row
     return row

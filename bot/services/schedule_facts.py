@@ -7,7 +7,8 @@ departments share one synthetic scope ``<county code>/dept``. What counts as don
 what ``bot.services.duties`` says (the one definition): the village monthly report when every
 active asset of the types the profile item covers has a current submitted or approved report for the
 month (a village without such assets has nothing to report); any other duty when a ``DutyRecord``
-of the responsible unit for the period exists.
+of the responsible unit for the period exists (a village's yearly inventory without an asset of the year to
+count is done from the start).
 """
 
 from __future__ import annotations
@@ -188,6 +189,22 @@ def _submissions(session: Session, view: CountyView, by_id: dict[int, Unit],
             unit = by_id[unit_id]
             code = department_code(view.county) if levels[item] == "department" else scope_code(unit)
             found.append(Submission(item, period, code, done.at))
+        found += _nothing_to_count(session, view, by_id, occs)
+    return found
+
+
+def _nothing_to_count(session: Session, view: CountyView, by_id: dict[int, Unit],
+                      occs: list[Occurrence]) -> list[Submission]:
+    """A village's yearly inventory (``done_by: inventory``) with no asset of the year to count is done from the
+    start (EPOCH), as ``duties.states`` calls it not applicable."""
+    found: list[Submission] = []
+    for item in duties.inventory_items(view.profile):
+        years = sorted({o.period for o in occs if o.item == item.kind})
+        if not years:
+            continue
+        expected = duties.inventory_expected(session, _in_county(view, "village"), years, item.covers, view.tz)
+        found += [Submission(item.kind, year, scope_code(unit), EPOCH) for year in years
+                  for vid, unit in by_id.items() if unit.level == "village" and (vid, year) not in expected]
     return found
 
 

@@ -328,6 +328,7 @@ from bot.storage import (  # noqa: E402
     models_cycle,  # noqa: F401
     models_fidelity,  # noqa: F401
     models_income,  # noqa: F401
+    models_inventory,  # noqa: F401
     models_ledger,  # noqa: F401
     models_schedule,  # noqa: F401
     models_scoring,  # noqa: F401

@@ -141,6 +141,7 @@ def test_profile_items_say_what_records_them(tmp_path):
         "quarterly_monitoring": ("form", "quarterly-monitoring"),
         "benefit_self_evaluation": ("form", "benefit-self-evaluation"),
         "county_sample_check": ("record", None),
+        "yearly_inventory": ("inventory", None),  # 003 二(八) 年初清查、清算 (issue 17)
         "department_targets": ("form", "annual-targets"),
         "targets_issued": ("record", None),
         "midyear_self_check": ("sign_off", "midyear-self-check"),
@@ -157,7 +158,10 @@ def test_profile_items_say_what_records_them(tmp_path):
     assert parse(widened, source="x.yaml").item("village_monthly_report").asset_types == ("经营性", "公益性")
     for bad, field in (({"asset_types": ["工厂"]}, "items[0].asset_types[0]"),
                        ({"done_by": "magic"}, "items[0].done_by"),
-                       ({"done_by": "sign_off"}, "items[0].done_by")):
+                       ({"done_by": "sign_off"}, "items[0].done_by"),
+                       ({"done_by": "inventory"}, "items[0].done_by"),  # a village's yearly duty only
+                       ({"done_by": "inventory", "frequency": "yearly", "role": "township_leader"},
+                        "items[0].done_by")):
         with pytest.raises(ProfileError) as error:
             parse({**base, "items": [{**base["items"][0], **bad}]}, source="x.yaml")
         assert error.value.field == field

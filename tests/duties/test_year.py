@@ -251,15 +251,34 @@ def test_jiaozuo_year(sqlite_url, sqlite_engine, tmp_path):
         assert result.exit_code == 0, result.output
 
     events.append((local(2026, 10, 2, 10), cli_sample))  # after the deadline: escalated first, then done
+
+    def inventory_2026():  # 新桥村 counts its asset of 2026 on the web in January 2027 (seed 003 年初清查、清算)
+        cadre = Web(engine, settings, ids["cadre_a1"])
+        page = cadre.client.get("/inventory?year=2026").text
+        done = cadre.client.post(f"/inventory/asset/{assets['village_a1']}", data={
+            "csrf": csrf(page), "year": "2026", "exists": "yes", "state": "operating", "value": "100",
+            "income_settled": "yes", "income_received": "0"})
+        assert done.status_code == 200, done.text[-800:]
+        review = cadre.client.get("/inventory/submit?year=2026").text
+        assert cadre.client.post("/inventory/submit", data={"csrf": csrf(review), "year": "2026"}).status_code == 200
+
+    events.append((local(2027, 1, 5, 10), inventory_2026))
     run_year(engine, events)
 
     assert messages_for_done_duties(engine, tree.county.id) == []
     assert every_duty_done(engine, tree.county.id, "jiaozuo-2020") == {
-        "quarterly_monitoring": {"form"}, "benefit_self_evaluation": {"form"}, "county_sample_check": {"record"}}
+        "quarterly_monitoring": {"form"}, "benefit_self_evaluation": {"form"}, "county_sample_check": {"record"},
+        "yearly_inventory": {"inventory"}}
     every = rows(engine)
     # 北坡乡 never sends its forms: reminded and escalated each quarter, 新桥镇 not after sending.
     late_b = [m for m in every if m.item == "quarterly_monitoring" and m.recipient == f"u{ids['leader_b']}"]
     assert {m.period for m in late_b} >= {"2026-Q1", "2026-Q2", "2026-Q3"}
+    # Nobody counted 2025's assets: every village's cadre reminded before 31 March 2026, the township told after.
+    counted = [m for m in every if m.item == "yearly_inventory" and m.period == "2025"]
+    assert {m.recipient for m in counted if m.kind == "reminder"} >= {f"u{ids[k]}" for k in
+                                                                      ("cadre_a1", "cadre_a2", "cadre_b1")}
+    assert all(m.send_at < local(2026, 3, 31, 23, 59) for m in counted if m.kind == "reminder")
+    assert any(m.kind == "digest" and m.recipient == f"u{ids['leader_a']}" for m in counted)
     sample_digests = [m.period for m in every if m.item == "county_sample_check" and m.kind == "digest"]
     assert "2026-Q3" in sample_digests and "2026-Q1" not in sample_digests and "2026-Q2" not in sample_digests
     # The county officer's page shows the sample checks done, Q4 still to record.

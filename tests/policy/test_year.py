@@ -195,7 +195,11 @@ def test_jiaozuo_year(sqlite_engine):
     late = {m.period: m.body[0][1]["count"] for m in every if m.item == "quarterly_monitoring"
             and m.step == "escalate-1-county" and m.recipient == f"u{office}"}
     assert {p: late[p] for p in ("2026-Q1", "2026-Q2", "2026-Q3")} == {"2026-Q1": 2, "2026-Q2": 1, "2026-Q3": 2}
-    assert not [m for m in every if m.role == "village_cadre"]
+    # The villages' one duty is the yearly inventory (003 二(八) 年初清查、清算, due 31 March): reminded D-5 and D-1.
+    assert {(m.item, m.period) for m in every if m.role == "village_cadre"} == {("yearly_inventory", "2025")}
+    cadre = world.people["cadre_a1"].id
+    assert [(m.step, when(m)) for m in every if m.recipient == f"u{cadre}"] == [
+        ("remind-d5", (3, 26, 9, 0)), ("remind-d1", (3, 30, 9, 0))]
 
 
 def test_qinbei_year(sqlite_engine):
