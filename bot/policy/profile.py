@@ -170,6 +170,8 @@ class Profile:
     classification: Mapping[str, float] = field(default_factory=dict)
     rubrics: Mapping[str, str] = field(default_factory=dict)
     sign_off: Mapping[str, SignOffRule] = field(default_factory=dict)
+    # issue 17 (bot.services.disposal): {"notice_days": n}, how long a disposal's public notice lasts
+    disposal: Mapping[str, int] = field(default_factory=dict)
 
     def item(self, kind: str) -> DueItem:
         """Return the due item of this kind (KeyError when the profile has none)."""

@@ -12,6 +12,9 @@ Disclosure whitelist (issue 4; seed 004 二(三)): only these facts leave the da
 - the township's confirmed four-way class (四个一批), when one is set;
 - the board and signboard photos (``PHOTO_KEYS``) of the latest submitted report that has them,
   served from the evidence store's display copies (EXIF removed);
+- a disposal (issue 17, ``disposal_section``): during its public notice the reason, the valuation, the
+  planned way and the notice's days; after its record the date, the way, the amount received and the
+  counterpart (a company or body; personal numbers masked);
 - the published supervision number (the nearest ``OrgUnit.supervision_phone`` up the tree, else
   ``settings.supervision_phone``).
 
@@ -97,6 +100,7 @@ class Disclosure:
     photos: list[tuple[str, str]] = field(default_factory=list)  # (question key, sha256)
     supervision_phone: str | None = None
     posted_evaluation: dict | None = None  # the village's year-end self-evaluation while it is posted
+    disposal: dict | None = None  # a disposal's public notice, or what became of the asset (disposal_section)
 
     def as_dict(self) -> dict:
         """Return the disclosure as JSON-friendly data: what is published (``published``)."""
@@ -118,6 +122,7 @@ class Disclosure:
             "photos": [{"question": key, "sha256": sha} for key, sha in self.photos],
             "supervision_phone": self.supervision_phone,
             "posted_evaluation": self.posted_evaluation,
+            "disposal": self.disposal,
         })
 
 
@@ -256,6 +261,7 @@ def disclosure(session: Session, asset: Asset, *, tz: dt.tzinfo, supervision_pho
         last_check=last_check, four_way_class=_four_way(session, asset.id),
         photos=latest_photos(session, asset.id), supervision_phone=phone,
         posted_evaluation=_posted(session, asset, now),
+        disposal=disposal_section(session, asset, now),
     )
 
 
@@ -270,3 +276,11 @@ def _posted(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
         shown[key] = pii.mask(shown[key])
     return shown
 
+
+# --- issue 17: disposal (处置), one section of its own ------------------------------------------------------
+
+def disposal_section(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
+    """The disposal's public notice, or what became of the asset (``bot.services.disposal.public_facts``)."""
+    from bot.services import disposal
+
+    return disposal.public_facts(session, asset, now)

@@ -325,6 +325,7 @@ class AuditEntry(SQLModel, table=True):
 # The other tables register on the same metadata; imported last, since they refer to the tables above.
 from bot.storage import (  # noqa: E402
     models_cycle,  # noqa: F401
+    models_disposal,  # noqa: F401
     models_fidelity,  # noqa: F401
     models_ledger,  # noqa: F401
     models_schedule,  # noqa: F401

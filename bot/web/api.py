@@ -68,6 +68,21 @@ class PostedNotice(BaseModel):
     summary: str
 
 
+class PublicDisposal(BaseModel):
+    """A disposal (处置) on the public page: its notice while it runs, then what became of the asset."""
+
+    stage: str
+    reason: str
+    method: str
+    valuation: str | None
+    notice_from: dt.date | None
+    notice_until: dt.date | None
+    outcome_on: dt.date | None
+    outcome_method: str | None
+    outcome_amount: str | None
+    counterpart: str | None
+
+
 class PublicAsset(BaseModel):
     """The disclosed facts of one asset (see bot/services/public.py for the whitelist).
 
@@ -98,6 +113,7 @@ class PublicAsset(BaseModel):
     photos: list[PublicPhoto]
     supervision_phone: str | None
     posted_evaluation: PostedNotice | None
+    disposal: PublicDisposal | None
 
 
 class Me(BaseModel):

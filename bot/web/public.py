@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.i18n import translate
-from bot.services import public, villager_reports
+from bot.services import disposal, public, villager_reports
 from bot.services.evidence import EvidenceError
 from bot.web import labels
 from bot.web.common import MSG_NOT_FOUND, WebError, check_csrf, locale_of, render, web
@@ -62,7 +62,8 @@ async def _page(request: Request, token: str, *, status: int = 200, error: str |
     facts = public.published(await disclosed(request, token))  # the same body as /api/public/<token>
     sent = SENT_MESSAGES.get(request.query_params.get("sent") or "")
     return render(request, "public.html", status=status, d=facts, labels=labels, categories=public.CATEGORIES,
-                  sent=sent is not None, error=error, text=text, category=category, msg_sent=sent or MSG_SENT)
+                  sent=sent is not None, error=error, text=text, category=category, msg_sent=sent or MSG_SENT,
+                  disposal_words={"reasons": disposal.REASONS, "methods": disposal.METHODS})
 
 
 @router.get("/p/{token}", include_in_schema=False)
