@@ -246,7 +246,12 @@ async def disposal_step(request: Request, disposal_id: RowId, step: str, csrf: A
                 row = service.withdraw(session, user, disposal_id, reason)
             session.commit()
             token = session.get(Asset, row.asset_id).public_token
-        except (AccessDenied, service.DisposalError) as exc:
+        except AccessDenied as exc:
+            session.rollback()
+            if exc.msgid != service.MSG_NOT_YOURS:  # outside the viewer's area: no page to go back to
+                raise _refused(exc) from None
+            return flash.refused(request, back, exc, kept=kept)
+        except service.DisposalError as exc:
             session.rollback()
             return flash.refused(request, back, exc, kept=kept)
     cache = getattr(request.app.state, "public_cache", None)
