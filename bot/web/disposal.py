@@ -119,7 +119,7 @@ def request_page(request: Request, asset: str = ""):
 
 @router.post("/disposals/new", include_in_schema=False)
 def request_post(request: Request, csrf: Annotated[str, Form()] = "", asset: Annotated[str, Form()] = "",
-                 reason: Annotated[str, Form()] = "", method: Annotated[str, Form()] = "",
+                 reason: Annotated[str, Form()] = "", way: Annotated[str, Form()] = "",
                  description: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = ""):
     """Send the village's request."""
     check_csrf(request, csrf)
@@ -127,13 +127,13 @@ def request_post(request: Request, csrf: Annotated[str, Form()] = "", asset: Ann
     if asset_id is None:
         raise WebError(404, MSG_NOT_FOUND)
     back = f"/disposals/new?asset={asset_id}&lang={locale_of(request)}"
-    kept = {"reason": reason[:20], "method": method[:20], "description": description[:1000]}
+    kept = {"reason": reason[:20], "way": way[:20], "description": description[:1000]}
     if confirm != "1":
         return flash.redirect(request, back, MSG_CONFIRM, error=True, kept=kept)
     with web(request).session() as session:
         user = require_user(request, session)
         try:
-            row = service.request(session, user, asset_id, reason=reason, method=method, description=description)
+            row = service.request(session, user, asset_id, reason=reason, method=way, description=description)
             session.commit()
         except AccessDenied as exc:
             raise _refused(exc) from None
@@ -208,7 +208,7 @@ async def disposal_step(request: Request, disposal_id: RowId, step: str, csrf: A
                         reason: Annotated[str, Form()] = "", day: Annotated[str, Form()] = "",
                         kind: Annotated[str, Form()] = "", attendees: Annotated[str, Form()] = "",
                         result: Annotated[str, Form()] = "", amount: Annotated[str, Form()] = "",
-                        valuer: Annotated[str, Form()] = "", method: Annotated[str, Form()] = "",
+                        valuer: Annotated[str, Form()] = "", way: Annotated[str, Form()] = "",
                         counterpart: Annotated[str, Form()] = "",
                         attachment: Annotated[UploadFile | None, File()] = None):
     """Take one step of a disposal (after its confirmation box)."""
@@ -238,7 +238,7 @@ async def disposal_step(request: Request, disposal_id: RowId, step: str, csrf: A
             elif step == "notice":
                 row = service.start_notice(session, user, disposal_id, starts_on=_date(day) if day else None)
             elif step == "record":
-                row = service.record_outcome(session, user, disposal_id, done_on=_date(day), method=method,
+                row = service.record_outcome(session, user, disposal_id, done_on=_date(day), method=way,
                                              amount=amount, counterpart=counterpart, note=note)
             elif step == "refuse":
                 row = service.refuse(session, user, disposal_id, reason)

@@ -48,7 +48,7 @@ def test_dispose_opens_one_disposal_request_for_the_village(town):
     assert "乡镇已将该资产确定为“处置一批”" in form.text and "大棚已到使用年限" in form.text
     assert re.search(r'value="damaged" checked', form.text)
     sent = cadre.post("/disposals/new", data={"csrf": csrf(form), "asset": str(town.asset.id), "reason": "damaged",
-                                              "method": "scrap", "description": "大棚已到使用年限，骨架锈蚀",
+                                              "way": "scrap", "description": "大棚已到使用年限，骨架锈蚀",
                                               "confirm": "1"})
     assert sent.url.path == f"/disposals/{draft.id}"
     with Session(town.engine) as session:

@@ -59,7 +59,7 @@ def test_a_disposal_from_request_to_record(town, monkeypatch):
     assert f'/disposals/new?asset={town.asset.id}' in listed.text
     form = cadre.get(f"/disposals/new?asset={town.asset.id}")
     assert form.status_code == 200 and "长期闲置、无法盘活" in form.text
-    data = {"csrf": csrf(form), "asset": str(town.asset.id), "reason": "damaged", "method": "scrap",
+    data = {"csrf": csrf(form), "asset": str(town.asset.id), "reason": "damaged", "way": "scrap",
             "description": "大棚骨架锈蚀倒塌，无法修复"}
     unconfirmed = cadre.post("/disposals/new", data=data)
     assert "请勾选确认后再提交" in unconfirmed.text
@@ -112,7 +112,7 @@ def test_a_disposal_from_request_to_record(town, monkeypatch):
     assert body["disposal"]["stage"] == "notice" and body["disposal"]["notice_until"] == until.isoformat()
 
     # Not before the notice has run its days.
-    early = _step(leader, row.id, "record", day=str(today), method="scrap", amount="0.8", counterpart="桃源县再生资源公司")
+    early = _step(leader, row.id, "record", day=str(today), way="scrap", amount="0.8", counterpart="桃源县再生资源公司")
     assert f"公示期至{until.isoformat()}" in _flash(early) and _disposal(town).status == "notice"
     if find_cjk_font_or_none():
         pdf = leader.get(f"/disposals/{row.id}/notice.pdf")
@@ -121,7 +121,7 @@ def test_a_disposal_from_request_to_record(town, monkeypatch):
     # Eight days later the township records what became of the asset.
     later = utcnow() + dt.timedelta(days=8)
     monkeypatch.setattr("bot.services.disposal.utcnow", lambda: later)
-    recorded = _step(leader, row.id, "record", day=str(today + dt.timedelta(days=7)), method="scrap", amount="0.8",
+    recorded = _step(leader, row.id, "record", day=str(today + dt.timedelta(days=7)), way="scrap", amount="0.8",
                      counterpart="桃源县再生资源回收有限公司", note="骨架作废品回收")
     assert "处置结果已登记" in _flash(recorded)
     with Session(town.engine) as session:
@@ -179,7 +179,7 @@ def _requested(town) -> Disposal:
     cadre = town.client(town.cadre)
     form = cadre.get(f"/disposals/new?asset={town.asset.id}")
     cadre.post("/disposals/new", data={"csrf": csrf(form), "asset": str(town.asset.id), "reason": "idle",
-                                       "method": "transfer", "description": "闲置两年", "confirm": "1"})
+                                       "way": "transfer", "description": "闲置两年", "confirm": "1"})
     return _disposal(town)
 
 
@@ -224,7 +224,7 @@ def test_a_meeting_that_does_not_agree_refuses_the_disposal(town):
 def test_a_request_without_its_reason_is_refused(town, field):
     cadre = town.client(town.cadre)
     form = cadre.get(f"/disposals/new?asset={town.asset.id}")
-    data = {"csrf": csrf(form), "asset": str(town.asset.id), "reason": "damaged", "method": "scrap",
+    data = {"csrf": csrf(form), "asset": str(town.asset.id), "reason": "damaged", "way": "scrap",
             "description": "损毁", "confirm": "1", field: ""}
     refused = cadre.post("/disposals/new", data=data)
     assert refused.url.path == "/disposals/new" and 'role="alert"' in refused.text
