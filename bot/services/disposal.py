@@ -137,7 +137,8 @@ class Place:
     county: OrgUnit
 
 
-def _place(session: Session, asset: Asset) -> Place:
+def place_of(session: Session, asset: Asset) -> Place:
+    """The asset with its village, township and county."""
     village = session.get(OrgUnit, asset.village_id)
     ids = [int(p) for p in village.path.strip("/").split("/") if p]
     township = session.get(OrgUnit, village.parent_id) if village.parent_id else village
@@ -174,10 +175,12 @@ def notice_days(session: Session, unit: OrgUnit) -> int:
 # --- who may do what ---------------------------------------------------------------------------------------
 
 def is_village(session: Session, user: User, place: Place) -> bool:
+    """A cadre of the asset's village."""
     return user.active and user.role == "village_cadre" and covers(session, user, place.village)
 
 
 def is_township(session: Session, user: User, place: Place) -> bool:
+    """A leader of the asset's township."""
     return user.active and user.role == "township_leader" and covers(session, user, place.township)
 
 
@@ -242,7 +245,7 @@ def load(session: Session, user: User | None, disposal_id: int) -> tuple[Disposa
     if disposal is None:
         raise AccessDenied(N_("This is outside your area."))
     asset = require_asset(session, user, "asset.view", disposal.asset_id)
-    return disposal, _place(session, asset)
+    return disposal, place_of(session, asset)
 
 
 def open_for(session: Session, asset_id: int) -> Disposal | None:
@@ -342,9 +345,10 @@ def _notify(session: Session, user: User | None, place: Place, disposal: Disposa
                           actor=_actor(user) if user is not None else audit.SYSTEM)
 
 
-def _asset_for_request(session: Session, user: User, asset_id: int) -> Place:
+def may_request(session: Session, user: User, asset_id: int) -> Place:
+    """Return the asset's place if ``user`` may ask to dispose of it (a cadre of its village, the asset in use)."""
     asset = require_asset(session, user, "asset.view", asset_id)
-    place = _place(session, asset)
+    place = place_of(session, asset)
     _require(session, user, place, "request")
     if asset.status != "active":
         raise DisposalError(MSG_NOT_ACTIVE, asset=asset.name)
@@ -355,7 +359,7 @@ def request(session: Session, user: User, asset_id: int, *, reason: str, method:
             now: dt.datetime | None = None) -> Disposal:
     """The village asks to dispose of an asset (or completes the draft the classification opened)."""
     now = as_utc(now or utcnow())
-    place = _asset_for_request(session, user, asset_id)
+    place = may_request(session, user, asset_id)
     if reason not in REASONS:
         raise DisposalError(MSG_REASON)
     if method not in METHODS:
@@ -613,7 +617,7 @@ def open_from_class(session: Session, user: User, row: AssetClass, *, now: dt.da
     if found is not None:
         return found
     asset = session.get(Asset, row.asset_id)
-    place = _place(session, asset)
+    place = place_of(session, asset)
     disposal = Disposal(asset_id=asset.id, status="draft", reason=_reason_of(row),
                         method="scrap" if _reason_of(row) == "damaged" else "other",
                         description=_reasons_text(row), class_id=row.id, created_by=user.id, created_at=now)

@@ -86,7 +86,7 @@ def disposals_page(request: Request, all: str = "", asset: str = ""):  # noqa: A
         chosen = None
         if asset_id is not None:
             chosen = session.get(Asset, asset_id)
-            if chosen is None or not covers(session, user, service._place(session, chosen).village):
+            if chosen is None or not covers(session, user, service.place_of(session, chosen).village):
                 raise WebError(404, MSG_NOT_FOUND)
         assets = service.requestable_assets(session, user)
         if chosen is not None:
@@ -104,7 +104,7 @@ def request_page(request: Request, asset: str = ""):
         if asset_id is None:
             raise WebError(404, MSG_NOT_FOUND)
         try:
-            place = service._asset_for_request(session, user, asset_id)
+            place = service.may_request(session, user, asset_id)
         except AccessDenied as exc:
             raise _refused(exc) from None
         except service.DisposalError as exc:
