@@ -29,7 +29,7 @@ from bot.policy.validate import Reader
 
 TOP = ("id", "title", "source", "timezone", "items", "reminders", "escalation", "serious_problems",
        "quiet_hours", "working_days", "thresholds", "description", "classification", "rubrics", "sign_off",
-       "contracts")
+       "contracts", "disposal")
 ROLES = tuple(ROLE_LEVEL)
 
 
@@ -56,6 +56,7 @@ def read_profile(doc: Reader) -> Profile:
         thresholds=_thresholds(doc.get("thresholds", {})),
         **_scoring_sections(doc),
         contracts=_contracts(doc.get("contracts", {})),
+        disposal=_disposal(doc.get("disposal", {})),
     )
 
 
@@ -290,3 +291,15 @@ def _scoring_sections(doc: Reader) -> dict:
         sign_off[str(kind)] = SignOffRule(posts, rule.get("posting_photo", False).flag(),
                                           rule.get("objections_hold", False).flag())
     return {"classification": classification, "rubrics": rubrics, "sign_off": sign_off}
+
+
+# --- issue 17: disposal (处置, seed 003 二(八)) ------------------------------------------------------------
+
+DISPOSAL_NOTICE_DAYS = 7  # days a disposal's public notice lasts when the profile does not say (our reading)
+
+
+def _disposal(node: Reader) -> dict[str, int]:
+    """Return the disposal section: ``notice_days``, how many days the public notice lasts (1…60)."""
+    node.mapping(("notice_days",))
+    days = node.get("notice_days", DISPOSAL_NOTICE_DAYS).integer(1, 60)
+    return {"notice_days": days}

@@ -128,4 +128,7 @@ def choose(session: Session, user: User, asset_id: int, period: str, chosen: str
     audit.record(session, four_way.actor_of(user), "asset.classify", "asset_class", row.id, None,
                  {"asset_id": asset.id, "period": period, "suggested": None, "confirmed": stored, "note": text,
                   "confirmed_by": user.id})
+    from bot.services import disposal
+
+    disposal.follow_class(session, user, row)  # 处置 opens a disposal request, 盘活 a contract task (issue 17)
     return row

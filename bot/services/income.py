@@ -203,13 +203,13 @@ def _received_by_report(session: Session, asset_id: int, periods: Sequence[str])
 
 
 def _contract_due(session: Session, asset: Asset, year: int) -> Decimal | None:
-    """The contract's yearly income due (万元), or None.
-
-    HOOK (issue 17 item 1): after the contracts branch is merged, return
-    ``bot.services.contracts.yearly_income_due(session, asset, year)`` here. It is read only when no due was
-    entered for the year or any of its months, so an entered amount always wins.
+    """The contract's yearly income due (万元), or None: what the asset's contracts promise for the year
+    (``contracts.yearly_income_due``). It is read only when no due was entered for the year or any of its
+    months, so an entered amount always wins.
     """
-    return None
+    from bot.services import contracts
+
+    return contracts.yearly_income_due(session, asset, year)
 
 
 def periods_of(session: Session, asset_id: int, periods: Sequence[str]) -> list[PeriodIncome]:

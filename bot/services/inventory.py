@@ -29,7 +29,7 @@ from bot.i18n import N_, Label, UserError
 from bot.policy.profile import DEFAULT_ASSET_TYPES
 from bot.services import audit, duties
 from bot.services.access import AccessDenied, require, require_asset
-from bot.storage.models import Asset, OrgUnit, Report, User
+from bot.storage.models import Asset, OrgUnit, User
 from bot.storage.models_inventory import InventoryCheck
 from bot.storage.models_ledger import AssetFundsYear
 from bot.storage.models_schedule import DutyRecord
@@ -133,20 +133,14 @@ def asset_types(session: Session, unit: OrgUnit) -> tuple[str, ...]:
 
 
 def _income_last_year(session: Session, asset: Asset, year: int) -> Decimal:
-    """Return the asset's income of ``year`` (万元) as the monthly checks reported it: the sum of the amounts
-    distributed in the submitted current monthly reports of that year (as the public page reads them).
+    """Return the asset's income received in ``year`` (万元), as the income records hold it
+    (``income.year_totals``: the monthly checks' amounts, or what was entered); 0 when none is known.
 
-    The one place this module reads a year's income: after the merge with the income work (issue 17 item 2),
-    the lead swaps in ``bot.services.income.year_totals(session, asset.id, year)`` here.
+    The one place this module reads a year's income.
     """
-    from bot.services.public import INCOME_KEYS, _first
+    from bot.services import income
 
-    rows = session.exec(select(Report.answers).where(
-        Report.asset_id == asset.id, col(Report.current).is_(True), func.length(Report.period) == 7,
-        col(Report.period).startswith(f"{year:04d}-"), Report.status != "draft",
-        col(Report.submitted_at).is_not(None))).all()
-    return sum((amount for answers in rows if (amount := _first(answers or {}, INCOME_KEYS)) is not None),
-               Decimal("0"))
+    return income.year_totals(session, asset.id, year).received or Decimal("0")
 
 
 def _book_value(session: Session, asset: Asset, year: int) -> Decimal:

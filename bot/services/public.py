@@ -15,6 +15,9 @@ Disclosure whitelist (issue 4; seed 004 二(三)): only these facts leave the da
 - the township's confirmed four-way class (四个一批), when one is set;
 - the board and signboard photos (``PHOTO_KEYS``) of the latest submitted report that has them,
   served from the evidence store's display copies (EXIF removed);
+- a disposal (issue 17, ``disposal_section``): during its public notice the reason, the valuation, the
+  planned way and the notice's days; after its record the date, the way, the amount received and the
+  counterpart (a company or body; personal numbers masked);
 - the published supervision number (the nearest ``OrgUnit.supervision_phone`` up the tree, else
   ``settings.supervision_phone``).
 
@@ -101,6 +104,7 @@ class Disclosure:
     supervision_phone: str | None = None
     posted_evaluation: dict | None = None  # the village's year-end self-evaluation while it is posted
     income_shared: dict | None = None  # the year's income and its distribution in totals (issue 17)
+    disposal: dict | None = None  # a disposal's public notice, or what became of the asset (disposal_section)
 
     def as_dict(self) -> dict:
         """Return the disclosure as JSON-friendly data: what is published (``published``)."""
@@ -123,6 +127,7 @@ class Disclosure:
             "supervision_phone": self.supervision_phone,
             "posted_evaluation": self.posted_evaluation,
             "income_shared": self.income_shared,
+            "disposal": self.disposal,
         })
 
 
@@ -262,6 +267,7 @@ def disclosure(session: Session, asset: Asset, *, tz: dt.tzinfo, supervision_pho
         photos=latest_photos(session, asset.id), supervision_phone=phone,
         posted_evaluation=_posted(session, asset, now),
         income_shared=income_shared(session, asset, year),
+        disposal=disposal_section(session, asset, now),
     )
 
 
@@ -295,3 +301,10 @@ def income_shared(session: Session, asset: Asset, year: int) -> dict | None:
     return {"year": year, "received": format_money(totals.received) or None,
             "distributed": format_money(totals.distributed_total), "plan_status": totals.plan_status,
             "shares": shares}
+# --- issue 17: disposal (处置), one section of its own ------------------------------------------------------
+
+def disposal_section(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
+    """The disposal's public notice, or what became of the asset (``bot.services.disposal.public_facts``)."""
+    from bot.services import disposal
+
+    return disposal.public_facts(session, asset, now)

@@ -326,6 +326,7 @@ class AuditEntry(SQLModel, table=True):
 from bot.storage import (  # noqa: E402
     models_contract,  # noqa: F401
     models_cycle,  # noqa: F401
+    models_disposal,  # noqa: F401
     models_fidelity,  # noqa: F401
     models_income,  # noqa: F401
     models_inventory,  # noqa: F401

@@ -85,6 +85,19 @@ class IncomeShared(BaseModel):
     distributed: str
     plan_status: str | None
     shares: list[IncomeShare]
+class PublicDisposal(BaseModel):
+    """A disposal (处置) on the public page: its notice while it runs, then what became of the asset."""
+
+    stage: str
+    reason: str
+    method: str
+    valuation: str | None
+    notice_from: dt.date | None
+    notice_until: dt.date | None
+    outcome_on: dt.date | None
+    outcome_method: str | None
+    outcome_amount: str | None
+    counterpart: str | None
 
 
 class PublicAsset(BaseModel):
@@ -118,6 +131,7 @@ class PublicAsset(BaseModel):
     supervision_phone: str | None
     posted_evaluation: PostedNotice | None
     income_shared: IncomeShared | None
+    disposal: PublicDisposal | None
 
 
 class Me(BaseModel):

@@ -99,7 +99,7 @@ def _include_routes(app: FastAPI, settings: Settings, engine) -> None:
     for module in ("bot.web.routes", "bot.web.menu", "bot.web.review", "bot.web.problems", "bot.web.oversight",
                    "bot.web.people", "bot.web.duties", "bot.web.signboards", "bot.web.policy_pages",
                    "bot.web.audit_pages", "bot.web.ledger", "bot.web.classify", "bot.web.posting", "bot.web.income",
-                   "bot.web.inventory", "bot.adapters.telegram_webhook", "bot.adapters.wecom_app"):
+                   "bot.web.inventory", "bot.web.disposal", "bot.adapters.telegram_webhook", "bot.adapters.wecom_app"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -36,7 +36,7 @@ KIND_LABELS = {
     "problem": N_("Problems"), "villager_report": N_("Villagers' reports"), "asset_class": N_("Four-way classes"),
     "user": N_("People and invites"), "telegram": N_("Telegram accounts"), "session": N_("Sign-ins"),
     "org": N_("Organisation tree"), "policy": N_("Policy profile"), "duty": N_("Duties recorded"),
-    "notice": N_("Notices"), "channel": N_("Group channels"),
+    "notice": N_("Notices"), "channel": N_("Group channels"), "disposal": N_("Disposals"),
 }
 ACTION_LABELS = {
     "asset.create": N_("Asset added to the ledger"), "asset.update": N_("Asset changed in the ledger"),
@@ -65,6 +65,13 @@ ACTION_LABELS = {
     "org.create": N_("Unit added to the organisation tree"), "org.update": N_("Unit changed"),
     "policy.use": N_("Policy profile chosen"), "duty.done": N_("Duty recorded as done"),
     "notice.queue": N_("Notice queued"), "channel.register": N_("Group channel registered"),
+    # issue 17: the steps of a disposal (bot.services.disposal)
+    "disposal.draft": N_("Disposal opened by the four-way classification"),
+    "disposal.request": N_("Disposal requested"), "disposal.meeting": N_("Village meeting on a disposal recorded"),
+    "disposal.valuation": N_("Valuation for a disposal recorded"),
+    "disposal.township": N_("Disposal approved by the township"), "disposal.county": N_("Disposal approved by the county"),
+    "disposal.notice": N_("Public notice of a disposal started"), "disposal.record": N_("Disposal recorded"),
+    "disposal.refuse": N_("Disposal refused"), "disposal.withdraw": N_("Disposal request withdrawn"),
 }
 MSG_SYSTEM = N_("the system")
 MSG_CLI = N_("the command line")

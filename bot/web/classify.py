@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.flows import load_form
 from bot.i18n import N_, translate
 from bot.periods import parse
-from bot.services import class_list, duties
+from bot.services import class_list, disposal, duties
 from bot.services.access import AccessDenied
 from bot.services.assessment import classes as four_way
 from bot.services.assessment.common import AssessmentError
@@ -36,6 +36,10 @@ router = APIRouter(tags=["classify"])
 KEYS = ("consolidate", "upgrade", "revitalise", "dispose")
 SHOWS = {"all": N_("All"), "todo": N_("To confirm"), "unclassified": N_("Not classified")}
 MSG_RECORDED = N_("Recorded: {asset} — {label}.")
+MSG_CLASS_DISPOSAL = N_("Recorded: {asset} — {label}. A disposal request is opened for the village to complete; "
+                        "its steps follow on this page.")
+MSG_CLASS_REVITALISE = N_("Recorded: {asset} — {label}. A task to change the contract or the operator is on the "
+                          "township's problem list.")
 # Reason parameters that list answers of the monthly check by their stored keys: shown by their labels.
 LISTED = {"acts": "unauthorised_acts", "difficulties": "difficulties"}
 
@@ -151,6 +155,7 @@ def class_choose(request: Request, asset_id: RowId, csrf: Annotated[str, Form()]
         try:
             row = class_list.choose(session, user, asset_id, period, chosen, note)
             name = class_list.item(session, user, asset_id, period).asset.name
+            opened = disposal.follow_class(session, user, row)  # what the choice opened (issue 17)
             session.commit()
         except AccessDenied as exc:
             raise WebError(403, exc.msgid, **exc.params) from None
@@ -160,6 +165,13 @@ def class_choose(request: Request, asset_id: RowId, csrf: Annotated[str, Form()]
                                  kept={"note": note[:500], "chosen": chosen})
     from bot.i18n import Label
 
+    # 处置 opened a disposal request and 盘活 a task on the problem list: the confirmation leads to it.
+    if opened is not None and opened[0] == "disposal":
+        return flash.redirect(request, f"/disposals/{opened[1]}?lang={locale_of(request)}", MSG_CLASS_DISPOSAL,
+                              asset=name, label=Label(four_way.class_label(row.confirmed)))
+    if opened is not None:
+        return flash.redirect(request, f"/problems/{opened[1]}?lang={locale_of(request)}", MSG_CLASS_REVITALISE,
+                              asset=name, label=Label(four_way.class_label(row.confirmed)))
     return flash.redirect(request, f"/classify?lang={locale_of(request)}&month={period}&show={show}", MSG_RECORDED,
                           asset=name, label=Label(four_way.class_label(row.confirmed)))
 

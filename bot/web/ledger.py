@@ -396,7 +396,16 @@ def asset_view(request: Request, asset_id: RowId, saved: str = ""):
                       local=local, field_label=field_label, value_words=value_words,
                       fields=FIELD_LABELS, statuses=STATUS_FILTERS, asset_types=labels.ASSET_TYPES,
                       industries=labels.INDUSTRIES, can_edit=_may(user, "asset.edit"),
-                      can_review=_may(user, "report.review"), can_problems=_may(user, "problem.view"))
+                      can_review=_may(user, "report.review"), can_problems=_may(user, "problem.view"),
+                      **_disposal_words(session, asset_id))
+
+
+def _disposal_words(session, asset_id: int) -> dict:
+    """The asset's latest disposal for its page's 处置 section (issue 17, bot.web.disposal)."""
+    from bot.services import disposal
+
+    return {"disposal": disposal.latest_for(session, asset_id), "disposal_statuses": disposal.STATUSES,
+            "disposal_methods": disposal.METHODS}
 
 
 EDIT_FIELDS = ("name", "asset_type", "industry_category", *ledger.MONEY_FIELDS, "construction_type",

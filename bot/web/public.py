@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from bot.i18n import translate
-from bot.services import income, public, villager_reports
+from bot.services import disposal, income, public, villager_reports
 from bot.services.evidence import EvidenceError
 from bot.web import labels
 from bot.web.common import MSG_NOT_FOUND, WebError, check_csrf, locale_of, render, web
@@ -63,7 +63,8 @@ async def _page(request: Request, token: str, *, status: int = 200, error: str |
     sent = SENT_MESSAGES.get(request.query_params.get("sent") or "")
     return render(request, "public.html", status=status, d=facts, labels=labels, categories=public.CATEGORIES,
                   sent=sent is not None, error=error, text=text, category=category, msg_sent=sent or MSG_SENT,
-                  income_categories=income.CATEGORIES, income_statuses=income.STATUS_LABELS)
+                  income_categories=income.CATEGORIES, income_statuses=income.STATUS_LABELS,
+                  disposal_words={"reasons": disposal.REASONS, "methods": disposal.METHODS})
 
 
 @router.get("/p/{token}", include_in_schema=False)

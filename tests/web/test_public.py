@@ -47,7 +47,8 @@ def test_no_personal_data_on_page_or_api(client, world):
         "token", "name", "asset_type", "industry_category", "village", "township", "county", "funds_total",
         "funds", "year_completed", "owner", "custodian", "operator", "contract_start", "contract_end", "year",
         "income_distributed", "households_benefited", "poor_households_benefited", "last_check",
-        "four_way_class", "photos", "supervision_phone", "posted_evaluation", "income_shared"}
+        "four_way_class", "photos", "supervision_phone", "posted_evaluation", "income_shared",
+        "disposal"}
 
 
 def test_unknown_token_is_a_404_page(client, world):

@@ -251,4 +251,7 @@ def confirm_class(session: Session, user: User, asset_id: int, period: str, chos
                  {"asset_id": asset_id, "period": period, "suggested": row.suggested, "confirmed": chosen,
                   "note": note, "confirmed_by": user.id})
     duties.classification_done(session, user, asset_id, period)  # the township's 四个一批 duty (002 第六条)
+    from bot.services import disposal
+
+    disposal.follow_class(session, user, row)  # 处置 opens a disposal request, 盘活 a contract task (issue 17)
     return row

@@ -1,7 +1,7 @@
 """contract: an asset's operating contracts, their attachments, and its owners' shares (issue 17)
 
 Revision ID: contract_0001
-Revises: fidelity_0001
+Revises: income_0001
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'contract_0001'
-down_revision = 'fidelity_0001'
+down_revision = 'income_0001'
 branch_labels = None
 depends_on = None
 

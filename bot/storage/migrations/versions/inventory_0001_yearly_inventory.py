@@ -1,7 +1,7 @@
 """inventory: the yearly inventory and income settlement of each asset (seed 003 年初清查、清算)
 
 Revision ID: inventory_0001
-Revises: fidelity_0001
+Revises: contract_0001
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'inventory_0001'
-down_revision = 'fidelity_0001'
+down_revision = 'contract_0001'
 branch_labels = None
 depends_on = None
 
