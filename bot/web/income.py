@@ -107,7 +107,8 @@ def income_asset(request: Request, asset_id: RowId, year: str | None = None):
         totals = income.year_totals(session, asset.id, chosen)
         return flash.render(request, "income/asset.html", a=asset, village=village, township=township, year=chosen,
                             totals=totals, statuses=income.STATUS_LABELS, categories=income.CATEGORIES,
-                            can_enter=_may(user, "income.enter"))
+                            can_enter=_may(user, "income.enter"),
+                            ledger_link=user.role not in ("village_cadre", "village_supervisor"))
 
 
 @router.post("/income/assets/{asset_id}/due", include_in_schema=False)
