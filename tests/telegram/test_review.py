@@ -159,6 +159,13 @@ async def test_the_township_leader_confirms_or_changes_the_four_way_class(world)
         recorded = await reply(double, leader)
         assert "新桥村蔬菜大棚" in recorded.text
 
+        if other == "dispose":
+            # The village hears of it through the outbox before anything else reaches the cadre's chat.
+            notice = await reply(double, cadre)
+            assert notice.text == zh("The township classified {asset} ({village}) for disposal (处置一批): "
+                                     "complete the disposal request on the web (处置).").format(
+                asset="新桥村蔬菜大棚", village="新桥村")
+
         # A cadre cannot classify.
         double.press(cadre, double._latest_bot_message_id(cadre.id), f"cl:set:{asset}:upgrade")
         refusal = await reply(double, cadre)
