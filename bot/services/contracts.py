@@ -105,20 +105,33 @@ def yearly_income_due(session: Session, asset: Asset, year: int) -> Decimal | No
     months of the year it covers, over 12. A contract replaced earlier counts until it was ended; a contract
     without a start date counts from the year's beginning, without an end to its end. None when no contract
     with a yearly amount covers any month of the year."""
-    total: Decimal | None = None
-    for contract in contract_history(session, asset.id):
-        if contract.income_amount is None:
-            continue
-        first = max(contract.start or dt.date(year, 1, 1), dt.date(year, 1, 1))
-        last = min(contract.end or dt.date(year, 12, 31), dt.date(year, 12, 31))
-        if not contract.current and contract.ended_at is not None:
-            last = min(last, as_utc(contract.ended_at).date())
-        if last < first:
-            continue
-        months = (last.year - first.year) * 12 + last.month - first.month + 1
-        amount = (Decimal(contract.income_amount) * months / 12).quantize(Decimal("0.0001"))
-        total = amount if total is None else total + amount
-    return total
+    return yearly_income_due_many(session, [asset.id], year).get(asset.id)
+
+
+def yearly_income_due_many(session: Session, asset_ids: list[int], year: int) -> dict[int, Decimal]:
+    """``yearly_income_due`` of many assets in one query per 900 of them: {asset id: amount}; an asset no
+    contract promises anything for ``year`` is left out."""
+    found: dict[int, Decimal] = {}
+    first_day, last_day = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    for chunk in (asset_ids[i:i + 900] for i in range(0, len(asset_ids), 900)):
+        for contract in session.exec(select(AssetContract).where(
+                col(AssetContract.asset_id).in_(chunk), col(AssetContract.income_amount).is_not(None))):
+            amount = _promised(contract, first_day, last_day)
+            if amount is not None:
+                found[contract.asset_id] = found.get(contract.asset_id, Decimal(0)) + amount
+    return found
+
+
+def _promised(contract: AssetContract, first_day: dt.date, last_day: dt.date) -> Decimal | None:
+    """One contract's share of its yearly amount over the months of [first_day, last_day] it covers."""
+    first = max(contract.start or first_day, first_day)
+    last = min(contract.end or last_day, last_day)
+    if not contract.current and contract.ended_at is not None:
+        last = min(last, as_utc(contract.ended_at).date())
+    if last < first:
+        return None
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    return (Decimal(contract.income_amount) * months / 12).quantize(Decimal("0.0001"))
 
 
 # --- parsing ---------------------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ made public. Amounts are in 万元 (Decimal), as the ledger and the monthly chec
 - **Not received**: a period whose due exceeds what was received, later than its end plus the grace the
   county's profile sets (``thresholds: income_grace_days``, default ``DEFAULT_GRACE_DAYS``), raises one
   problem ``income_not_received`` per asset and period on the township's list, with its notices in the same
-  transaction (``raise_overdue``, swept hourly by the scheduler).
+  transaction (``raise_in``, once a local day in the scheduler's planning of each county, under its lock); a
+  contract's yearly income counts for a year no amount was entered for.
 - **Plan**: per asset and year, shares by category summing to 100 %; the village drafts and submits it, the
   township approves it or sends it back with a reason, the industry department (or the county) records its
   filing (备案), then the village records what was paid. A step out of order, or by someone outside its scope,
   is refused. Every step is audited and tells the next actor through the outbox, in its transaction.
-- **Totals**: ``year_totals`` is what the public page, the asset pages, the scores and 附件3 read.
+- **Totals**: ``year_totals`` (``year_totals_many`` for lists) is what the public page, the asset pages, the scores and 附件3 read.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
@@ -39,6 +41,7 @@ from bot.services.duties import REPORT_DONE_STATUSES, period_name
 from bot.services.orgs import county_of
 from bot.services.users import leaders_of
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, User
+from bot.storage.models_contract import AssetContract
 from bot.storage.models_income import AssetIncome, DistributionPlan, DistributionRecord, DistributionShare
 
 INCOME_FORMS = ("monthly-operating",)  # the monthly check that asks "收益是否分配/金额"
@@ -185,48 +188,68 @@ def last_day(period: str) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _received_by_report(session: Session, asset_id: int, periods: Sequence[str]) -> dict[str, tuple[Decimal, int]]:
-    """Return {period: (received, report id)} from the done monthly checks of ``periods`` (latest version)."""
+def _chunks(ids: Sequence[int], size: int = 900) -> Iterable[list[int]]:
+    ids = list(ids)
+    return (ids[i:i + size] for i in range(0, len(ids), size))
+
+
+def _received_by_reports(session: Session, asset_ids: Sequence[int],
+                         periods: Sequence[str]) -> dict[tuple[int, str], tuple[Decimal, int]]:
+    """Return {(asset id, period): (received, report id)} from the done monthly checks of ``periods`` (latest
+    version), one query per 900 assets."""
     months = [p for p in periods if _is_month(p)]
+    found: dict[tuple[int, str], tuple[Decimal, int]] = {}
     if not months:
-        return {}
-    rows = session.exec(select(Report).where(
-        Report.asset_id == asset_id, col(Report.period).in_(months), col(Report.current).is_(True),
-        col(Report.form_id).in_(INCOME_FORMS), col(Report.status).in_(REPORT_DONE_STATUSES))
-        .order_by(col(Report.id))).all()
-    found: dict[str, tuple[Decimal, int]] = {}
-    for report in rows:
-        amount = received_in_answers(report.answers or {})
-        if amount is not None:
-            found[report.period] = (amount, report.id)
+        return found
+    for chunk in _chunks(asset_ids):
+        rows = session.exec(select(Report).where(
+            col(Report.asset_id).in_(chunk), col(Report.period).in_(months), col(Report.current).is_(True),
+            col(Report.form_id).in_(INCOME_FORMS), col(Report.status).in_(REPORT_DONE_STATUSES))
+            .order_by(col(Report.id))).all()
+        for report in rows:
+            amount = received_in_answers(report.answers or {})
+            if amount is not None and report.asset_id is not None:
+                found[(report.asset_id, report.period)] = (amount, report.id)
     return found
 
 
-def _contract_due(session: Session, asset: Asset, year: int) -> Decimal | None:
-    """The contract's yearly income due (万元), or None: what the asset's contracts promise for the year
-    (``contracts.yearly_income_due``). It is read only when no due was entered for the year or any of its
+def _contract_due(session: Session, asset_ids: Sequence[int], year: int) -> dict[int, Decimal]:
+    """The contracts' yearly income due (万元) per asset: what the assets' contracts promise for the year
+    (``contracts.yearly_income_due_many``). It is read only when no due was entered for the year or any of its
     months, so an entered amount always wins.
     """
     from bot.services import contracts
 
-    return contracts.yearly_income_due(session, asset, year)
+    return contracts.yearly_income_due_many(session, list(asset_ids), year)
+
+
+def _periods_many(session: Session, asset_ids: Sequence[int], periods: Sequence[str]) -> dict[int, list[PeriodIncome]]:
+    """{asset id: due and received of each period (in the given order)}: the table, else the monthly check."""
+    rows: dict[tuple[int, str], AssetIncome] = {}
+    for chunk in _chunks(asset_ids):
+        for row in session.exec(select(AssetIncome).where(col(AssetIncome.asset_id).in_(chunk),
+                                                          col(AssetIncome.period).in_(list(periods)))):
+            rows[(row.asset_id, row.period)] = row
+    unknown = [a for a in asset_ids if any(rows.get((a, p)) is None or rows[(a, p)].received is None
+                                           for p in periods if _is_month(p))]
+    reported = _received_by_reports(session, unknown, periods)
+    found: dict[int, list[PeriodIncome]] = {}
+    for asset_id in asset_ids:
+        lines = []
+        for period in periods:
+            row = rows.get((asset_id, period))
+            received = row.received if row is not None else None
+            report_id = row.report_id if row is not None else None
+            if received is None and (asset_id, period) in reported:
+                received, report_id = reported[(asset_id, period)]
+            lines.append(PeriodIncome(period, row.due if row is not None else None, received, report_id))
+        found[asset_id] = lines
+    return found
 
 
 def periods_of(session: Session, asset_id: int, periods: Sequence[str]) -> list[PeriodIncome]:
     """Return due and received of each period (in the given order): the table, else the monthly check."""
-    rows = {r.period: r for r in session.exec(select(AssetIncome).where(
-        AssetIncome.asset_id == asset_id, col(AssetIncome.period).in_(list(periods)))).all()}
-    missing = [p for p in periods if rows.get(p) is None or rows[p].received is None]
-    reported = _received_by_report(session, asset_id, missing)
-    found = []
-    for period in periods:
-        row = rows.get(period)
-        received = row.received if row is not None else None
-        report_id = row.report_id if row is not None else None
-        if received is None and period in reported:
-            received, report_id = reported[period]
-        found.append(PeriodIncome(period, row.due if row is not None else None, received, report_id))
-    return found
+    return _periods_many(session, [asset_id], periods)[asset_id]
 
 
 def year_periods(year: int) -> list[str]:
@@ -252,7 +275,7 @@ def due_for(session: Session, asset: Asset, period: str) -> Decimal | None:
     if row is not None and row.due is not None:
         return row.due
     if len(period) == 4:
-        return _contract_due(session, asset, int(period))
+        return _contract_due(session, [asset.id], int(period)).get(asset.id)
     return None
 
 
@@ -277,21 +300,36 @@ def year_totals(session: Session, asset_id: int, year: int) -> IncomeYear:
 
     Due is the sum of the amounts entered for the year and its months, else the contract's yearly income.
     """
-    periods = periods_of(session, asset_id, year_periods(year))
-    due = total_of(p.due for p in periods)
-    if due is None:
-        asset = session.get(Asset, asset_id)
-        due = _contract_due(session, asset, year) if asset is not None else None
-    totals = IncomeYear(asset_id, year, due, total_of(p.received for p in periods), periods)
-    plan = plan_of(session, asset_id, year)
-    if plan is not None:
-        totals.plan_id, totals.plan_status = plan.id, plan.status
-        for share in shares_of(session, plan.id):
-            totals.planned[share.category] = share.amount
+    return year_totals_many(session, [asset_id], year)[asset_id]
+
+
+def year_totals_many(session: Session, asset_ids: Sequence[int], year: int) -> dict[int, IncomeYear]:
+    """``year_totals`` of many assets (lists, the inventory, the province's scores) in a few queries per 900
+    assets rather than a few per asset: {asset id: its year}."""
+    asset_ids = list(dict.fromkeys(asset_ids))
+    by_asset = _periods_many(session, asset_ids, year_periods(year))
+    totals = {a: IncomeYear(a, year, total_of(p.due for p in by_asset[a]), total_of(p.received for p in by_asset[a]),
+                            by_asset[a]) for a in asset_ids}
+    promised = _contract_due(session, [a for a, t in totals.items() if t.due is None], year)
+    for asset_id, amount in promised.items():
+        totals[asset_id].due = amount
+    plans: dict[int, DistributionPlan] = {}
+    for chunk in _chunks(asset_ids):
+        for plan in session.exec(select(DistributionPlan).where(col(DistributionPlan.asset_id).in_(chunk),
+                                                                DistributionPlan.year == year)):
+            plans[plan.id] = plan
+            totals[plan.asset_id].plan_id, totals[plan.asset_id].plan_status = plan.id, plan.status
+    order = list(CATEGORIES)
+    for chunk in _chunks(list(plans)):
+        shares = session.exec(select(DistributionShare).where(col(DistributionShare.plan_id).in_(chunk))).all()
+        for share in sorted(shares, key=lambda s: order.index(s.category) if s.category in order else len(order)):
+            found = totals[plans[share.plan_id].asset_id]
+            found.planned[share.category] = share.amount
             if share.households is not None:
-                totals.households[share.category] = share.households
-        for record in records_of(session, plan.id):
-            totals.distributed[record.category] = totals.distributed.get(record.category, Decimal(0)) + record.amount
+                found.households[share.category] = share.households
+        for record in session.exec(select(DistributionRecord).where(col(DistributionRecord.plan_id).in_(chunk))):
+            found = totals[plans[record.plan_id].asset_id]
+            found.distributed[record.category] = found.distributed.get(record.category, Decimal(0)) + record.amount
     return totals
 
 
@@ -359,51 +397,112 @@ def set_due(session: Session, user: User, asset_id: int, period: str, amount: ob
 # --- income due but not received: a problem on the township's list -----------------------------------------
 
 
-def grace_days(session: Session, village: OrgUnit, cache: dict[int, int] | None = None) -> int:
+def grace_days(session: Session, unit: OrgUnit) -> int:
     """Days after a period's end before unpaid income is a problem: the county profile's, else the default."""
     from bot.services.policies import county_profile
 
-    county = county_of(session, village)
-    if cache is not None and county.id in cache:
-        return cache[county.id]
-    profile = county_profile(session, county)
-    days = DEFAULT_GRACE_DAYS
+    profile = county_profile(session, county_of(session, unit))
     if profile is not None and GRACE_KEY in profile.thresholds:
-        days = int(profile.thresholds[GRACE_KEY])
-    if cache is not None:
-        cache[county.id] = days
-    return days
+        return int(profile.thresholds[GRACE_KEY])
+    return DEFAULT_GRACE_DAYS
 
 
 def raise_overdue(session: Session, now: dt.datetime | None = None, *, tz: dt.tzinfo | None = None) -> list[Problem]:
-    """Raise one problem per asset and period whose due income was not received by the period's end plus the
-    grace; its event, audit entry and notices are written in this transaction, which this commits.
-
-    Idempotent: a period that raised a problem (``AssetIncome.problem_id``) never raises another.
-    """
+    """``raise_in`` over every county now, committed (the scheduler does it per county in its daily planning)."""
     now = as_utc(now) if now else utcnow()
     if tz is None:
         from bot.config import get_settings
 
         tz = get_settings().tz
     today = now.astimezone(tz).date()
-    rows = session.exec(select(AssetIncome).where(col(AssetIncome.due).is_not(None), col(AssetIncome.due) > 0,
-                                                  col(AssetIncome.problem_id).is_(None))
-                        .order_by(col(AssetIncome.id))).all()
-    cache: dict[int, int] = {}
     raised = []
-    for row in rows:
-        asset = session.get(Asset, row.asset_id)
-        if asset is None or asset.status != "active":
-            continue
-        village = session.get(OrgUnit, asset.village_id)
-        if today <= last_day(row.period) + dt.timedelta(days=grace_days(session, village, cache)):
-            continue
-        received = periods_of(session, row.asset_id, [row.period])[0].received or Decimal(0)
-        if received >= row.due:
-            continue
-        raised.append(_raise(session, row, asset, received, now))
+    for county in session.exec(select(OrgUnit).where(OrgUnit.level == "county").order_by(OrgUnit.id)).all():
+        raised += raise_in(session, county, today, now)
     session.commit()
+    return raised
+
+
+def plan_county(session: Session, view, since: dt.datetime, now: dt.datetime) -> list[Problem]:
+    """The day's check of one county (``outbox.plan_county`` calls it under the county's lock, so one process
+    does it): once the county's local day has turned since the last tick, ``raise_in``."""
+    today = as_utc(now).astimezone(view.tz).date()
+    if as_utc(since).astimezone(view.tz).date() >= today:
+        return []
+    return raise_in(session, view.county, today, as_utc(now))
+
+
+def raise_in(session: Session, scope: OrgUnit, today: dt.date, now: dt.datetime) -> list[Problem]:
+    """Raise one problem per asset of ``scope`` and period whose due income was not received by the period's
+    end plus the county's grace: an amount entered for a month or a year, and, for an asset with no amount
+    entered for last year, what its contracts promised for it. Its event, audit entry and notices are written
+    in the caller's transaction.
+
+    Idempotent: a period that raised a problem (``AssetIncome.problem_id``) never raises another. The rows are
+    chosen in SQL (active assets of the scope, unpaid, of an ended month), so a county's paid years cost nothing.
+    """
+    grace = dt.timedelta(days=grace_days(session, scope))
+    raised = []
+    rows = session.exec(select(AssetIncome, Asset).join(Asset, col(Asset.id) == AssetIncome.asset_id)
+                        .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                        .where(col(OrgUnit.path).startswith(scope.path), Asset.status == "active",
+                               col(AssetIncome.due) > 0, col(AssetIncome.problem_id).is_(None),
+                               col(AssetIncome.period) < f"{today:%Y-%m}",
+                               or_(col(AssetIncome.received).is_(None),
+                                   col(AssetIncome.received) < col(AssetIncome.due)))
+                        .order_by(col(AssetIncome.id))).all()
+    late = [(row, asset) for row, asset in rows if today > last_day(row.period) + grace]
+    months = [row for row, _ in late if _is_month(row.period) and row.received is None]
+    reported = _received_by_reports(session, [row.asset_id for row in months], [row.period for row in months])
+    years: dict[str, list[int]] = {}
+    for row, _ in late:
+        if not _is_month(row.period):
+            years.setdefault(row.period, []).append(row.asset_id)
+    # a yearly amount (a rent) is paid by what the whole year received, month by month or at once
+    of_year = {(a, period): t.received for period, ids in years.items()
+               for a, t in year_totals_many(session, ids, int(period)).items()}
+    for row, asset in late:
+        if not _is_month(row.period):
+            received = of_year.get((row.asset_id, row.period)) or Decimal(0)
+        elif row.received is not None:
+            received = row.received
+        else:
+            received = reported.get((row.asset_id, row.period), (Decimal(0), None))[0]
+        if received < row.due:
+            raised.append(_raise(session, row, asset, row.due, received, now))
+    year = today.year - 1
+    if today > dt.date(year, 12, 31) + grace:
+        raised += _raise_promised(session, scope, year, now)
+    return raised
+
+
+def _raise_promised(session: Session, scope: OrgUnit, year: int, now: dt.datetime) -> list[Problem]:
+    """The contracts' side of ``raise_in``: each active asset of ``scope`` whose contracts promised income for
+    ``year`` and that received less, when no amount was entered for the year or its months (entered wins)."""
+    promised = session.exec(select(AssetContract.asset_id).distinct()
+                            .join(Asset, col(Asset.id) == AssetContract.asset_id)
+                            .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                            .where(col(OrgUnit.path).startswith(scope.path), Asset.status == "active",
+                                   col(AssetContract.income_amount) > 0,
+                                   or_(col(AssetContract.start).is_(None),
+                                       col(AssetContract.start) <= dt.date(year, 12, 31)),
+                                   or_(col(AssetContract.end).is_(None),
+                                       col(AssetContract.end) >= dt.date(year, 1, 1)))).all()
+    settled: set[int] = set()
+    for chunk in _chunks(promised):
+        settled |= set(session.exec(select(AssetIncome.asset_id).where(
+            col(AssetIncome.asset_id).in_(chunk), col(AssetIncome.period).in_(year_periods(year)),
+            or_(col(AssetIncome.due).is_not(None), col(AssetIncome.problem_id).is_not(None)))).all())
+    open_ids = [a for a in promised if a not in settled]
+    raised = []
+    for asset_id, totals in year_totals_many(session, open_ids, year).items():
+        received = totals.received or Decimal(0)
+        if totals.due is None or received >= totals.due:
+            continue
+        row = session.exec(select(AssetIncome).where(AssetIncome.asset_id == asset_id,
+                                                     AssetIncome.period == f"{year:04d}")).first()
+        if row is None:
+            row = AssetIncome(asset_id=asset_id, period=f"{year:04d}", created_at=now, updated_at=now)
+        raised.append(_raise(session, row, session.get(Asset, asset_id), totals.due, received, now))
     return raised
 
 
@@ -411,11 +510,12 @@ def _money_words(value: Decimal) -> str:
     return format(Decimal(value).normalize(), "f")
 
 
-def _raise(session: Session, row: AssetIncome, asset: Asset, received: Decimal, now: dt.datetime) -> Problem:
+def _raise(session: Session, row: AssetIncome, asset: Asset, due: Decimal, received: Decimal,
+           now: dt.datetime) -> Problem:
     from bot.services import problems
 
     description = translate(DEFAULT_LOCALE, PROBLEM_MESSAGE, period=period_name(row.period, DEFAULT_LOCALE),
-                            due=_money_words(row.due), received=_money_words(received))
+                            due=_money_words(due), received=_money_words(received))
     problem = Problem(asset_id=asset.id, source=PROBLEM_SOURCE, kind=PROBLEM_KIND, severity="major",
                       owner_level="township", description=description, created_at=now)
     session.add(problem)
@@ -425,7 +525,7 @@ def _raise(session: Session, row: AssetIncome, asset: Asset, received: Decimal, 
     session.add(ProblemEvent(problem_id=problem.id, at=now, action="created", note=f"income {row.period}"))
     audit.record(session, audit.SYSTEM, "problem.create", "problem", problem.id, None,
                  {"asset_id": asset.id, "kind": PROBLEM_KIND, "severity": "major", "owner_level": "township",
-                  "period": row.period, "due": row.due, "received": received})
+                  "period": row.period, "due": due, "received": received})
     village = session.get(OrgUnit, asset.village_id)
     township = notices._township(session, village)
     leaders = leaders_of(session, township)

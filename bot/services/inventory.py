@@ -132,28 +132,37 @@ def asset_types(session: Session, unit: OrgUnit) -> tuple[str, ...]:
     return items[0].covers if items else DEFAULT_ASSET_TYPES
 
 
-def _income_last_year(session: Session, asset: Asset, year: int) -> Decimal:
-    """Return the asset's income received in ``year`` (万元), as the income records hold it
-    (``income.year_totals``: the monthly checks' amounts, or what was entered); 0 when none is known.
+def _income_last_year(session: Session, assets: list[Asset], year: int) -> dict[int, Decimal]:
+    """Return {asset id: income received in ``year`` (万元)}, as the income records hold it
+    (``income.year_totals_many``: the monthly checks' amounts, or what was entered); 0 when none is known.
 
     The one place this module reads a year's income.
     """
     from bot.services import income
 
-    return income.year_totals(session, asset.id, year).received or Decimal("0")
+    totals = income.year_totals_many(session, [a.id for a in assets], year)
+    return {asset_id: t.received or Decimal("0") for asset_id, t in totals.items()}
 
 
-def _book_value(session: Session, asset: Asset, year: int) -> Decimal:
-    """Return the value to propose (万元): last year's confirmed value, else the funds of the ledger years up to
-    ``year`` (cross-year projects), else the asset's funds total."""
-    earlier = session.exec(select(InventoryCheck.value).where(
-        InventoryCheck.asset_id == asset.id, InventoryCheck.year < year)
-        .order_by(col(InventoryCheck.year).desc())).first()
-    if earlier is not None:
-        return Decimal(earlier)
-    funds = session.exec(select(func.sum(AssetFundsYear.funds_total)).where(
-        AssetFundsYear.asset_id == asset.id, AssetFundsYear.year <= year)).one()
-    return Decimal(funds if funds is not None else asset.funds_total or 0)
+def _book_values(session: Session, assets: list[Asset], year: int) -> dict[int, Decimal]:
+    """Return {asset id: the value to propose (万元)}: last year's confirmed value, else the funds of the ledger
+    years up to ``year`` (cross-year projects), else the asset's funds total. A few queries for all assets."""
+    ids = [a.id for a in assets]
+    earlier: dict[int, Decimal] = {}
+    funds: dict[int, Decimal] = {}
+    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
+        for asset_id, value in session.exec(select(InventoryCheck.asset_id, InventoryCheck.value).where(
+                col(InventoryCheck.asset_id).in_(chunk), InventoryCheck.year < year)
+                .order_by(col(InventoryCheck.year))):
+            if value is not None:
+                earlier[asset_id] = Decimal(value)  # the latest year comes last
+        for asset_id, total in session.exec(select(AssetFundsYear.asset_id, func.sum(AssetFundsYear.funds_total))
+                                            .where(col(AssetFundsYear.asset_id).in_(chunk),
+                                                   AssetFundsYear.year <= year)
+                                            .group_by(AssetFundsYear.asset_id)):
+            if total is not None:
+                funds[asset_id] = Decimal(total)
+    return {a.id: earlier.get(a.id, funds.get(a.id, Decimal(a.funds_total or 0))) for a in assets}
 
 
 def _assets(session: Session, villages, year: int, types: tuple[str, ...], tz: dt.tzinfo) -> list[Asset]:
@@ -199,8 +208,8 @@ def sheet(session: Session, user: User, village: OrgUnit, year: int, now: dt.dat
     assets = _assets(session, [village.id], year, asset_types(session, village), tz)
     checks = {c.asset_id: c for c in session.exec(select(InventoryCheck).where(
         InventoryCheck.village_id == village.id, InventoryCheck.year == year)).all()}
-    lines = [Line(a, checks.get(a.id), _book_value(session, a, year), _income_last_year(session, a, year))
-             for a in assets]
+    values, received = _book_values(session, assets, year), _income_last_year(session, assets, year)
+    lines = [Line(a, checks.get(a.id), values[a.id], received[a.id]) for a in assets]
     has_duty = bool(duties.inventory_items(duties.profile_of(session, village)))
     return Sheet(village, year, lines, _submitted(session, village, [village.id], year).get(village.id), has_duty,
                  can_confirm(session, user, village))

@@ -172,6 +172,10 @@ def plan_county(session: Session, county: OrgUnit, now: dt.datetime) -> TickResu
     # Once a local day: the contract problems and the reminders before a contract ends (issue 17).
     result.inserted += _insert_ignore(session, OutboxMessage, contract_watch.plan_county(session, view, since, now),
                                       ["key"])
+    # Once a local day: income due and not received (its notices are written with each problem).
+    from bot.services import income  # income writes notices, which import this module
+
+    income.plan_county(session, view, since, now)
     session.execute(update(ScheduleState).where(ScheduleState.county_id == county.id)
                     .values(watermark=now, updated_at=utcnow(), error=None, error_at=None))
     return result

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from bot.clock import UTC, utcnow
 from bot.config import Settings
-from bot.services import audit, income, metrics, outbox, reports
+from bot.services import audit, metrics, outbox, reports
 from bot.services.channels import build_channels
 
 log = logging.getLogger(__name__)
@@ -61,18 +61,6 @@ class SchedulerRunner:
             return
         if expired:
             log.info("schedule: %d draft(s) of ended months expired", len(expired))
-        self.run_income_check()
-
-    def run_income_check(self) -> None:
-        """Raise the problems of income due but not received (bot.services.income); errors are logged."""
-        try:
-            with Session(self.engine) as session:
-                raised = income.raise_overdue(session)
-        except Exception:  # noqa: BLE001 - a failed sweep must not stop the scheduler
-            log.exception("schedule: income check failed")
-            return
-        if raised:
-            log.info("schedule: %d income problem(s) raised", len(raised))
 
     def run_audit_checkpoint(self) -> None:
         """Verify the audit chain and append a signed checkpoint to the data directory's checkpoint file

@@ -89,7 +89,8 @@ def income_list(request: Request, show: str = "assets", year: str | None = None)
         if show == "assets":
             assets = session.exec(visible_assets(session, user).where(
                 Asset.status == "active", Asset.asset_type == "经营性").order_by(Asset.name, Asset.id)).all()[:200]
-            rows = [(a, session.get(OrgUnit, a.village_id), income.year_totals(session, a.id, chosen)) for a in assets]
+            totals = income.year_totals_many(session, [a.id for a in assets], chosen)
+            rows = [(a, session.get(OrgUnit, a.village_id), totals[a.id]) for a in assets]
         else:
             plans = income.waiting(session, user, income.SUBMITTED if show == "approve" else income.APPROVED)
         return flash.render(request, "income/list.html", show=show, shows=SHOWS, year=chosen, rows=rows, plans=plans,

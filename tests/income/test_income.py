@@ -137,12 +137,77 @@ def test_the_problem_page_says_it_in_words(engine, world, client_for):
     assert "应收收益未到账" in listed and "income_not_received" not in listed
 
 
-def test_the_hourly_sweep_raises_it(engine, world, time_machine):
-    from bot.services.scheduler_runner import SchedulerRunner
+def test_the_schedulers_daily_planning_raises_it_once(engine, world, time_machine):
+    from bot.services import outbox, policies
+    from tests.factories import ACTOR
 
     with Session(engine) as session:
+        policies.use(session, ACTOR, session.get(OrgUnit, world.tree.county.id), "yanshan-2024")
         income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2026-04", "2", now=NOW)
         session.commit()
     time_machine.move_to(dt.datetime(2026, 6, 2, 4, 0, tzinfo=dt.UTC))
-    SchedulerRunner(engine, {}).run_expiry()
+    outbox.tick(engine, {})
     assert len(problems_of(engine, world.greenhouse, income.PROBLEM_KIND)) == 1
+    time_machine.move_to(dt.datetime(2026, 6, 3, 4, 0, tzinfo=dt.UTC))  # the next day's planning: nothing again
+    outbox.tick(engine, {})
+    assert len(problems_of(engine, world.greenhouse, income.PROBLEM_KIND)) == 1
+
+
+def test_a_contracts_yearly_income_not_received_is_a_problem_once(engine, world):
+    """No amount entered: the contract's promise is the year's due; received under it after the year's end plus the
+    grace raises one problem on the year, which says the figures in words; a paid year raises none."""
+    from bot.storage.models_contract import AssetContract
+
+    with Session(engine) as session:
+        session.add(AssetContract(asset_id=world.greenhouse, operator="某合作社", start=dt.date(2024, 1, 1),
+                                  end=dt.date(2030, 12, 31), income_amount=Decimal("6"), current=True))
+        session.add(AssetIncome(asset_id=world.greenhouse, period="2025-06", received=Decimal("2")))
+        session.commit()
+        assert income.year_totals(session, world.greenhouse, 2025).due == Decimal("6")
+        assert income.raise_overdue(session, dt.datetime(2026, 1, 20, tzinfo=SHANGHAI), tz=SHANGHAI) == []  # grace
+        (problem,) = income.raise_overdue(session, dt.datetime(2026, 2, 1, tzinfo=SHANGHAI), tz=SHANGHAI)
+        assert problem.kind == income.PROBLEM_KIND and problem.asset_id == world.greenhouse
+        assert problem.description == "2025年应收收益未到账：应收6万元，实收2万元。"
+        assert income.raise_overdue(session, dt.datetime(2026, 2, 2, tzinfo=SHANGHAI), tz=SHANGHAI) == []
+        # The year before was paid in full: nothing.
+        session.add(AssetIncome(asset_id=world.greenhouse, period="2024", received=Decimal("6")))
+        session.commit()
+        assert income.raise_overdue(session, dt.datetime(2025, 3, 1, tzinfo=SHANGHAI), tz=SHANGHAI) == []
+    assert len(problems_of(engine, world.greenhouse, income.PROBLEM_KIND)) == 1
+
+
+def test_an_amount_entered_for_the_year_wins_over_the_contract(engine, world):
+    from bot.storage.models_contract import AssetContract
+
+    with Session(engine) as session:
+        session.add(AssetContract(asset_id=world.greenhouse, operator="某合作社", start=dt.date(2024, 1, 1),
+                                  income_amount=Decimal("6"), current=True))
+        session.commit()
+        income.set_due(session, session.get(User, world.cadre), world.greenhouse, "2025", "1", now=NOW)
+        session.add(AssetIncome(asset_id=world.greenhouse, period="2025-03", received=Decimal("1")))
+        session.commit()
+        assert income.year_totals(session, world.greenhouse, 2025).due == Decimal("1")
+        assert income.raise_overdue(session, dt.datetime(2026, 3, 1, tzinfo=SHANGHAI), tz=SHANGHAI) == []
+
+
+def test_the_totals_of_many_assets_are_each_assets_own(engine, world):
+    """year_totals_many reads several assets at once and gives each exactly what year_totals gives it alone."""
+    from bot.storage.models_contract import AssetContract
+
+    with Session(engine) as session:
+        from tests.factories import make_asset
+
+        other = make_asset(session, world.tree.village_a2, name="王庄村光伏电站")
+        session.add(AssetContract(asset_id=other.id, operator="某公司", income_amount=Decimal("12"), current=True,
+                                  start=dt.date(2026, 7, 1)))
+        session.add(AssetIncome(asset_id=world.greenhouse, period="2026-02", due=Decimal("1"), received=Decimal("0.5")))
+        session.add(AssetIncome(asset_id=world.greenhouse, period="2026-03", received=Decimal("0.7")))
+        session.commit()
+        ids = [world.greenhouse, other.id]
+        many = income.year_totals_many(session, ids, 2026)
+        for asset_id in ids:
+            alone = income.year_totals(session, asset_id, 2026)
+            assert (many[asset_id].due, many[asset_id].received, many[asset_id].periods) == \
+                (alone.due, alone.received, alone.periods)
+        assert (many[world.greenhouse].due, many[world.greenhouse].received) == (Decimal("1"), Decimal("1.2"))
+        assert (many[other.id].due, many[other.id].received) == (Decimal("6"), None)  # half a year of 12
