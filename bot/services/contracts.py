@@ -51,7 +51,6 @@ MODE_ALIASES = {"租赁": "lease", "出租": "lease", "承包": "contracting", "
                 "股份合作": "equity", "入股分红": "equity", "自营": "self", "自主经营": "self"}
 TEXT_MAX = 2000
 NAME_MAX = 200
-PDF_MIME = "application/pdf"
 
 
 class ContractError(UserError, ValueError):
@@ -323,22 +322,8 @@ def save_contract(session: Session, user: User, asset_id: int, values: dict[str,
 
 # --- attachments -----------------------------------------------------------------------------------------
 
-PDF_KEY = "contracts/{}/{}.pdf"
-
-
-def pdf_key(sha256: str) -> str:
-    """Where a contract's PDF is kept in the blob store (private)."""
-    return PDF_KEY.format(sha256[:2], sha256)
-
-
-def check_pdf(data: bytes, max_bytes: int) -> None:
-    """Refuse what is not a whole PDF of at most ``max_bytes``: its header and its end marker must be there."""
-    if len(data) > max_bytes:
-        raise ContractError(N_("The file is {size} MB; at most {limit} MB may be uploaded."),
-                            size=f"{len(data) / 1048576:.1f}", limit=f"{max_bytes / 1048576:.0f}")
-    if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
-        raise ContractError(N_("This is not a PDF or a photo the contract can be kept as: upload the signed "
-                               "contract as a PDF or a photo (JPEG, PNG)."))
+MSG_NOT_A_CONTRACT = N_("This is not a PDF or a photo the contract can be kept as: upload the signed contract as a "
+                        "PDF or a photo (JPEG, PNG).")
 
 
 def add_attachment(session: Session, user: User, asset_id: int, contract_id: int, data: bytes, filename: str,
@@ -348,7 +333,7 @@ def add_attachment(session: Session, user: User, asset_id: int, contract_id: int
     ``store`` is the evidence store (``bot.services.evidence.EvidenceStore``): photos go through its checks
     (type from the content, size, decoding cost) and copies; a PDF is checked here and kept by its blob store.
     """
-    from bot.services.evidence import EvidenceError, sniff_format
+    from bot.services import documents
 
     require_asset(session, user, "contract.edit", asset_id)
     contract = session.get(AssetContract, contract_id)
@@ -356,18 +341,11 @@ def add_attachment(session: Session, user: User, asset_id: int, contract_id: int
         raise ContractError(N_("This contract is not one of this asset's."))
     if not data:
         raise ContractError(N_("Choose the file of the signed contract."))
-    import hashlib
-
-    if sniff_format(data) is None:
-        check_pdf(data, store.max_bytes)
-        sha, mime = hashlib.sha256(data).hexdigest(), PDF_MIME
-        store.blobs.put(pdf_key(sha), data, private=True)
-    else:
-        try:
-            photo = store.ingest(data)
-        except EvidenceError as exc:
-            raise ContractError(exc.msgid, **exc.params) from None
-        sha, mime = photo.sha256, photo.mime
+    try:
+        kept = documents.keep(store, data, not_a_document=MSG_NOT_A_CONTRACT)
+    except documents.DocumentError as exc:
+        raise ContractError(exc.msgid, **exc.params) from None
+    sha, mime = kept.sha256, kept.mime
     row = ContractAttachment(contract_id=contract_id, sha256=sha, mime=mime, size_bytes=len(data),
                              filename=(filename or "")[:200], created_by=user.id)
     session.add(row)
@@ -387,10 +365,12 @@ def attachment_bytes(session: Session, user: User, asset_id: int, attachment_id:
     contract = session.get(AssetContract, row.contract_id) if row is not None else None
     if row is None or contract is None or contract.asset_id != asset_id:
         raise ContractError(N_("This file is not one of this asset's."))
-    data = store.blobs.get(pdf_key(row.sha256)) if row.mime == PDF_MIME else store.display(row.sha256)
-    if data is None:
+    from bot.services import documents
+
+    shown = documents.read(store, row.sha256, row.mime)
+    if shown is None:
         raise ContractError(N_("This file is not one of this asset's."))
-    return row, data
+    return row, shown[0]
 
 
 # --- owners ----------------------------------------------------------------------------------------------

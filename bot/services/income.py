@@ -78,6 +78,7 @@ MSG_REASON = N_("Please give a reason (up to {max} characters) so the village kn
 MSG_TOO_MUCH = N_("This payment would bring {category} to {paid} 万元, more than the plan's {planned} 万元.")
 MSG_DEPARTMENT = N_("This asset's industry is not one your department supervises.")
 MSG_DATE = N_("Give the date of the payment, not later than today.")
+MSG_RECEIPT = N_("The receipt must be a photo (JPEG, PNG) or a PDF of the signed list or the bank's slip.")
 
 # Notices to the next actor (translated per recipient).
 SUBMITTED_NOTICE = N_("The distribution plan of {asset} ({village}) for {year} waits for your approval.")
@@ -729,10 +730,12 @@ def file_plan(session: Session, user: User, plan_id: int, *, now: dt.datetime | 
 
 
 def record_distribution(session: Session, user: User, plan_id: int, *, date: dt.date | str, amount: object,
-                        category: str, note: str = "", attachment: str | None = None,
+                        category: str, note: str = "", receipt: bytes | None = None, store=None,
                         now: dt.datetime | None = None, tz: dt.tzinfo | None = None) -> DistributionRecord:
     """The village records a payment under a filed plan (not more than a category's planned amount); the plan
-    is then 'distributed' and the township is told."""
+    is then 'distributed' and the township is told. ``receipt``: the paper that shows it (a photo or PDF of the
+    signed list or the bank's slip), kept through ``bot.services.documents`` in ``store`` (the evidence store);
+    private: it may carry households' names, so only people who see the asset open it, never the public page."""
     plan, asset = _plan(session, user, plan_id, "income.plan")
     if plan.status not in (FILED, DISTRIBUTED):
         raise _step_refused(plan)
@@ -757,6 +760,14 @@ def record_distribution(session: Session, user: User, plan_id: int, *, date: dt.
     text = (note or "").strip()
     if len(text) > NOTE_MAX:
         raise IncomeError(MSG_REASON, max=NOTE_MAX)
+    attachment = None
+    if receipt:
+        from bot.services import documents
+
+        try:
+            attachment = documents.keep(store, receipt, not_a_document=MSG_RECEIPT).sha256
+        except documents.DocumentError as exc:
+            raise IncomeError(exc.msgid, **exc.params) from None
     record = DistributionRecord(plan_id=plan.id, date=day, amount=paid, category=category, note=text or None,
                                 attachment=attachment, recorded_by=user.id, created_at=now)
     session.add(record)
@@ -800,3 +811,19 @@ def waiting(session: Session, user: User, status: str) -> list[tuple[Distributio
         mine = set(departments.categories_of(session, user.id))
         rows = [r for r in rows if r[1].industry_category in mine]
     return [(plan, asset, village) for plan, asset, village in rows]
+
+
+def receipt_of(session: Session, user: User, record_id: int, store) -> tuple[DistributionRecord, bytes, str]:
+    """A payment's receipt and its type, to someone who sees the asset (``asset.view``); ``IncomeError`` when the
+    record has none or is not in the user's area."""
+    from bot.services import documents
+
+    record = session.get(DistributionRecord, record_id)
+    plan = session.get(DistributionPlan, record.plan_id) if record is not None else None
+    if record is None or plan is None or not record.attachment:
+        raise IncomeError(MSG_NOT_HERE)
+    require_asset(session, user, "asset.view", plan.asset_id)
+    shown = documents.read(store, record.attachment)
+    if shown is None:
+        raise IncomeError(MSG_NOT_HERE)
+    return record, shown[0], shown[1]

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from bot.i18n import N_, UserError
-from bot.services import contracts, ledger
+from bot.services import contracts, documents, ledger
 from bot.services.access import PERMISSIONS, AccessDenied
 from bot.services.evidence import EvidenceError
 from bot.storage.models import User
@@ -156,7 +156,7 @@ def contract_file_view(request: Request, asset_id: RowId, file_id: RowId):
             row, data = contracts.attachment_bytes(session, user, asset_id, file_id, web(request).store)
         except (AccessDenied, UserError):
             raise WebError(404, MSG_NOT_FOUND) from None
-    media = row.mime if row.mime == contracts.PDF_MIME else "image/jpeg"
+    media = row.mime if row.mime == documents.PDF_MIME else "image/jpeg"
     return Response(data, media_type=media, headers={"Cache-Control": "private, no-store",
                                                       "Content-Disposition": "inline",
                                                       "X-Content-Type-Options": "nosniff"})

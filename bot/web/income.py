@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, File, Form, Request, Response, UploadFile
 
 from bot.clock import utcnow
 from bot.config import Settings
@@ -167,6 +167,7 @@ def plan_page(request: Request, asset_id: RowId, year: str | None = None):
         return flash.render(request, "income/plan.html", a=asset, village=village, township=township, year=chosen,
                             statuses=income.STATUS_LABELS, categories=income.CATEGORIES,
                             today=utcnow().astimezone(web(request).settings.tz).date(),
+                            limit_mb=web(request).settings.max_upload_mb,
                             **_plan_context(session, user, asset, chosen))
 
 
@@ -223,7 +224,8 @@ def confirm_page(request: Request, plan_id: RowId, step: str):
 def plan_step(request: Request, plan_id: RowId, step: str, csrf: Annotated[str, Form()] = "",
               reason: Annotated[str, Form()] = "", date: Annotated[str, Form()] = "",
               amount: Annotated[str, Form()] = "", category: Annotated[str, Form()] = "",
-              note: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = ""):
+              note: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "",
+              receipt: Annotated[UploadFile | None, File()] = None):
     """Do a step of a plan: submit, approve, file (after the confirmation page), return, record."""
     check_csrf(request, csrf)
     if step not in (*STEPS, "return", "record"):
@@ -243,8 +245,10 @@ def plan_step(request: Request, plan_id: RowId, step: str, csrf: Annotated[str, 
                     return flash.refused(request, back, income.IncomeError(MSG_CONFIRM),
                                          kept={"date": date[:10], "amount": amount[:20], "category": category[:16],
                                                "note": note[:500]})
+                store = web(request).store
+                paper = receipt.file.read(store.max_bytes + 1) if receipt is not None and receipt.filename else None
                 income.record_distribution(session, user, plan_id, date=date, amount=amount, category=category,
-                                           note=note, tz=web(request).settings.tz)
+                                           note=note, receipt=paper, store=store, tz=web(request).settings.tz)
                 done = MSG_RECORDED
             else:
                 STEPS[step][0](session, user, plan_id)
@@ -258,6 +262,20 @@ def plan_step(request: Request, plan_id: RowId, step: str, csrf: Annotated[str, 
                                                            "amount": amount[:20], "category": category[:16],
                                                            "note": note[:500]})
     return flash.redirect(request, back, done)
+
+
+@router.get("/income/records/{record_id}/receipt", include_in_schema=False)
+def receipt_view(request: Request, record_id: RowId):
+    """The receipt of a payment (a photo's display copy or the PDF), to whoever sees the asset; never public."""
+    with web(request).session() as session:
+        user = require_user(request, session)
+        try:
+            _record, data, media = income.receipt_of(session, user, record_id, web(request).store)
+        except (AccessDenied, UserError):
+            raise WebError(404, MSG_NOT_FOUND) from None
+    return Response(data, media_type=media, headers={"Cache-Control": "private, no-store",
+                                                      "Content-Disposition": "inline",
+                                                      "X-Content-Type-Options": "nosniff"})
 
 
 def include(app: FastAPI, settings: Settings, engine) -> None:
