@@ -226,24 +226,24 @@ def _contract_due(session: Session, asset_ids: Sequence[int], year: int) -> dict
 
 def _periods_many(session: Session, asset_ids: Sequence[int], periods: Sequence[str]) -> dict[int, list[PeriodIncome]]:
     """{asset id: due and received of each period (in the given order)}: the table, else the monthly check."""
-    rows: dict[tuple[int, str], AssetIncome] = {}
-    for chunk in _chunks(asset_ids):
-        for row in session.exec(select(AssetIncome).where(col(AssetIncome.asset_id).in_(chunk),
-                                                          col(AssetIncome.period).in_(list(periods)))):
-            rows[(row.asset_id, row.period)] = row
-    unknown = [a for a in asset_ids if any(rows.get((a, p)) is None or rows[(a, p)].received is None
-                                           for p in periods if _is_month(p))]
+    rows: dict[tuple[int, str], tuple[Decimal | None, Decimal | None, int | None]] = {}
+    for chunk in _chunks(asset_ids):  # plain columns: building thousands of ORM rows would cost most of the time
+        for asset_id, period, due, received, report_id in session.exec(
+                select(AssetIncome.asset_id, AssetIncome.period, AssetIncome.due, AssetIncome.received,
+                       AssetIncome.report_id)
+                .where(col(AssetIncome.asset_id).in_(chunk), col(AssetIncome.period).in_(list(periods)))):
+            rows[(asset_id, period)] = (due, received, report_id)
+    nothing = (None, None, None)
+    unknown = [a for a in asset_ids if any(rows.get((a, p), nothing)[1] is None for p in periods if _is_month(p))]
     reported = _received_by_reports(session, unknown, periods)
     found: dict[int, list[PeriodIncome]] = {}
     for asset_id in asset_ids:
         lines = []
         for period in periods:
-            row = rows.get((asset_id, period))
-            received = row.received if row is not None else None
-            report_id = row.report_id if row is not None else None
+            due, received, report_id = rows.get((asset_id, period), nothing)
             if received is None and (asset_id, period) in reported:
                 received, report_id = reported[(asset_id, period)]
-            lines.append(PeriodIncome(period, row.due if row is not None else None, received, report_id))
+            lines.append(PeriodIncome(period, due, received, report_id))
         found[asset_id] = lines
     return found
 
@@ -314,23 +314,29 @@ def year_totals_many(session: Session, asset_ids: Sequence[int], year: int) -> d
     promised = _contract_due(session, [a for a, t in totals.items() if t.due is None], year)
     for asset_id, amount in promised.items():
         totals[asset_id].due = amount
-    plans: dict[int, DistributionPlan] = {}
+    plans: dict[int, int] = {}  # plan id → asset id
     for chunk in _chunks(asset_ids):
-        for plan in session.exec(select(DistributionPlan).where(col(DistributionPlan.asset_id).in_(chunk),
-                                                                DistributionPlan.year == year)):
-            plans[plan.id] = plan
-            totals[plan.asset_id].plan_id, totals[plan.asset_id].plan_status = plan.id, plan.status
+        for plan_id, asset_id, status in session.exec(
+                select(DistributionPlan.id, DistributionPlan.asset_id, DistributionPlan.status)
+                .where(col(DistributionPlan.asset_id).in_(chunk), DistributionPlan.year == year)):
+            plans[plan_id] = asset_id
+            totals[asset_id].plan_id, totals[asset_id].plan_status = plan_id, status
     order = list(CATEGORIES)
     for chunk in _chunks(list(plans)):
-        shares = session.exec(select(DistributionShare).where(col(DistributionShare.plan_id).in_(chunk))).all()
-        for share in sorted(shares, key=lambda s: order.index(s.category) if s.category in order else len(order)):
-            found = totals[plans[share.plan_id].asset_id]
-            found.planned[share.category] = share.amount
-            if share.households is not None:
-                found.households[share.category] = share.households
-        for record in session.exec(select(DistributionRecord).where(col(DistributionRecord.plan_id).in_(chunk))):
-            found = totals[plans[record.plan_id].asset_id]
-            found.distributed[record.category] = found.distributed.get(record.category, Decimal(0)) + record.amount
+        shares = session.exec(select(DistributionShare.plan_id, DistributionShare.category, DistributionShare.amount,
+                                     DistributionShare.households)
+                              .where(col(DistributionShare.plan_id).in_(chunk))).all()
+        for plan_id, category, amount, households in sorted(
+                shares, key=lambda s: order.index(s[1]) if s[1] in order else len(order)):
+            found = totals[plans[plan_id]]
+            found.planned[category] = amount
+            if households is not None:
+                found.households[category] = households
+        for plan_id, category, amount in session.exec(
+                select(DistributionRecord.plan_id, DistributionRecord.category, DistributionRecord.amount)
+                .where(col(DistributionRecord.plan_id).in_(chunk))):
+            found = totals[plans[plan_id]]
+            found.distributed[category] = found.distributed.get(category, Decimal(0)) + amount
     return totals
 
 
