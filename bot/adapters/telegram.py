@@ -65,6 +65,8 @@ COMMANDS = (("report", N_("Monthly check of my village's assets")),
             ("problems", N_("Township and county: the open problem list")),
             ("forms", N_("Quarterly and yearly forms, sign-offs")),
             ("inventory", N_("Yearly inventory of the assets and income settlement (web page)")),
+            ("income", N_("Income of the assets and the distribution plans")),
+            ("disposals", N_("Disposals of assets (web page)")),
             ("form", N_("Open the checklist as a web page")), ("help", N_("How to use this bot")),
             ("lang", N_("Language / 语言")), ("cancel", N_("Pause the current check")))
 DEDUP_KEEP = dt.timedelta(days=7)

@@ -21,6 +21,7 @@ from telegram.ext import (
 
 from bot.adapters import telegram as tg
 from bot.adapters import telegram_forms as forms
+from bot.adapters import telegram_income as asset_income
 from bot.adapters import telegram_inventory as inventory
 from bot.adapters import telegram_township as township
 from bot.adapters.telegram_http import AiohttpRequest
@@ -66,7 +67,8 @@ def install_handlers(application: Application) -> None:
     application.add_handler(TypeHandler(Update, tg.dedup_gate), group=-1)
     application.add_handler(CommandHandler("start", tg.on_start))
     for name, func in (("report", tg.on_report), ("help", tg.on_help), ("cancel", tg.on_cancel), ("lang", tg.on_lang),
-                       *township.COMMANDS, *forms.COMMANDS, *inventory.COMMANDS):
+                       *township.COMMANDS, *forms.COMMANDS, *inventory.COMMANDS,
+                       *asset_income.COMMANDS):
         application.add_handler(CommandHandler(name, func))
     application.add_handler(CallbackQueryHandler(tg.on_callback))
     application.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, tg.on_photo))

@@ -35,12 +35,17 @@ MSG_NOT_BOUND = N_("This Telegram account is not linked to VillageBot yet. Use y
 MSG_SIGNED_OUT = N_("You are signed out on this device.")
 
 
+# Where a single-use link may lead after signing in (besides /duties/…): the pages the bot's commands open.
+NEXT_PAGES = ("/f", "/inventory", "/income", "/income?show=approve", "/income?show=file", "/disposals")
+
+
 @router.get("/auth/link/{token}", include_in_schema=False)
 def sign_in_by_link(request: Request, token: str, next: str | None = None):
     """Consume a single-use sign-in link and open a session; refuse forged, expired and used links.
 
-    ``next`` may send the user on to the checklist (``/f``), the yearly inventory (``/inventory``) or a duty page
-    (a path under /duties/), nothing else."""
+    ``next`` may send the user on to the checklist (``/f``), the yearly inventory (``/inventory``), the income
+    pages (``/income``, or its lists to approve or file), the disposals (``/disposals``) or a duty page (a path
+    under /duties/), nothing else."""
     state = web(request)
     with state.session() as session:
         try:
@@ -50,7 +55,7 @@ def sign_in_by_link(request: Request, token: str, next: str | None = None):
             raise WebError(403, exc.msgid) from None
         user = session.get(User, row.user_id)
         target = f"/f/report/{row.report_id}" if row.report_id else HOME.get(user.role, "/f")
-        if next and (next in ("/f", "/inventory") or re.fullmatch(r"/duties(/[0-9a-z/]*)?(\?year=[0-9]{4})?", next)):
+        if next and (next in NEXT_PAGES or re.fullmatch(r"/duties(/[0-9a-z/]*)?(\?year=[0-9]{4})?", next)):
             target = next
         response = RedirectResponse(target, status_code=303)
         set_session_cookie(request, response, session, user, via="link")
