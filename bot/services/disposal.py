@@ -357,6 +357,15 @@ def may_request(session: Session, user: User, asset_id: int) -> Place:
     return place
 
 
+def can_request(session: Session, user: User, asset_id: int) -> bool:
+    """Whether ``may_request`` lets ``user`` ask to dispose of the asset (its request page opens)."""
+    try:
+        may_request(session, user, asset_id)
+    except (AccessDenied, DisposalError):
+        return False
+    return True
+
+
 def request(session: Session, user: User, asset_id: int, *, reason: str, method: str, description: str,
             now: dt.datetime | None = None) -> Disposal:
     """The village asks to dispose of an asset (or completes the draft the classification opened)."""

@@ -162,7 +162,7 @@ def _actions(session, user, row, place, day: dt.date) -> dict[str, bool]:
     status = row.status
     open_ = status in service.OPEN
     return {
-        "request": status == "draft" and may["request"],
+        "request": status == "draft" and service.can_request(session, user, row.asset_id),
         "meeting": status == "requested" and may["meeting"],
         "valuation": status in ("requested", "village_meeting") and may["valuation"],
         "township": status == "village_meeting" and may["township"],

@@ -24,7 +24,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import N_, UserError
-from bot.services import income
+from bot.services import income, ledger
 from bot.services.access import AccessDenied, may, require_asset, visible_assets
 from bot.storage.models import Asset, OrgUnit, User
 from bot.web import flash, menu
@@ -48,6 +48,7 @@ MSG_RETURNED = N_("Sent back to the village with your reason.")
 MSG_RECORDED = N_("Payment recorded.")
 MSG_CONFIRM = N_("Tick the box to confirm the payment.")
 MSG_YEAR = N_("Give the year as four digits.")
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the years the pages answer (no "previous year" link before the first)
 
 
 def _today(request: Request) -> dt.date:
@@ -56,7 +57,7 @@ def _today(request: Request) -> dt.date:
 
 def _year(request: Request, year: str | None) -> int:
     if year:
-        if not (year.isdigit() and len(year) == 4 and 2000 <= int(year) <= 2100):
+        if not (year.isdigit() and len(year) == 4 and FIRST_YEAR <= int(year) <= LAST_YEAR):
             raise WebError(400, MSG_YEAR)
         return int(year)
     return _today(request).year
@@ -100,7 +101,7 @@ def income_list(request: Request, show: str = "assets", year: str | None = None)
         else:
             plans = income.waiting(session, user, income.SUBMITTED if show == "approve" else income.APPROVED)
         return flash.render(request, "income/list.html", show=show, shows=SHOWS, year=chosen, rows=rows, plans=plans,
-                            statuses=income.STATUS_LABELS)
+                            statuses=income.STATUS_LABELS, first_year=FIRST_YEAR)
 
 
 @router.get("/income/assets/{asset_id}", include_in_schema=False)
@@ -113,8 +114,8 @@ def income_asset(request: Request, asset_id: RowId, year: str | None = None):
         totals = income.year_totals(session, asset.id, chosen)
         return flash.render(request, "income/asset.html", a=asset, village=village, township=township, year=chosen,
                             totals=totals, statuses=income.STATUS_LABELS, categories=income.CATEGORIES,
-                            can_enter=may(session, user, "income.enter", village),
-                            ledger_link=user.role not in ("village_cadre", "village_supervisor"))
+                            can_enter=may(session, user, "income.enter", village), first_year=FIRST_YEAR,
+                            ledger_link=ledger.may_open_asset_page(session, user, village))
 
 
 @router.post("/income/assets/{asset_id}/due", include_in_schema=False)
