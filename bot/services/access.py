@@ -125,6 +125,16 @@ def require(session: Session, user: User | None, action: str, unit: OrgUnit | No
         raise AccessDenied(N_("This is outside your area."))
 
 
+def may(session: Session, user: User | None, action: str, unit: OrgUnit | None = None) -> bool:
+    """Return whether ``require`` lets ``user`` do ``action`` on ``unit`` (or anywhere, if None): what a page asks
+    before it shows a link to another page, or a form, that requires it."""
+    try:
+        require(session, user, action, unit)
+    except AccessDenied:
+        return False
+    return True
+
+
 def require_asset(session: Session, user: User | None, action: str, asset_id: int) -> Asset:
     """Return the asset if ``user`` may do ``action`` on it; refuse unknown and foreign ids alike."""
     row = None

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from bot.clock import as_utc, utcnow
 from bot.i18n import DEFAULT_LOCALE, N_, UserError, translate
 from bot.services import audit
-from bot.services.access import require, require_asset
+from bot.services.access import may, require_asset
 from bot.services.contract_watch import (  # noqa: F401 - the findings are part of this module's interface
     HUNDRED,
     KIND_LABELS,
@@ -311,6 +311,15 @@ def write_contract(session: Session, asset: Asset, clean: dict[str, Any], *, new
     return contract, action, before, after
 
 
+def may_open_contract_page(session: Session, user: User | None, village: OrgUnit) -> bool:
+    """Return whether the contract page (and the owners' page) of an asset of ``village`` opens for ``user``: its
+    office page does (``ledger.may_open_asset_page``) and the user may change its contract (``contract.edit``);
+    asked before another page links to it."""
+    from bot.services.ledger import may_open_asset_page
+
+    return may_open_asset_page(session, user, village) and may(session, user, "contract.edit", village)
+
+
 def save_contract(session: Session, user: User, asset_id: int, values: dict[str, Any], *, new: bool = False,
                   now: dt.datetime | None = None) -> tuple[AssetContract, str]:
     """Save the asset's contract from a form (``contract.edit``): change the current one, or with ``new`` start a
@@ -360,9 +369,10 @@ def add_attachment(session: Session, user: User, asset_id: int, contract_id: int
 
 def attachment_bytes(session: Session, user: User, asset_id: int, attachment_id: int,
                      store: Any) -> tuple[ContractAttachment, bytes]:
-    """An attachment of one of the asset's contracts and its bytes (the viewer must see the asset)."""
-    require_asset(session, user, "asset.view", asset_id)
-    require(session, user, "export.ledger")
+    """An attachment of one of the asset's contracts and its bytes (the viewer must see the asset's page)."""
+    from bot.services.ledger import require_asset_page
+
+    require_asset_page(session, user, asset_id)
     row = session.get(ContractAttachment, attachment_id)
     contract = session.get(AssetContract, row.contract_id) if row is not None else None
     if row is None or contract is None or contract.asset_id != asset_id:

@@ -272,9 +272,11 @@ def steps(session: Session, disposal_id: int) -> list[tuple[DisposalStep, str | 
 def in_area(session: Session, user: User, *, open_only: bool = True,
             asset_id: int | None = None) -> list[tuple[Disposal, Asset, OrgUnit]]:
     """The disposals of the user's area (in progress only, unless ``open_only`` is False), newest first."""
-    from bot.services.access import visible_assets
+    from bot.services.access import require, scope_filter
 
-    query = visible_assets(session, user).add_columns(Disposal).join(Disposal, col(Disposal.asset_id) == Asset.id)
+    require(session, user, "asset.view")  # the assets the user sees (access.visible_assets), each with its disposals
+    query = (select(Asset, Disposal).join(OrgUnit, col(Asset.village_id) == OrgUnit.id)
+             .join(Disposal, col(Disposal.asset_id) == Asset.id).where(scope_filter(session, user)))
     if open_only:
         query = query.where(col(Disposal.status).in_(OPEN))
     if asset_id is not None:
@@ -353,6 +355,15 @@ def may_request(session: Session, user: User, asset_id: int) -> Place:
     if asset.status != "active":
         raise DisposalError(MSG_NOT_ACTIVE, asset=asset.name)
     return place
+
+
+def can_request(session: Session, user: User, asset_id: int) -> bool:
+    """Whether ``may_request`` lets ``user`` ask to dispose of the asset (its request page opens)."""
+    try:
+        may_request(session, user, asset_id)
+    except (AccessDenied, DisposalError):
+        return False
+    return True
 
 
 def request(session: Session, user: User, asset_id: int, *, reason: str, method: str, description: str,

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, or_
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc, utcnow
@@ -57,6 +57,7 @@ from bot.services.access import AccessDenied
 from bot.services.blobs import BlobStore, LocalStore
 from bot.services.orgs import county_of
 from bot.storage.models import Asset, OrgUnit, Report, User
+from bot.storage.models_disposal import Disposal
 from bot.storage.models_schedule import DutyRecord
 
 NOT_DUE, DUE, DONE, LATE, NOT_APPLICABLE = "not_due", "due", "done", "late", "not_applicable"
@@ -550,9 +551,15 @@ def year_bounds(year: int, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
 
 def in_year(year: int, tz: dt.tzinfo):
     """Return the SQL condition of an asset that was in the ledger during ``year``: registered before the year
-    ended, and active still or changed (retired, disposed) only after the year began."""
+    ended, and active still, or disposed of on a day of the year or after it (the day its disposal's record
+    gives, ``Disposal.outcome_on``, a day of the county's calendar), or — without a recorded disposal — changed
+    (retired, disposed) only after the year began."""
     start, end = year_bounds(year, tz)
-    return (col(Asset.created_at) < end) & ((Asset.status == "active") | (col(Asset.updated_at) >= start))
+    disposed_on = (select(func.max(Disposal.outcome_on))
+                   .where(Disposal.asset_id == Asset.id, Disposal.status == "recorded").scalar_subquery())
+    gone_after_start = or_(disposed_on >= dt.date(year, 1, 1),
+                           disposed_on.is_(None) & (col(Asset.updated_at) >= start))
+    return (col(Asset.created_at) < end) & ((Asset.status == "active") | gone_after_start)
 
 
 def inventory_expected(session: Session, villages, years: Iterable[str], asset_types: Iterable[str],

@@ -26,7 +26,7 @@ from sqlmodel import col as column_of
 from bot.clock import utcnow
 from bot.i18n import N_
 from bot.services import audit
-from bot.services.access import require, require_asset
+from bot.services.access import may, require, require_asset
 from bot.services.orgs import county_of, villages_by_name
 from bot.services.sheets import (
     Issue,
@@ -1241,6 +1241,21 @@ def list_assets(session: Session, user: User, *, q: str = "", township: int | No
     return [AssetRow(a, v, t) for a, v, t in rows], int(total)
 
 
+def require_asset_page(session: Session, user: User | None, asset_id: int) -> Asset:
+    """Return the asset if the office's page of it opens for ``user``: ``asset.view`` over its village and the
+    ledger (``export.ledger``); refused outside the user's area like an unknown id. Its contract's files ask the
+    same (``contracts.attachment_bytes``)."""
+    asset = require_asset(session, user, "asset.view", asset_id)
+    require(session, user, "export.ledger")
+    return asset
+
+
+def may_open_asset_page(session: Session, user: User | None, village: OrgUnit) -> bool:
+    """Return whether the office's page of an asset of ``village`` opens for ``user`` (what ``require_asset_page``
+    requires), asked before another page links to it."""
+    return may(session, user, "asset.view", village) and may(session, user, "export.ledger", village)
+
+
 def asset_page(session: Session, user: User, asset_id: int) -> AssetPage:
     """Everything the office's page of one asset shows; refused outside the user's area (like an unknown id)."""
     from sqlalchemy import func
@@ -1248,8 +1263,7 @@ def asset_page(session: Session, user: User, asset_id: int) -> AssetPage:
     from bot.services.reports import CLOSED_PROBLEM_STATUSES
     from bot.storage.models import Problem, Report
 
-    asset = require_asset(session, user, "asset.view", asset_id)
-    require(session, user, "export.ledger")
+    asset = require_asset_page(session, user, asset_id)
     village = session.get(OrgUnit, asset.village_id)
     assert village is not None
     township = session.get(OrgUnit, village.parent_id) if village.parent_id else None

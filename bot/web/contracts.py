@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from bot.i18n import N_, UserError
 from bot.services import contracts, documents, ledger
-from bot.services.access import PERMISSIONS, AccessDenied
+from bot.services.access import AccessDenied, may
 from bot.services.evidence import EvidenceError
 from bot.storage.models import User
 from bot.web import flash
@@ -46,9 +46,13 @@ def _editor(request: Request, session, asset_id: int) -> tuple[User, ledger.Asse
         page = ledger.asset_page(session, user, asset_id)
     except AccessDenied:
         raise WebError(404, MSG_NOT_FOUND) from None
-    if "contract.edit" not in PERMISSIONS.get(user.role, frozenset()):
+    if not may(session, user, "contract.edit", page.village):
         raise WebError(403, N_("Your role cannot do this."))
     return user, page
+
+
+def _refused(exc: AccessDenied) -> WebError:
+    return WebError(403, exc.msgid, **exc.params)
 
 
 def _values(contract) -> dict[str, str]:
@@ -108,7 +112,7 @@ def contract_save(request: Request, asset_id: RowId, csrf: Annotated[str, Form()
         try:
             _, action = contracts.save_contract(session, user, asset_id, sent, new=is_new)
         except AccessDenied as exc:
-            raise WebError(403, exc.msgid, **exc.params) from None
+            raise _refused(exc) from None
         except UserError as exc:
             session.rollback()
             return flash.refused(request, url, exc, kept=sent)
@@ -141,7 +145,7 @@ async def contract_file(request: Request, asset_id: RowId, csrf: Annotated[str, 
     try:
         await run_in_threadpool(work)  # decoding a photo is slow: the event loop keeps serving
     except AccessDenied as exc:
-        raise WebError(403, exc.msgid, **exc.params) from None
+        raise _refused(exc) from None
     except (UserError, EvidenceError) as exc:
         return flash.refused(request, url, exc)
     return flash.redirect(request, url, N_("The file of the signed contract is kept."))
@@ -191,7 +195,7 @@ async def owners_save(request: Request, asset_id: RowId):
         try:
             changed = contracts.set_owner_shares(session, user, asset_id, owners, shares)
         except AccessDenied as exc:
-            raise WebError(403, exc.msgid, **exc.params) from None
+            raise _refused(exc) from None
         except UserError as exc:
             session.rollback()
             return flash.refused(request, url, exc, kept=kept)

@@ -27,8 +27,9 @@ from bot.clock import as_utc
 from bot.config import Settings
 from bot.i18n import N_
 from bot.services import disposal as service
-from bot.services.access import AccessDenied, covers
+from bot.services.access import AccessDenied, require_asset
 from bot.storage.models import Asset
+from bot.storage.models_disposal import Disposal
 from bot.web import flash, menu
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, query_id, require_user, web
 
@@ -73,6 +74,22 @@ def _refused(exc: AccessDenied) -> WebError:
     return WebError(403, exc.msgid, **exc.params)
 
 
+def _load(session, user, disposal_id: int) -> tuple[Disposal, service.Place]:
+    """The disposal and its asset's place, if the viewer sees it; else 404, unknown and foreign alike."""
+    try:
+        return service.load(session, user, disposal_id)
+    except AccessDenied:
+        raise WebError(404, MSG_NOT_FOUND) from None
+
+
+def _asset(session, user, asset_id: int) -> Asset:
+    """The asset, if the viewer sees it; else 404, unknown and foreign alike."""
+    try:
+        return require_asset(session, user, "asset.view", asset_id)
+    except AccessDenied:
+        raise WebError(404, MSG_NOT_FOUND) from None
+
+
 @router.get("/disposals", include_in_schema=False)
 def disposals_page(request: Request, all: str = "", asset: str = ""):  # noqa: A002
     """The disposals of the viewer's area; a cadre's assets that may be asked to dispose of."""
@@ -83,11 +100,7 @@ def disposals_page(request: Request, all: str = "", asset: str = ""):  # noqa: A
             rows = service.in_area(session, user, open_only=all != "1" and asset_id is None, asset_id=asset_id)
         except AccessDenied as exc:
             raise _refused(exc) from None
-        chosen = None
-        if asset_id is not None:
-            chosen = session.get(Asset, asset_id)
-            if chosen is None or not covers(session, user, service.place_of(session, chosen).village):
-                raise WebError(404, MSG_NOT_FOUND)
+        chosen = _asset(session, user, asset_id) if asset_id is not None else None
         assets = service.requestable_assets(session, user)
         if chosen is not None:
             assets = [a for a in assets if a.id == chosen.id]
@@ -149,7 +162,7 @@ def _actions(session, user, row, place, day: dt.date) -> dict[str, bool]:
     status = row.status
     open_ = status in service.OPEN
     return {
-        "request": status == "draft" and may["request"],
+        "request": status == "draft" and service.can_request(session, user, row.asset_id),
         "meeting": status == "requested" and may["meeting"],
         "valuation": status in ("requested", "village_meeting") and may["valuation"],
         "township": status == "village_meeting" and may["township"],
@@ -170,10 +183,7 @@ def disposal_page(request: Request, disposal_id: RowId):
     state = web(request)
     with state.session() as session:
         user = require_user(request, session)
-        try:
-            row, place = service.load(session, user, disposal_id)
-        except AccessDenied:
-            raise WebError(404, MSG_NOT_FOUND) from None
+        row, place = _load(session, user, disposal_id)
         day = service.today(session, place.village)
         history = [(as_utc(s.at).astimezone(state.settings.tz).strftime("%Y-%m-%d %H:%M"), s, name)
                    for s, name in service.steps(session, row.id)]
@@ -267,10 +277,7 @@ def valuation_file(request: Request, disposal_id: RowId):
     state = web(request)
     with state.session() as session:
         user = require_user(request, session)
-        try:
-            row, _place = service.load(session, user, disposal_id)
-        except AccessDenied:
-            raise WebError(404, MSG_NOT_FOUND) from None
+        row, _place = _load(session, user, disposal_id)
         data = state.store.blobs.get(row.valuation_file) if row.valuation_file else None
     if data is None:
         raise WebError(404, MSG_NOT_FOUND)
@@ -292,10 +299,7 @@ def notice_pdf(request: Request, disposal_id: RowId):
     settings = state.settings
     with state.session() as session:
         user = require_user(request, session)
-        try:
-            row, place = service.load(session, user, disposal_id)
-        except AccessDenied:
-            raise WebError(404, MSG_NOT_FOUND) from None
+        row, place = _load(session, user, disposal_id)
         if row.status not in ("notice", "recorded"):
             raise WebError(409, N_("The notice can be printed once the public notice has started."))
         buffer = io.BytesIO()

@@ -16,6 +16,7 @@ Every post is CSRF-checked and answers 303 with a line saying what was done or w
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, Request, Response, UploadFile
@@ -23,8 +24,8 @@ from fastapi import APIRouter, FastAPI, File, Form, Request, Response, UploadFil
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import N_, UserError
-from bot.services import income
-from bot.services.access import PERMISSIONS, AccessDenied, require_asset, visible_assets
+from bot.services import income, ledger
+from bot.services.access import AccessDenied, may, require_asset, visible_assets
 from bot.storage.models import Asset, OrgUnit, User
 from bot.web import flash, menu
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, require_user, web
@@ -47,31 +48,38 @@ MSG_RETURNED = N_("Sent back to the village with your reason.")
 MSG_RECORDED = N_("Payment recorded.")
 MSG_CONFIRM = N_("Tick the box to confirm the payment.")
 MSG_YEAR = N_("Give the year as four digits.")
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the years the pages answer (no "previous year" link before the first)
+
+
+def _today(request: Request) -> dt.date:
+    return utcnow().astimezone(web(request).settings.tz).date()
 
 
 def _year(request: Request, year: str | None) -> int:
     if year:
-        if not (year.isdigit() and len(year) == 4 and 2000 <= int(year) <= 2100):
+        if not (year.isdigit() and len(year) == 4 and FIRST_YEAR <= int(year) <= LAST_YEAR):
             raise WebError(400, MSG_YEAR)
         return int(year)
-    return utcnow().astimezone(web(request).settings.tz).year
+    return _today(request).year
 
 
-def _may(user: User, action: str) -> bool:
-    return action in PERMISSIONS.get(user.role, frozenset())
+def _refused(exc: AccessDenied) -> WebError:
+    return WebError(403, exc.msgid, **exc.params)
 
 
 def _asset(session, user: User, asset_id: int) -> Asset:
     try:
         return require_asset(session, user, "asset.view", asset_id)
     except AccessDenied as exc:
-        raise WebError(403, exc.msgid, **exc.params) from None
+        raise _refused(exc) from None
 
 
-def _where(session, asset: Asset) -> tuple[OrgUnit, OrgUnit | None]:
+def _place(session, user: User, asset_id: int) -> tuple[Asset, OrgUnit, OrgUnit | None]:
+    """The asset the user sees (else 403) with its village and township."""
+    asset = _asset(session, user, asset_id)
     village = session.get(OrgUnit, asset.village_id)
     township = session.get(OrgUnit, village.parent_id) if village.parent_id else None
-    return village, township
+    return asset, village, township
 
 
 def _link(request: Request, path: str, year: int) -> str:
@@ -94,7 +102,7 @@ def income_list(request: Request, show: str = "assets", year: str | None = None)
         else:
             plans = income.waiting(session, user, income.SUBMITTED if show == "approve" else income.APPROVED)
         return flash.render(request, "income/list.html", show=show, shows=SHOWS, year=chosen, rows=rows, plans=plans,
-                            statuses=income.STATUS_LABELS)
+                            statuses=income.STATUS_LABELS, first_year=FIRST_YEAR)
 
 
 @router.get("/income/assets/{asset_id}", include_in_schema=False)
@@ -103,13 +111,12 @@ def income_asset(request: Request, asset_id: RowId, year: str | None = None):
     with web(request).session() as session:
         user = require_user(request, session)
         chosen = _year(request, year)
-        asset = _asset(session, user, asset_id)
-        village, township = _where(session, asset)
+        asset, village, township = _place(session, user, asset_id)
         totals = income.year_totals(session, asset.id, chosen)
         return flash.render(request, "income/asset.html", a=asset, village=village, township=township, year=chosen,
                             totals=totals, statuses=income.STATUS_LABELS, categories=income.CATEGORIES,
-                            can_enter=_may(user, "income.enter"),
-                            ledger_link=user.role not in ("village_cadre", "village_supervisor"))
+                            can_enter=may(session, user, "income.enter", village), first_year=FIRST_YEAR,
+                            ledger_link=ledger.may_open_asset_page(session, user, village))
 
 
 @router.post("/income/assets/{asset_id}/due", include_in_schema=False)
@@ -126,7 +133,7 @@ def income_due(request: Request, asset_id: RowId, csrf: Annotated[str, Form()] =
             row = income.set_due(session, user, asset_id, period, amount)
             session.commit()
         except AccessDenied as exc:
-            raise WebError(403, exc.msgid, **exc.params) from None
+            raise _refused(exc) from None
         except UserError as exc:
             session.rollback()
             return flash.refused(request, back, exc, kept={"period": period[:8], "amount": amount[:20]})
@@ -136,10 +143,12 @@ def income_due(request: Request, asset_id: RowId, csrf: Annotated[str, Form()] =
                               period=period_name(row.period, locale_of(request)))
 
 
-def _plan_context(session, user: User, asset: Asset, year: int) -> dict:
+def _plan_context(session, user: User, asset: Asset, village: OrgUnit, year: int) -> dict:
     plan = income.plan_of(session, asset.id, year)
     shares = income.shares_of(session, plan.id) if plan else []
     status = plan.status if plan else None
+    allowed = {action: may(session, user, action, village) for action in ("income.plan", "income.approve",
+                                                                          "income.file")}
     people = {}
     if plan:
         for key in ("created_by", "submitted_by", "approved_by", "filed_by"):
@@ -148,11 +157,11 @@ def _plan_context(session, user: User, asset: Asset, year: int) -> dict:
     return {
         "plan": plan, "shares": {s.category: s for s in shares}, "records": income.records_of(session, plan.id)
         if plan else [], "people": people, "totals": income.year_totals(session, asset.id, year),
-        "can_draft": _may(user, "income.plan") and status in (None, income.DRAFT),
-        "can_submit": _may(user, "income.plan") and status == income.DRAFT and bool(shares),
-        "can_approve": _may(user, "income.approve") and status == income.SUBMITTED,
-        "can_file": _may(user, "income.file") and status == income.APPROVED and income.may_file(session, user, asset),
-        "can_record": _may(user, "income.plan") and status in (income.FILED, income.DISTRIBUTED),
+        "can_draft": allowed["income.plan"] and status in (None, income.DRAFT),
+        "can_submit": allowed["income.plan"] and status == income.DRAFT and bool(shares),
+        "can_approve": allowed["income.approve"] and status == income.SUBMITTED,
+        "can_file": allowed["income.file"] and status == income.APPROVED and income.may_file(session, user, asset),
+        "can_record": allowed["income.plan"] and status in (income.FILED, income.DISTRIBUTED),
     }
 
 
@@ -162,13 +171,11 @@ def plan_page(request: Request, asset_id: RowId, year: str | None = None):
     with web(request).session() as session:
         user = require_user(request, session)
         chosen = _year(request, year)
-        asset = _asset(session, user, asset_id)
-        village, township = _where(session, asset)
+        asset, village, township = _place(session, user, asset_id)
         return flash.render(request, "income/plan.html", a=asset, village=village, township=township, year=chosen,
                             statuses=income.STATUS_LABELS, categories=income.CATEGORIES,
-                            today=utcnow().astimezone(web(request).settings.tz).date(),
-                            limit_mb=web(request).settings.max_upload_mb,
-                            **_plan_context(session, user, asset, chosen))
+                            today=_today(request), limit_mb=web(request).settings.max_upload_mb,
+                            **_plan_context(session, user, asset, village, chosen))
 
 
 @router.post("/income/assets/{asset_id}/plan", include_in_schema=False)
@@ -189,7 +196,7 @@ async def plan_draft(request: Request, asset_id: RowId):
                               note=str(form.get("note") or ""))
             session.commit()
         except AccessDenied as exc:
-            raise WebError(403, exc.msgid, **exc.params) from None
+            raise _refused(exc) from None
         except UserError as exc:
             session.rollback()
             return flash.refused(request, back, exc, kept=kept)
@@ -211,8 +218,7 @@ def confirm_page(request: Request, plan_id: RowId, step: str):
     with web(request).session() as session:
         user = require_user(request, session)
         plan = _plan_or_404(session, plan_id)
-        asset = _asset(session, user, plan.asset_id)
-        village, township = _where(session, asset)
+        asset, village, township = _place(session, user, plan.asset_id)
         _do, title, consequence, _done = STEPS[step]
         return flash.render(request, "income/confirm.html", a=asset, village=village, township=township,
                             plan=plan, step=step, title=title, consequence=consequence,
@@ -255,7 +261,7 @@ def plan_step(request: Request, plan_id: RowId, step: str, csrf: Annotated[str, 
                 done = STEPS[step][3]
             session.commit()
         except AccessDenied as exc:
-            raise WebError(403, exc.msgid, **exc.params) from None
+            raise _refused(exc) from None
         except UserError as exc:
             session.rollback()
             return flash.refused(request, back, exc, kept={"reason": reason[:500], "date": date[:10],

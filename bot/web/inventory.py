@@ -57,6 +57,13 @@ def _year(session, unit: OrgUnit, year: str | None) -> int:
     return chosen or last
 
 
+def _place(session, user: User, unit: str | None, year: str | None) -> tuple[OrgUnit, int]:
+    """The unit asked for (the user's own without one; 404 when there is none) and the year counted (the last
+    year without one; 400 when out of range). The services check the scope."""
+    place = _unit(session, user, unit)
+    return place, _year(session, place, year)
+
+
 def _here(request: Request, unit: OrgUnit, year: int, anchor: str = "") -> str:
     return f"/inventory?lang={locale_of(request)}&unit={unit.id}&year={year}{anchor}"
 
@@ -70,8 +77,7 @@ def inventory_page(request: Request, unit: str | None = None, year: str | None =
     """A village's sheet of the year, or a township's or the county's villages with what is not confirmed."""
     with web(request).session() as session:
         user = require_user(request, session)
-        place = _unit(session, user, unit)
-        counted = _year(session, place, year)
+        place, counted = _place(session, user, unit, year)
         last = inventory.last_year(session, place)
         years = [y for y in range(last, last - YEARS_SHOWN, -1)]
         try:
@@ -117,8 +123,7 @@ def inventory_confirm(request: Request, asset_id: RowId, csrf: Annotated[str, Fo
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
-        place = _unit(session, user, None)
-        counted = _year(session, place, year or None)
+        place, counted = _place(session, user, None, year)
         kept = {"asset": str(asset_id), "exists": exists, "state": state, "value": value[:40],
                 "income_settled": income_settled, "income_received": income_received[:40], "note": note[:500]}
         try:
@@ -141,8 +146,7 @@ def inventory_review(request: Request, unit: str | None = None, year: str | None
     """What the village is about to submit: every asset with its answers and the totals (confirmation first)."""
     with web(request).session() as session:
         user = require_user(request, session)
-        place = _unit(session, user, unit)
-        counted = _year(session, place, year)
+        place, counted = _place(session, user, unit, year)
         try:
             found = inventory.sheet(session, user, place, counted)
         except AccessDenied as exc:
@@ -159,8 +163,7 @@ def inventory_submit(request: Request, csrf: Annotated[str, Form()] = "", year: 
     check_csrf(request, csrf)
     with web(request).session() as session:
         user = require_user(request, session)
-        place = _unit(session, user, None)
-        counted = _year(session, place, year or None)
+        place, counted = _place(session, user, None, year)
         try:
             inventory.submit(session, user, place, counted)
             session.commit()
@@ -181,9 +184,8 @@ def inventory_remind(request: Request, csrf: Annotated[str, Form()] = "", villag
         user = require_user(request, session)
         if query_id(village) is None:
             raise WebError(404, MSG_NOT_FOUND)
-        place = _unit(session, user, village)
+        place, counted = _place(session, user, village, year)
         own = _unit(session, user, None)
-        counted = _year(session, place, year or None)
         back = _here(request, own, counted)
         try:
             written = inventory.remind(session, user, place, counted)
@@ -201,8 +203,7 @@ def inventory_export(request: Request, unit: str | None = None, year: str | None
     """The year's inventory of the unit (village, township, county) as .xlsx."""
     with web(request).session() as session:
         user = require_user(request, session)
-        place = _unit(session, user, unit)
-        counted = _year(session, place, year)
+        place, counted = _place(session, user, unit, year)
         out = io.BytesIO()
         try:
             inventory.export_xlsx(session, user, place, counted, out)

@@ -392,7 +392,7 @@ def asset_view(request: Request, asset_id: RowId, saved: str = ""):
                       contracts=history, contract_files=contracts.attachments(session, [c.id for c in history]),
                       shares=contracts.owner_shares(session, asset_id), modes=contracts.MODES,
                       findings=[contracts.KIND_LABELS[k] for k in contracts.asset_findings(session, page.asset, today)],
-                      can_contract=_may(user, "contract.edit"), today=today,
+                      can_contract=contracts.may_open_contract_page(session, user, page.village), today=today,
                       local=local, field_label=field_label, value_words=value_words,
                       fields=FIELD_LABELS, statuses=STATUS_FILTERS, asset_types=labels.ASSET_TYPES,
                       industries=labels.INDUSTRIES, can_edit=_may(user, "asset.edit"),

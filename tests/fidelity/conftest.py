@@ -1,57 +1,13 @@
-"""A county with a township leader, a county officer, a department officer for 种植业/养殖业, and operating
-assets: what the seeds require that issue 16 found missing (tests/fidelity)."""
+"""What the seeds require that issue 16 found missing (tests/fidelity), on the shared county of ``tests.worlds``:
+a township leader, a county officer, a department officer for 种植业/养殖业, and operating assets."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
-import pytest
 from sqlmodel import Session, select
 
-from bot.clock import UTC
-from bot.services import departments, reports
+from bot.services import reports
 from bot.storage.models import Problem, Report, User
-from bot.storage.models_schedule import OutboxMessage
-from tests.factories import Tree, make_asset, make_tree, make_user
-
-NOW = dt.datetime(2026, 4, 10, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
-REGISTERED = dt.datetime(2025, 1, 1, tzinfo=UTC)
-
-
-@dataclass
-class World:
-    tree: Tree
-    cadre: int
-    leader: int
-    county: int
-    department: int
-    forestry: int
-    greenhouse: int  # 种植业, in 新桥村
-    workshop: int    # 加工业, in 新桥村
-    road: int        # 公益性, in 新桥村
-
-
-@pytest.fixture
-def world(engine) -> World:
-    with Session(engine, expire_on_commit=False) as session:
-        tree = make_tree(session)
-        cadre = make_user(session, "village_cadre", tree.village_a1, "张村干")
-        leader = make_user(session, "township_leader", tree.township_a, "李镇长")
-        county = make_user(session, "county_officer", tree.county, "王主任")
-        department = make_user(session, "department_officer", tree.county, "农业农村局吴股长")
-        forestry = make_user(session, "department_officer", tree.county, "文旅局赵科长")
-        greenhouse = make_asset(session, tree.village_a1, name="新桥村蔬菜大棚", industry_category="种植业",
-                                construction_content="大棚20座", created_at=REGISTERED)
-        workshop = make_asset(session, tree.village_a1, name="新桥村扶贫车间", industry_category="加工业",
-                              created_at=REGISTERED)
-        road = make_asset(session, tree.village_a1, name="新桥村通组路", asset_type="公益性", industry_category=None,
-                          created_at=REGISTERED)
-        departments.set_categories(session, None, department.id, ["种植业", "养殖业"])
-        departments.set_categories(session, None, forestry.id, ["旅游业"])
-        session.commit()
-        return World(tree, cadre.id, leader.id, county.id, department.id, forestry.id, greenhouse.id, workshop.id,
-                     road.id)
+from tests.worlds import NOW, outbox_to, world  # noqa: F401
 
 
 def fill(engine, user_id: int, report_id: int, script: dict, now=NOW) -> None:
@@ -94,12 +50,6 @@ def submit_monthly(engine, user_id: int, asset_id: int, script: dict, now=NOW):
 def problems(engine, asset_id: int) -> dict[str, Problem]:
     with Session(engine, expire_on_commit=False) as session:
         return {p.kind: p for p in session.exec(select(Problem).where(Problem.asset_id == asset_id)).all()}
-
-
-def outbox_to(engine, user_id: int) -> list[OutboxMessage]:
-    with Session(engine) as session:
-        return list(session.exec(select(OutboxMessage).where(OutboxMessage.recipient == f"u{user_id}")
-                                 .order_by(OutboxMessage.id)).all())
 
 
 MONITORING = {"operating_normally": "yes", "last_quarter_result": "profit", "publicly_disclosed": "yes",

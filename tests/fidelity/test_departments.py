@@ -34,14 +34,14 @@ def test_a_problem_on_a_planting_asset_reaches_the_agriculture_department(engine
     assert [(m.subject, m.role, m.step) for m in rows] == [(f"problem/{problem.id}", "department_officer",
                                                             "department")]
     assert "种植业" in str(rows[0].body)
-    assert outbox_to(engine, world.forestry) == []  # 旅游业 is another department's
+    assert outbox_to(engine, world.tourism) == []  # 旅游业 is another department's
 
 
 def test_a_problem_on_an_asset_of_no_departments_category_reaches_none(engine, world):
     submit_monthly(engine, world.cadre, world.workshop, {**MONTHLY, "intact": "no", "damage_note": "设备丢失",
                                                          "disaster_damage": "no", "board_missing": "missing",
                                                          "sign_missing": "missing"})
-    assert outbox_to(engine, world.department) == [] and outbox_to(engine, world.forestry) == []
+    assert outbox_to(engine, world.department) == [] and outbox_to(engine, world.tourism) == []
 
 
 def test_minor_problems_stay_in_the_village(engine, world):

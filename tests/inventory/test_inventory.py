@@ -12,12 +12,13 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+import time_machine
 from sqlmodel import Session, select
 
-from bot.services import duties, inventory
+from bot.services import disposal, duties, inventory, ledger
 from bot.services.access import AccessDenied
 from bot.services.outbox import tick
-from bot.storage.models import AuditEntry, OrgUnit, Report
+from bot.storage.models import Asset, AuditEntry, OrgUnit, Report
 from bot.storage.models_inventory import InventoryCheck
 from bot.storage.models_schedule import OutboxMessage
 from tests.duties.harness import local
@@ -166,3 +167,66 @@ def test_the_village_is_reminded_before_the_due_date_until_it_is_done(sqlite_eng
     assert all(r.send_at < local(2027, 3, 31, 23, 59) for r in rows)
     assert len([r for r in rows if r.recipient == f"u{w.people['cadre_a2'].id}"]) == 2
     assert (f"u{w.people['cadre_a1'].id}", "2026") not in to  # done in January
+
+
+def _dispose(session: Session, w, asset, *, notice_on: dt.date, done_on: dt.date, recorded_at: dt.datetime) -> None:
+    """Dispose of ``asset`` through every step of ``bot.services.disposal``: the village asks and its meeting
+    agrees, the township values and approves, the county approves, the notice runs its 7 days from
+    ``notice_on``, and the township records the disposal at ``recorded_at`` as done on ``done_on``."""
+    cadre, leader, office = w.people["cadre_a1"], w.people["leader_a"], w.people["office"]
+    asked = local(notice_on.year, notice_on.month, notice_on.day, 9)
+    row = disposal.request(session, cadre, asset.id, reason="damaged", method="scrap", description="损毁无法修复",
+                           now=asked)
+    disposal.record_meeting(session, cadre, row.id, kind="villagers", held_on=notice_on, attendees=60,
+                            result="agreed", now=asked)
+    disposal.record_valuation(session, leader, row.id, amount="0.5", valuer="桃源县评估所", valued_on=notice_on,
+                              now=asked)
+    disposal.approve_township(session, leader, row.id, now=asked)
+    disposal.approve_county(session, office, row.id, now=asked)
+    disposal.start_notice(session, leader, row.id, now=asked)
+    disposal.record_outcome(session, leader, row.id, done_on=done_on, method="scrap", amount="0.3",
+                            counterpart="桃源县再生资源公司", now=recorded_at)
+    session.commit()
+
+
+def _names(session: Session, cadre, village, year: int, now: dt.datetime) -> list[str]:
+    return [line.asset.name for line in inventory.sheet(session, cadre, village, year, now=now).lines]
+
+
+def test_a_disposed_asset_counts_until_the_year_of_its_disposal_whatever_changed_it_later(engine):
+    """The inventory of a year counts an asset disposed of on a day of that year or later, by the day its
+    disposal's record gives — not by when the asset's row last changed (the record entered weeks late, a
+    correction of the ledger years later)."""
+    with Session(engine, expire_on_commit=False) as session:
+        w, road = world(session)
+        a1, cadre, office = w.tree.village_a1, w.people["cadre_a1"], w.people["office"]
+        workshop = w.assets["village_a1"]
+        pond = make_asset(session, a1, name="新桥村蓄水池", asset_type="公益性", created_at=local(2024, 3, 1))
+        session.commit()
+        # The road is disposed of in March 2026; a correction of its ledger entry in June 2027 changes its row.
+        _dispose(session, w, road, notice_on=dt.date(2026, 3, 2), done_on=dt.date(2026, 3, 15),
+                 recorded_at=local(2026, 3, 20, 10))
+        with time_machine.travel(local(2027, 6, 1, 10), tick=False):
+            changed, issues = ledger.edit_asset(session, office, road.id, {"custodian": "新桥村村民委员会"})
+            assert changed and not issues
+            session.commit()
+        # The pond is scrapped on 2025-12-20, and the record is entered only on 2026-01-12.
+        _dispose(session, w, pond, notice_on=dt.date(2025, 12, 1), done_on=dt.date(2025, 12, 20),
+                 recorded_at=local(2026, 1, 12, 10))
+        assert {session.get(Asset, a).status for a in (road.id, pond.id)} == {"disposed"}
+
+        # Each year's inventory is made once the year has ended (the year counted is the one before).
+        assert _names(session, cadre, a1, 2025, local(2026, 1, 20)) == [workshop.name, "新桥村道路", "新桥村蓄水池"]
+        assert _names(session, cadre, a1, 2026, local(2027, 1, 12)) == [workshop.name, "新桥村道路"]
+        assert _names(session, cadre, a1, 2027, local(2028, 1, 12)) == [workshop.name, "新桥村新厂房"]
+        # The duty asks the same assets (one definition): the road is not missing from 2027, nor the pond from 2026.
+        new_hall = session.exec(select(Asset.id).where(Asset.name == "新桥村新厂房")).one()
+        for year, expected in ((2025, [workshop.id, road.id, pond.id]), (2026, [workshop.id, road.id]),
+                               (2027, [workshop.id, new_hall])):
+            assets, _missing = duties.inventory_missing(session, a1.id, year, inventory.asset_types(session, a1),
+                                                        inventory.tz_of(session, a1))
+            assert sorted(assets) == sorted(expected), year
+        with pytest.raises(inventory.InventoryError) as refused:
+            inventory.confirm(session, cadre, road.id, 2027, exists=False, state="disposed", value="0",
+                              income_settled=True, income_received="0", note="2026年3月已报废", now=local(2028, 1, 12))
+        assert refused.value.msgid == inventory.MSG_NOT_IN_YEAR
