@@ -42,6 +42,20 @@ def test_the_demo_county_has_every_kind_of_asset_and_user(engine, settings):
         assert all(a.funds_total == a.funds_central + a.funds_province + a.funds_city + a.funds_county
                    + a.funds_other for a in assets)
         assert all(a.operator and a.contract_end for a in assets if a.asset_type == "经营性")
+        # The asset's life after the check, made through the services (issue 17): contracts and owners of every
+        # asset, last year's income and its plan waiting for the township, a disposal request.
+        from bot.storage.models_contract import AssetContract, AssetOwnerShare
+        from bot.storage.models_disposal import Disposal
+        from bot.storage.models_income import DistributionPlan
+
+        operating = {a.id for a in assets if a.asset_type == "经营性"}
+        assert {c.asset_id for c in s.exec(select(AssetContract)).all()} == operating
+        assert all(c.income_amount and c.income_amount > 0 for c in s.exec(select(AssetContract)).all())
+        assert len(s.exec(select(AssetOwnerShare)).all()) == 40
+        (plan,) = s.exec(select(DistributionPlan)).all()
+        assert plan.status == "submitted"
+        (disposal,) = s.exec(select(Disposal)).all()
+        assert disposal.status == "requested"
         assert verify(s).ok
 
 

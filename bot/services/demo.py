@@ -117,10 +117,52 @@ def load_demo(session: Session, settings: Settings, base: str | None = None) -> 
                                                                             "name": a.name}) for a in assets])
     summary.assets = len(assets)
     summary.invites = _demo_users(session, settings, county, villages, base or settings.public_url)
-    showcase_users(session, county)
+    showcase = showcase_users(session, county)
     _follow_profile(session, county)
+    _demo_life(session, actor, assets, showcase, rng)
     summary.created = True
     return summary
+
+
+def _demo_life(session: Session, actor: audit.Actor, assets: list[Asset], showcase: list[User],
+               rng: random.Random) -> None:
+    """What the year after the monthly check looks like (issue 17), through the services that people use: every
+    asset owned by its village's cooperative; each operating asset's contract, with a yearly income of 6 % of the
+    investment; in the showcase cadre's village, last year's income received month by month and its distribution
+    plan waiting for the township's approval, and a request to dispose of a worn-out asset."""
+    from bot.services import contracts, disposal, income
+
+    for asset in assets:
+        contracts.write_shares(session, asset, [(asset.owner or "村股份经济合作社", Decimal(100))], actor=actor)
+        if asset.asset_type == "经营性" and asset.operator:
+            clean = contracts.clean_contract({
+                "operator": asset.operator, "mode": rng.choice(["lease", "contracting", "entrusted"]),
+                "start": asset.contract_start.isoformat() if asset.contract_start else "",
+                "end": asset.contract_end.isoformat() if asset.contract_end else "",
+                "income_amount": str((asset.funds_total * Decimal("0.06")).quantize(Decimal("0.01"))),
+                "income_terms": asset.income_terms or "", "poverty_mechanism": "优先吸纳脱贫户务工，收益按方案分配到户"})
+            contracts.write_contract(session, asset, clean, new=True, actor=actor)
+    cadre = next((u for u in showcase if u.role == "village_cadre"), None)
+    if cadre is None:
+        return
+    year = dt.date.today().year - 1
+    own = [a for a in assets if a.village_id == cadre.org_unit_id]
+    operating = [a for a in own if a.asset_type == "经营性"]
+    if operating:
+        asset = operating[0]
+        monthly = (asset.funds_total * Decimal("0.005")).quantize(Decimal("0.01"))
+        for month in range(1, 13):
+            session.add(income.AssetIncome(asset_id=asset.id, period=f"{year}-{month:02d}", received=monthly))
+        session.flush()
+        total = monthly * 12
+        plan = income.draft_plan(session, cadre, asset.id, year, str(total), [
+            income.ShareIn("households", "60", rng.randint(20, 60)), income.ShareIn("public_jobs", "20", 6),
+            income.ShareIn("reinvest", "20")])
+        income.submit_plan(session, cadre, plan.id)
+    worn = [a for a in own if a.asset_type != "经营性"] or own
+    if worn:
+        disposal.request(session, cadre, worn[-1].id, reason="damaged", method="scrap",
+                         description="设施使用多年，主体结构老化损坏，经村两委初步查看已无法修复使用。")
 
 
 def _follow_profile(session: Session, county: OrgUnit) -> None:

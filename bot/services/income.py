@@ -129,6 +129,7 @@ class IncomeYear:
     distributed: dict[str, Decimal] = field(default_factory=dict)    # category → paid
     plan_id: int | None = None
     plan_status: str | None = None
+    due_from_contract: bool = False  # nothing entered: the due is what the contracts promise
 
     @property
     def distributed_total(self) -> Decimal:
@@ -313,7 +314,7 @@ def year_totals_many(session: Session, asset_ids: Sequence[int], year: int) -> d
                             by_asset[a]) for a in asset_ids}
     promised = _contract_due(session, [a for a, t in totals.items() if t.due is None], year)
     for asset_id, amount in promised.items():
-        totals[asset_id].due = amount
+        totals[asset_id].due, totals[asset_id].due_from_contract = amount, True
     plans: dict[int, int] = {}  # plan id → asset id
     for chunk in _chunks(asset_ids):
         for plan_id, asset_id, status in session.exec(

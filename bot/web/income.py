@@ -32,7 +32,9 @@ from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of
 
 router = APIRouter(tags=["income"])
 
-SHOWS = {"assets": N_("Assets"), "approve": N_("Plans to approve"), "file": N_("Plans to file")}
+SHOWS = {"assets": N_("Income of each asset"), "approve": N_("Plans to approve"), "file": N_("Plans to file")}
+SHOW_ACTIONS = {"approve": "income.approve", "file": "income.file"}  # a list shows only to who may act on it
+SHOWN_ASSETS = 200
 STEPS = {"submit": (income.submit_plan, N_("Submit the plan to the township"),
                     N_("Once submitted the plan cannot be changed unless the township sends it back."),
                     N_("Submitted; the township is told.")),
@@ -92,16 +94,19 @@ def income_list(request: Request, show: str = "assets", year: str | None = None)
     with web(request).session() as session:
         user = require_user(request, session)
         chosen = _year(request, year)
-        show = show if show in SHOWS else "assets"
+        shows = {key: label for key, label in SHOWS.items()
+                 if key not in SHOW_ACTIONS or may(session, user, SHOW_ACTIONS[key])}
+        show = show if show in shows else "assets"
         rows, plans = [], []
         if show == "assets":
             assets = session.exec(visible_assets(session, user).where(
-                Asset.status == "active", Asset.asset_type == "经营性").order_by(Asset.name, Asset.id)).all()[:200]
+                Asset.status == "active", Asset.asset_type == "经营性").order_by(Asset.name, Asset.id)
+                .limit(SHOWN_ASSETS)).all()
             totals = income.year_totals_many(session, [a.id for a in assets], chosen)
             rows = [(a, session.get(OrgUnit, a.village_id), totals[a.id]) for a in assets]
         else:
             plans = income.waiting(session, user, income.SUBMITTED if show == "approve" else income.APPROVED)
-        return flash.render(request, "income/list.html", show=show, shows=SHOWS, year=chosen, rows=rows, plans=plans,
+        return flash.render(request, "income/list.html", show=show, shows=shows, year=chosen, rows=rows, plans=plans,
                             statuses=income.STATUS_LABELS, first_year=FIRST_YEAR)
 
 

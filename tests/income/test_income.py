@@ -164,6 +164,7 @@ def test_a_contracts_yearly_income_not_received_is_a_problem_once(engine, world)
         session.add(AssetIncome(asset_id=world.greenhouse, period="2025-06", received=Decimal("2")))
         session.commit()
         assert income.year_totals(session, world.greenhouse, 2025).due == Decimal("6")
+        assert income.year_totals(session, world.greenhouse, 2025).due_from_contract
         assert income.raise_overdue(session, dt.datetime(2026, 1, 20, tzinfo=SHANGHAI), tz=SHANGHAI) == []  # grace
         (problem,) = income.raise_overdue(session, dt.datetime(2026, 2, 1, tzinfo=SHANGHAI), tz=SHANGHAI)
         assert problem.kind == income.PROBLEM_KIND and problem.asset_id == world.greenhouse

@@ -28,6 +28,10 @@ def test_a_plan_from_draft_to_payment_on_the_web(engine, world, client_for):
     village = client_for(world.cadre)
     home = village.get("/home?lang=zh_CN").text
     assert 'href="/income?' in home
+    # The village's list: its assets' income, no tabs for the township's or department's steps.
+    listed = village.get("/income?lang=zh_CN").text
+    assert "新桥村蔬菜大棚" in listed and "show=approve" not in listed and "show=file" not in listed
+    assert "待审核的方案" not in village.get("/income?lang=zh_CN&show=approve").text
     page = village.get(f"/income/assets/{world.greenhouse}?lang=zh_CN&year=2026")
     assert page.status_code == 200
     token = csrf(page.text)
