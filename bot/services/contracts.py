@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlmodel import Session, col, select
 from bot.clock import as_utc, utcnow
 from bot.i18n import DEFAULT_LOCALE, N_, UserError, translate
 from bot.services import audit
-from bot.services.access import require, require_asset
+from bot.services.access import require_asset
 from bot.services.contract_watch import (  # noqa: F401 - the findings are part of this module's interface
     HUNDRED,
     KIND_LABELS,
@@ -87,6 +88,32 @@ def owner_shares(session: Session, asset_id: int) -> list[AssetOwnerShare]:
     """The asset's owners and shares, in their order."""
     return list(session.exec(select(AssetOwnerShare).where(AssetOwnerShare.asset_id == asset_id)
                              .order_by(AssetOwnerShare.position, AssetOwnerShare.id)).all())
+
+
+@dataclass(frozen=True)
+class ContractRecord:
+    """What anyone who sees an asset may read of its contracts and owners (``read_contract``)."""
+
+    asset: Asset
+    village: OrgUnit
+    history: list[AssetContract]  # newest first, the current one first
+    files: dict[int, list[ContractAttachment]]
+    shares: list[AssetOwnerShare]
+
+    @property
+    def current(self) -> AssetContract | None:
+        return self.history[0] if self.history and self.history[0].current else None
+
+
+def read_contract(session: Session, user: User, asset_id: int) -> ContractRecord:
+    """The asset's contracts, their signed files and its owners, to read: whoever sees the asset (``asset.view``
+    in their area: a village cadre or supervisor for their own village's assets, too). Only ``contract.edit``
+    changes them (``save_contract``, ``set_owner_shares``). Refused outside the user's area like an unknown id."""
+    asset = require_asset(session, user, "asset.view", asset_id)
+    village = session.get(OrgUnit, asset.village_id)
+    history = contract_history(session, asset_id)
+    return ContractRecord(asset, village, history, attachments(session, [c.id for c in history]),
+                          owner_shares(session, asset_id))
 
 
 def shares_settled(shares: list[AssetOwnerShare] | list[tuple[str, Decimal]]) -> bool:
@@ -367,9 +394,9 @@ def add_attachment(session: Session, user: User, asset_id: int, contract_id: int
 
 def attachment_bytes(session: Session, user: User, asset_id: int, attachment_id: int,
                      store: Any) -> tuple[ContractAttachment, bytes]:
-    """An attachment of one of the asset's contracts and its bytes (the viewer must see the asset)."""
+    """An attachment of one of the asset's contracts and its bytes (the viewer must see the asset: the office, or
+    a cadre or supervisor of the asset's village, who read its contract too)."""
     require_asset(session, user, "asset.view", asset_id)
-    require(session, user, "export.ledger")
     row = session.get(ContractAttachment, attachment_id)
     contract = session.get(AssetContract, row.contract_id) if row is not None else None
     if row is None or contract is None or contract.asset_id != asset_id:
