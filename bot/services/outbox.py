@@ -72,11 +72,12 @@ ACTIONS: dict[str, tuple[str, str, str | None]] = {
     "acknowledge": (N_("Acknowledge"), "pb:ack:{}", "/problems/{}"),
     "resolve": (N_("Resolve"), "pb:res:{}", "/problems/{}"),
     "problem": (N_("Open the problem"), "pl:{}", "/problems/{}"),
+    "problems": (N_("Open the problem list"), "pl:list:0", "/problems"),  # a digest of several problems
     "reopen": (N_("Open the report to correct it"), "n:{}:resume", "/f/report/{}"),
     "sign_off": (N_("Open the report to sign it off"), "so:{}", "/f/signoff/{}"),
 }
 # Actions that still make sense for the person a message is forwarded to (the next level up).
-FORWARDABLE = frozenset({"open", "acknowledge", "resolve", "problem"})
+FORWARDABLE = frozenset({"open", "acknowledge", "resolve", "problem", "problems"})
 NUDGE = "villagebot.outbox.nudge"
 WECOM_APP = "wecom_app"  # the WeCom self-built app's personal channel (recipients "u<id>" like Telegram's)
 NOTICE_PREFIX = "n|"  # keys of event notices (bot.services.notices); the planner's start with their subject
