@@ -41,7 +41,7 @@ from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
 from bot.policy.validate import ProfileError
-from bot.services import contract_watch, metrics
+from bot.services import contract_watch, disposal_watch, metrics
 from bot.services.channels import Button, DeliveryError, Target
 from bot.services.schedule_facts import (
     CountyView,
@@ -172,6 +172,9 @@ def plan_county(session: Session, county: OrgUnit, now: dt.datetime) -> TickResu
     _record_due_items(session, view, since, now)
     # Once a local day: the contract problems and the reminders before a contract ends (issue 17).
     result.inserted += _insert_ignore(session, OutboxMessage, contract_watch.plan_county(session, view, since, now),
+                                      ["key"])
+    # … and the disposals': the notices ended (record it now), the disposals left too long at one step.
+    result.inserted += _insert_ignore(session, OutboxMessage, disposal_watch.plan_county(session, view, since, now),
                                       ["key"])
     session.execute(update(ScheduleState).where(ScheduleState.county_id == county.id)
                     .values(watermark=now, updated_at=utcnow(), error=None, error_at=None))
