@@ -188,6 +188,10 @@ async def _confirm_class(turn: Turn, argument: tuple[int, str], note: str) -> bo
 @signed_in
 async def on_problems(turn: Turn) -> None:
     """The open problems of the user's area (the county sees what was escalated to it first)."""
+    await _show_problems(turn)
+
+
+async def _show_problems(turn: Turn) -> None:
     try:
         rows = problem_list.list_problems(turn.session, turn.user, open_only=True)
     except AccessDenied as exc:
@@ -208,6 +212,9 @@ async def _problem_list_button(turn: Turn, query, rest: str) -> None:
         allowed = PERMISSIONS.get(turn.user.role, frozenset())
         await turn.say(*views.problem_detail(turn.locale, row, events, can_handle="problem.handle" in allowed,
                                              can_decide="problem.decide" in allowed), escape=False)
+    elif action == "list":  # a digest's button (several problems): the list
+        await query.answer()
+        await _show_problems(turn)
     elif action == "hand":
         problem_list.take_in_hand(turn.session, turn.user, problem_id)
         turn.session.commit()

@@ -180,7 +180,8 @@ class Profile:
     rubrics: Mapping[str, str] = field(default_factory=dict)
     sign_off: Mapping[str, SignOffRule] = field(default_factory=dict)
     contracts: ContractRules = field(default_factory=ContractRules)  # issue 17 (bot.services.contracts)
-    # issue 17 (bot.services.disposal): {"notice_days": n}, how long a disposal's public notice lasts
+    # issue 17 (bot.services.disposal, disposal_watch): {"notice_days": n, "stall_days": m}, how long a disposal's
+    # public notice lasts, and how long it may wait at one step before the level above is told
     disposal: Mapping[str, int] = field(default_factory=dict)
 
     def item(self, kind: str) -> DueItem:

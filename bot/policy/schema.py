@@ -296,10 +296,13 @@ def _scoring_sections(doc: Reader) -> dict:
 # --- issue 17: disposal (处置, seed 003 二(八)) ------------------------------------------------------------
 
 DISPOSAL_NOTICE_DAYS = 7  # days a disposal's public notice lasts when the profile does not say (our reading)
+DISPOSAL_STALL_DAYS = 14  # days a disposal may wait at one step before the level above is told (our reading)
 
 
 def _disposal(node: Reader) -> dict[str, int]:
-    """Return the disposal section: ``notice_days``, how many days the public notice lasts (1…60)."""
-    node.mapping(("notice_days",))
+    """Return the disposal section: ``notice_days``, how many days the public notice lasts (1…60);
+    ``stall_days``, how many days a disposal may wait at one step before it is escalated (1…180)."""
+    node.mapping(("notice_days", "stall_days"))
     days = node.get("notice_days", DISPOSAL_NOTICE_DAYS).integer(1, 60)
-    return {"notice_days": days}
+    stall = node.get("stall_days", DISPOSAL_STALL_DAYS).integer(1, 180)
+    return {"notice_days": days, "stall_days": stall}

@@ -8,6 +8,10 @@ across processes; the watch acts once per local day (the first tick after the co
 - ``raise_problems``: an operating asset (经营性) with an operator and no contract (``no_contract``), or with its
   contract past its end date (``contract_expired``), goes on the township's problem list, one open problem per
   asset and kind; a problem whose cause is gone (the contract was registered or renewed) is resolved.
+- ``problem_notices``: the township (its leaders and group robots) is told of the problems just raised, in words:
+  one problem in a notice with its button, several of a day in one digest naming the assets, with a button to
+  the problem list. Keyed ``n|problem/<id>|contract-problem|…`` or ``n|contract-problems/<township>|found-<day>|…``:
+  written once, sent from the end of the quiet hours of a working day.
 - ``reminders``: before a current contract ends, on the days the profile sets (``contracts.remind_days_before``,
   default 90 and 30), one notice to the village's cadres and to the township (its leaders and group robots).
   Keyed ``n|contract/<id>|remind-<days>-<end>|<recipient>/<channel>`` like every event notice
@@ -32,13 +36,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.clock import UTC, as_utc, utcnow
-from bot.i18n import DEFAULT_LOCALE, N_, normalise_locale, translate
-from bot.services import audit
-from bot.services.users import leaders_of, telegram_chats
-from bot.services.wecom_people import members
+from bot.i18n import DEFAULT_LOCALE, N_, translate
+from bot.policy.timing import next_open
+from bot.services import audit, watch_notices
+from bot.services.users import leaders_of
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, User
 from bot.storage.models_contract import AssetContract, AssetOwnerShare
-from bot.storage.models_schedule import ChannelRoute, OutboxMessage
+from bot.storage.models_schedule import OutboxMessage
 
 PROBLEM_KINDS = ("no_contract", "contract_expired")
 KIND_LABELS = {"no_contract": N_("Operated without a contract"),
@@ -50,7 +54,13 @@ REMINDER = N_("The contract of {asset} ({village}) with {operator} ends on {date
               "arrange the change of operator in time.")
 RESOLVED_NOTE = N_("Settled: the asset's contract is on record and in force.")
 HUNDRED = Decimal("100")
-NOTICE_PREFIX = "n|"  # as bot.services.outbox.NOTICE_PREFIX: the keys of event notices
+NOTICE_PREFIX = watch_notices.NOTICE_PREFIX
+# The township is told of the contract problems found: one asset in words, several in one digest a day.
+PROBLEM_NOTICE = N_("Contract problem at {asset} ({village}): {problem}. It is on the township's problem list.")
+DIGEST_HEAD = N_("{township}: {count} assets have new contract problems, now on the problem list:")
+DIGEST_LINE = N_("• {asset} ({village}): {problem}")
+DIGEST_MORE = N_("… and {count} more: see the problem list.")
+DIGEST_LINES = 15  # the assets named in a digest (a group robot's message holds about 2000 bytes)
 
 
 @dataclass(frozen=True)
@@ -144,28 +154,6 @@ def _people(session: Session, village: OrgUnit) -> list[User]:
     return [*cadres, *leaders_of(session, village)]
 
 
-def _routes(session: Session, people: list[User], township: OrgUnit | None) -> list[tuple[str, str, str, str]]:
-    """(recipient, channel, name, locale) of every reachable route, as ``notices._routes``: Telegram, the WeCom
-    app, the township's group robots; nobody reachable, the people themselves (delivery forwards it up)."""
-    chats = telegram_chats(session, [p.id for p in people])
-    found = [(f"u{p.id}", "telegram", p.name, normalise_locale(p.locale)) for p in people if p.id in chats]
-    in_wecom = members(session, [p.id for p in people])
-    found += [(f"u{p.id}", "wecom_app", p.name, normalise_locale(p.locale)) for p in people if p.id in in_wecom]
-    if township is not None:
-        robots = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id == township.id,
-                                                         col(ChannelRoute.reachable).is_(True))
-                              .order_by(ChannelRoute.id)).all()
-        found += [(f"r{r.id}", r.kind, r.name, "zh_CN") for r in robots]
-    return found or [(f"u{p.id}", "telegram", p.name, normalise_locale(p.locale)) for p in people]
-
-
-def _key(subject: str, step: str, person: str, channel: str) -> str:
-    from hashlib import sha256
-
-    key = f"{NOTICE_PREFIX}{subject}|{step}|{person}/{channel}"
-    return key if len(key) <= 255 else key[:180] + "#" + sha256(key.encode("utf-8")).hexdigest()
-
-
 def reminders(session: Session, scope: OrgUnit, days_before: tuple[int, ...], today: dt.date,
               send_at: dt.datetime) -> list[dict[str, Any]]:
     """The outbox rows of the reminders due ``today`` before the contracts in ``scope`` end: for a contract ending
@@ -197,13 +185,13 @@ def reminders(session: Session, scope: OrgUnit, days_before: tuple[int, ...], to
             continue
         parent = session.get(OrgUnit, village.parent_id) if village.parent_id else None
         township = parent if parent is not None and parent.level == "township" else None
-        routes = _routes(session, _people(session, village), township)
+        routes = watch_notices.routes(session, _people(session, village), township)
         body = [[REMINDER, {"asset": asset.name, "village": village.name, "operator": operator,
                             "date": end.isoformat(), "days": left}]]
         county_id = int(village.path.strip("/").split("/")[0])
         rows += [{
-            "key": _key(subject, step, person, channel), "county_id": county_id, "kind": "notice", "step": step,
-            "subject": subject, "item": "contract", "period": end.isoformat(), "role": "village_cadre",
+            "key": watch_notices.key(subject, step, person, channel), "county_id": county_id, "kind": "notice",
+            "step": step, "subject": subject, "item": "contract", "period": end.isoformat(), "role": "village_cadre",
             "scope": village.code or f"#{village.id}", "channel": channel, "recipient": person,
             "recipient_name": name[:100], "locale": locale, "send_at": send_at, "urgent": False, "body": body,
             "actions": [], "collapsed": 0, "status": "pending", "attempts": 0, "next_attempt_at": send_at,
@@ -211,6 +199,48 @@ def reminders(session: Session, scope: OrgUnit, days_before: tuple[int, ...], to
         } for person, channel, name, locale in routes]
         audit.record(session, audit.SYSTEM, "notice.queue", "outbox_message", subject, None,
                      {"notice": step, "recipients": [f"{person}/{channel}" for person, channel, _, _ in routes]})
+    return rows
+
+
+def _line(problem: Problem, asset: Asset, village: OrgUnit, msgid: str) -> list:
+    return [msgid, {"asset": asset.name, "village": village.name,
+                    "problem": watch_notices.translatable(KIND_LABELS[problem.kind])}]
+
+
+def problem_notices(session: Session, problems: list[Problem], today: dt.date,
+                    send_at: dt.datetime) -> list[dict[str, Any]]:
+    """The outbox rows telling each township (its leaders and group robots) of the contract problems just put on
+    its list: one problem in words, with its button; several in one digest of the day naming the assets (up to
+    ``DIGEST_LINES``), with a button to the problem list. Each written once (keyed on the problem, or on the
+    township and the day)."""
+    by_township: dict[int, list[tuple[Problem, Asset, OrgUnit]]] = {}
+    towns: dict[int, OrgUnit] = {}
+    for problem in problems:
+        asset = session.get(Asset, problem.asset_id)
+        village = session.get(OrgUnit, asset.village_id)
+        parent = session.get(OrgUnit, village.parent_id) if village.parent_id else None
+        township = parent if parent is not None and parent.level == "township" else village
+        towns[township.id] = township
+        by_township.setdefault(township.id, []).append((problem, asset, village))
+    rows: list[dict[str, Any]] = []
+    for township_id, found in sorted(by_township.items()):
+        township = towns[township_id]
+        people = watch_notices.routes(session, leaders_of(session, township), township)
+        if len(found) == 1:
+            problem, asset, village = found[0]
+            rows += watch_notices.rows(session, unit=township, subject=f"problem/{problem.id}", step="contract-problem",
+                                       item="contract", period=str(problem.id), role="township_leader", people=people,
+                                       body=[_line(problem, asset, village, PROBLEM_NOTICE)],
+                                       actions=[f"problem:{problem.id}"], send_at=send_at)
+            continue
+        body = [[DIGEST_HEAD, {"count": len(found), "township": township.name}]]
+        body += [_line(problem, asset, village, DIGEST_LINE) for problem, asset, village in found[:DIGEST_LINES]]
+        if len(found) > DIGEST_LINES:
+            body.append([DIGEST_MORE, {"count": len(found) - DIGEST_LINES}])
+        rows += watch_notices.rows(session, unit=township, subject=f"contract-problems/{township.id}",
+                                   step=f"found-{today.isoformat()}", item="contract", period=today.isoformat(),
+                                   role="township_leader", people=people, body=body, actions=["problems"],
+                                   send_at=send_at)
     return rows
 
 
@@ -224,5 +254,7 @@ def plan_county(session: Session, view: Any, since: dt.datetime, now: dt.datetim
         return []
     quiet = view.profile.quiet_hours
     opens = dt.datetime.combine(today, quiet.end if quiet else dt.time(8), tzinfo=tz).astimezone(UTC)
-    raise_problems(session, view.county, today, as_utc(now))
-    return reminders(session, view.county, view.profile.contracts.remind_days_before, today, max(as_utc(now), opens))
+    created = raise_problems(session, view.county, today, as_utc(now))
+    told = problem_notices(session, created, today, next_open(as_utc(now), tz, view.profile))
+    return told + reminders(session, view.county, view.profile.contracts.remind_days_before, today,
+                            max(as_utc(now), opens))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -86,6 +87,32 @@ def owner_shares(session: Session, asset_id: int) -> list[AssetOwnerShare]:
     """The asset's owners and shares, in their order."""
     return list(session.exec(select(AssetOwnerShare).where(AssetOwnerShare.asset_id == asset_id)
                              .order_by(AssetOwnerShare.position, AssetOwnerShare.id)).all())
+
+
+@dataclass(frozen=True)
+class ContractRecord:
+    """What anyone who sees an asset may read of its contracts and owners (``read_contract``)."""
+
+    asset: Asset
+    village: OrgUnit
+    history: list[AssetContract]  # newest first, the current one first
+    files: dict[int, list[ContractAttachment]]
+    shares: list[AssetOwnerShare]
+
+    @property
+    def current(self) -> AssetContract | None:
+        return self.history[0] if self.history and self.history[0].current else None
+
+
+def read_contract(session: Session, user: User, asset_id: int) -> ContractRecord:
+    """The asset's contracts, their signed files and its owners, to read: whoever sees the asset (``asset.view``
+    in their area: a village cadre or supervisor for their own village's assets, too). Only ``contract.edit``
+    changes them (``save_contract``, ``set_owner_shares``). Refused outside the user's area like an unknown id."""
+    asset = require_asset(session, user, "asset.view", asset_id)
+    village = session.get(OrgUnit, asset.village_id)
+    history = contract_history(session, asset_id)
+    return ContractRecord(asset, village, history, attachments(session, [c.id for c in history]),
+                          owner_shares(session, asset_id))
 
 
 def shares_settled(shares: list[AssetOwnerShare] | list[tuple[str, Decimal]]) -> bool:
@@ -312,12 +339,10 @@ def write_contract(session: Session, asset: Asset, clean: dict[str, Any], *, new
 
 
 def may_open_contract_page(session: Session, user: User | None, village: OrgUnit) -> bool:
-    """Return whether the contract page (and the owners' page) of an asset of ``village`` opens for ``user``: its
-    office page does (``ledger.may_open_asset_page``) and the user may change its contract (``contract.edit``);
+    """Return whether the contract page of an asset of ``village`` opens for ``user``: whoever sees the asset
+    (``asset.view`` there) — to change it with ``contract.edit``, else to read it (``bot/web/contract_read.py``);
     asked before another page links to it."""
-    from bot.services.ledger import may_open_asset_page
-
-    return may_open_asset_page(session, user, village) and may(session, user, "contract.edit", village)
+    return may(session, user, "asset.view", village)
 
 
 def save_contract(session: Session, user: User, asset_id: int, values: dict[str, Any], *, new: bool = False,
@@ -369,10 +394,9 @@ def add_attachment(session: Session, user: User, asset_id: int, contract_id: int
 
 def attachment_bytes(session: Session, user: User, asset_id: int, attachment_id: int,
                      store: Any) -> tuple[ContractAttachment, bytes]:
-    """An attachment of one of the asset's contracts and its bytes (the viewer must see the asset's page)."""
-    from bot.services.ledger import require_asset_page
-
-    require_asset_page(session, user, asset_id)
+    """An attachment of one of the asset's contracts and its bytes (the viewer must see the asset: the office, or
+    a cadre or supervisor of the asset's village, who read its contract too)."""
+    require_asset(session, user, "asset.view", asset_id)
     row = session.get(ContractAttachment, attachment_id)
     contract = session.get(AssetContract, row.contract_id) if row is not None else None
     if row is None or contract is None or contract.asset_id != asset_id:

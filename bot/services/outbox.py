@@ -41,7 +41,7 @@ from bot.i18n import N_, translate
 from bot.policy.facts import NO_CHANNEL
 from bot.policy.messages import Line, PlannedMessage, render_line
 from bot.policy.validate import ProfileError
-from bot.services import contract_watch, metrics
+from bot.services import contract_watch, disposal_watch, metrics
 from bot.services.channels import Button, DeliveryError, Target
 from bot.services.schedule_facts import (
     CountyView,
@@ -72,11 +72,12 @@ ACTIONS: dict[str, tuple[str, str, str | None]] = {
     "acknowledge": (N_("Acknowledge"), "pb:ack:{}", "/problems/{}"),
     "resolve": (N_("Resolve"), "pb:res:{}", "/problems/{}"),
     "problem": (N_("Open the problem"), "pl:{}", "/problems/{}"),
+    "problems": (N_("Open the problem list"), "pl:list:0", "/problems"),  # a digest of several problems
     "reopen": (N_("Open the report to correct it"), "n:{}:resume", "/f/report/{}"),
     "sign_off": (N_("Open the report to sign it off"), "so:{}", "/f/signoff/{}"),
 }
 # Actions that still make sense for the person a message is forwarded to (the next level up).
-FORWARDABLE = frozenset({"open", "acknowledge", "resolve", "problem"})
+FORWARDABLE = frozenset({"open", "acknowledge", "resolve", "problem", "problems"})
 NUDGE = "villagebot.outbox.nudge"
 WECOM_APP = "wecom_app"  # the WeCom self-built app's personal channel (recipients "u<id>" like Telegram's)
 NOTICE_PREFIX = "n|"  # keys of event notices (bot.services.notices); the planner's start with their subject
@@ -171,6 +172,9 @@ def plan_county(session: Session, county: OrgUnit, now: dt.datetime) -> TickResu
     _record_due_items(session, view, since, now)
     # Once a local day: the contract problems and the reminders before a contract ends (issue 17).
     result.inserted += _insert_ignore(session, OutboxMessage, contract_watch.plan_county(session, view, since, now),
+                                      ["key"])
+    # … and the disposals': the notices ended (record it now), the disposals left too long at one step.
+    result.inserted += _insert_ignore(session, OutboxMessage, disposal_watch.plan_county(session, view, since, now),
                                       ["key"])
     # Once a local day: income due and not received (its notices are written with each problem).
     from bot.services import income  # income writes notices, which import this module

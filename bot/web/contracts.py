@@ -23,7 +23,7 @@ from bot.services import contracts, documents, ledger
 from bot.services.access import AccessDenied, may
 from bot.services.evidence import EvidenceError
 from bot.storage.models import User
-from bot.web import flash
+from bot.web import contract_read, flash
 from bot.web.common import MSG_NOT_FOUND, RowId, WebError, check_csrf, locale_of, require_user, web
 
 router = APIRouter(tags=["ledger"])
@@ -68,8 +68,12 @@ def _values(contract) -> dict[str, str]:
 
 @router.get("/ledger/assets/{asset_id}/contract", include_in_schema=False)
 def contract_page(request: Request, asset_id: RowId):
-    """The asset's contract: change it, start a new one, add the signed contract's files; its history."""
+    """The asset's contract: change it, start a new one, add the signed contract's files; its history. Those who
+    see the asset and may not change it (the village's cadres and supervisors) read it (``contract_read``)."""
     with web(request).session() as session:
+        reader = require_user(request, session)
+        if not may(session, reader, "contract.edit"):
+            return contract_read.page(request, session, reader, asset_id)
         user, page = _editor(request, session, asset_id)
         history = contracts.contract_history(session, asset_id)
         current = history[0] if history and history[0].current else None

@@ -35,7 +35,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import N_
 from bot.services import contracts, ledger
-from bot.services.access import PERMISSIONS, AccessDenied, require
+from bot.services.access import PERMISSIONS, AccessDenied, may, require
 from bot.services.sheets import CSV_MEDIA, SheetError
 from bot.storage.models import ASSET_TYPES, INDUSTRY_CATEGORIES, User
 from bot.web import flash, labels, menu
@@ -392,7 +392,8 @@ def asset_view(request: Request, asset_id: RowId, saved: str = ""):
                       contracts=history, contract_files=contracts.attachments(session, [c.id for c in history]),
                       shares=contracts.owner_shares(session, asset_id), modes=contracts.MODES,
                       findings=[contracts.KIND_LABELS[k] for k in contracts.asset_findings(session, page.asset, today)],
-                      can_contract=contracts.may_open_contract_page(session, user, page.village), today=today,
+                      can_contract=contracts.may_open_contract_page(session, user, page.village),
+                      can_edit_contract=may(session, user, "contract.edit", page.village), today=today,
                       local=local, field_label=field_label, value_words=value_words,
                       fields=FIELD_LABELS, statuses=STATUS_FILTERS, asset_types=labels.ASSET_TYPES,
                       industries=labels.INDUSTRIES, can_edit=_may(user, "asset.edit"),

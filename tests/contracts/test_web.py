@@ -1,5 +1,6 @@
 """The contract and owners pages over HTTP with the real app: the county office and the township's leader change
-them (audited, confirmed, validated); another township's leader and a village cadre cannot; a fake file is refused."""
+them (audited, confirmed, validated); another township's leader and a village cadre cannot; the village's cadres and
+supervisors read their own assets' contracts, without a form; a fake file is refused."""
 
 from __future__ import annotations
 
@@ -122,7 +123,9 @@ def test_another_township_and_a_village_cadre_cannot_see_or_change_them(engine, 
     asset_id = _asset(engine, world)
     for user in (world.leader_b, world.foreign, world.cadre):
         client = sign_in(user)
-        for path in ("/contract", "/owners"):
+        # The asset's own village cadre reads the contract (test_the_village_reads_...); the others see nothing.
+        paths = ("/owners",) if user is world.cadre else ("/contract", "/owners")
+        for path in paths:
             assert client.get(f"/ledger/assets/{asset_id}{path}").status_code == 404
         other_token = _csrf(client, settings)  # this browser's own token: the refusal is the scope's, not the form's
         assert client.post(f"/ledger/assets/{asset_id}/contract",
@@ -192,3 +195,62 @@ def test_the_import_check_shows_the_contract_and_owners_changes(engine, world, s
         assert contracts.current_contract(s, asset_id).mode == "contracting"
         assert [(o.owner, o.share) for o in contracts.owner_shares(s, asset_id)] == [
             ("新桥村股份经济合作社", Decimal("100"))]
+
+
+def test_the_village_reads_its_assets_contract_and_owners_and_cannot_change_them(engine, world, sign_in, settings):
+    from tests.factories import make_user
+
+    asset_id = _asset(engine, world)
+    office = sign_in(world.county)
+    page = office.get(f"/ledger/assets/{asset_id}/contract")
+    office.post(f"/ledger/assets/{asset_id}/contract", data={"csrf": csrf_of(page.text), "new": "1", **FORM})
+    office.post(f"/ledger/assets/{asset_id}/owners", data={"csrf": csrf_of(page.text), "owner0": "新桥村股份经济合作社",
+                                                           "share0": "70", "owner1": "桃源县农业发展有限公司",
+                                                           "share1": "30"})
+    with Session(engine, expire_on_commit=False) as s:
+        contract_id = contracts.current_contract(s, asset_id).id
+        supervisor = make_user(s, "village_supervisor", world.tree.village_a1, "新桥村监委会主任")
+        neighbour = make_user(s, "village_cadre", world.tree.village_a2, "王庄村支书")  # same township
+        s.commit()
+    office.post(f"/ledger/assets/{asset_id}/contract/files",
+                data={"csrf": csrf_of(page.text), "contract": str(contract_id)},
+                files={"file": ("租赁合同.pdf", _pdf(), "application/pdf")})
+    with Session(engine) as s:
+        (kept,) = s.exec(select(ContractAttachment)).all()
+        audited = len(s.exec(select(AuditEntry).where(AuditEntry.entity == "asset")).all())
+
+    for reader in (world.cadre, supervisor):
+        client = sign_in(reader)
+        # From the asset's income page (the village's page of its asset) to its contract.
+        income = client.get(f"/income/assets/{asset_id}")
+        assert income.status_code == 200 and f'href="/ledger/assets/{asset_id}/contract?' in income.text
+        read = client.get(f"/ledger/assets/{asset_id}/contract")
+        assert read.status_code == 200
+        text = re.sub(r"<[^>]+>", " ", read.text)
+        for words in ("桃源县农业发展有限公司", "租赁", "2024-07-01 – 2027-06-30", "每年7月1日前付租金8万元",
+                      "优先吸纳脱贫户务工", "租金逾期30日可解除合同", "新桥村股份经济合作社：70 %", "租赁合同.pdf"):
+            assert words in text, words
+        assert "lease" not in text and "<form" not in read.text and 'name="csrf"' not in read.text
+        assert f'href="/income/assets/{asset_id}?' in read.text  # back to where the village sees the asset
+        assert client.get(f"/ledger/assets/{asset_id}/contract/files/{kept.id}").content == _pdf()
+        # Reading is all: every change is refused, nothing is written.
+        token = _csrf(client, settings)
+        assert client.post(f"/ledger/assets/{asset_id}/contract",
+                           data={"csrf": token, **FORM, "operator": "某某"}).status_code == 404
+        assert client.post(f"/ledger/assets/{asset_id}/contract",
+                           data={"csrf": token, "new": "1", "confirm": "1", **FORM}).status_code == 404
+        assert client.post(f"/ledger/assets/{asset_id}/owners",
+                           data={"csrf": token, "owner0": "某合作社", "share0": "100"}).status_code == 404
+        assert client.post(f"/ledger/assets/{asset_id}/contract/files",
+                           data={"csrf": token, "contract": str(contract_id)}, files={"file": ("x.pdf", _pdf(), "application/pdf")}).status_code == 404
+        assert client.get(f"/ledger/assets/{asset_id}/owners").status_code == 404
+    with Session(engine) as s:
+        assert [c.operator for c in s.exec(select(AssetContract)).all()] == ["桃源县农业发展有限公司"]
+        assert [o.owner for o in contracts.owner_shares(s, asset_id)] == ["新桥村股份经济合作社", "桃源县农业发展有限公司"]
+        assert len(s.exec(select(ContractAttachment)).all()) == 1 and len(s.exec(select(AuditEntry).where(
+            AuditEntry.entity == "asset")).all()) == audited
+
+    # Another village's cadre, even of the same township: as an unknown asset.
+    other = sign_in(neighbour)
+    assert other.get(f"/ledger/assets/{asset_id}/contract").status_code == 404
+    assert other.get(f"/ledger/assets/{asset_id}/contract/files/{kept.id}").status_code == 404

@@ -49,11 +49,15 @@ def test_policy_list_use_show_preview_and_tick(sqlite_url, sqlite_engine):
         assert session.exec(select(OutboxMessage)).first() is None  # preview writes nothing
 
     ticked = _run(sqlite_url, "schedule", "tick", "--at", "2026-11-20T10:00")
-    assert ticked.exit_code == 0 and "Planned 3 new message(s)" in ticked.output
+    # The three reminders, and the first day's notices of the contract watch to the two townships (the world's
+    # assets are operated without a contract: bot.services.contract_watch).
+    assert ticked.exit_code == 0 and "Planned 5 new message(s)" in ticked.output
     with Session(sqlite_engine) as session:
         pending = session.exec(select(OutboxMessage)).all()
     # No Telegram token is configured: the reminders wait in the outbox.
-    assert len(pending) == 3 and {m.status for m in pending} == {"pending"}
+    assert len(pending) == 5 and {m.status for m in pending} == {"pending"}
+    assert sorted(m.kind for m in pending) == ["notice", "notice", "reminder", "reminder", "reminder"]
+    assert {m.item for m in pending if m.kind == "notice"} == {"contract"}
 
 
 def test_schedule_add_group_registers_an_audited_route(sqlite_url, sqlite_engine):

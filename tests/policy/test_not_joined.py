@@ -59,6 +59,7 @@ def test_preview_lists_messages_for_people_who_have_not_joined_and_tick_sends_th
 
     recorder = Recorder()
     tick(sqlite_engine, {"telegram": recorder}, now=NOV)
+    recorder.sent.clear()  # the first morning's notices of the contract problems (contract_watch): not the digest
     tick(sqlite_engine, {"telegram": recorder}, now=dt.datetime(2026, 11, 26, 2, tzinfo=UTC))
     with Session(sqlite_engine) as session:
         rows = session.exec(select(OutboxMessage)).all()

@@ -440,5 +440,8 @@ async def test_the_scheduler_does_not_repeat_the_submissions_alert_but_sends_wha
     await aio.to_thread(outbox.tick, world.engine, build_channels(world.settings),
                         now=utcnow() + dt.timedelta(minutes=1))
     texts = [s.text for s in double.messages_to(leader.id)][1:]  # after the greeting
+    # (the contract watch's first notice of the assets operated without a contract, bot.services.contract_watch,
+    # sent when the hour allows, aside)
+    texts = [t for t in texts if "经营合同" not in t]
     # The submission's alert, then the scheduler's alert of the problem nobody was told of: nothing else.
     assert len(texts) == 2 and "新桥村蔬菜大棚" in texts[0] and "车间设备被盗" in texts[1]

@@ -77,3 +77,23 @@ async def test_a_reminders_open_button_shows_a_leader_where_each_village_stands(
     # 新桥村 has three assets to check and 王庄村 one; none done yet; 梨树村 is another township's.
     assert "⏳ 新桥村: 0/3" in lines and "⏳ 王庄村: 0/1" in lines
     assert not any("梨树村" in line for line in lines)
+
+
+async def test_a_digests_button_opens_the_problem_list(world):
+    """The button of a digest of several problems (the contract watch's, ``outbox.ACTIONS['problems']``)."""
+    from bot.services.outbox import action_button
+
+    button = action_button("problems", "zh_CN")
+    assert (button.label, button.data, button.link) == ("打开问题清单", "pl:list:0", "/problems")
+    double = world.double
+    with Session(world.engine) as session:
+        problem = Problem(asset_id=world.assets["greenhouse"], source="contract", kind="no_contract",
+                          severity="major", description="Operated without a contract")
+        session.add(problem)
+        session.commit()
+        pid = problem.id
+    async with running_bot(world):
+        leader = await sign_in(world, "leader", 6001)
+        double.press(leader, double._latest_bot_message_id(leader.id), button.data)
+        listing = await reply(double, leader)
+    assert f"pl:{pid}" in data_of(listing)
