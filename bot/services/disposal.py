@@ -15,6 +15,8 @@
 6. ``record_outcome``: after the notice has run its days, the township or the county records what became of
    the asset (date, method, amount, counterpart, note); the asset becomes ``disposed``: it leaves the monthly
    checklist and the duty counts (they count active assets only) and stays in the ledger with its history.
+7. Then the village or the township accounts for the proceeds, use by use, until all of it went to
+   poverty-alleviation projects (``bot.services.disposal_proceeds``).
 
 ``refuse`` (by whoever would take the next step) and ``withdraw`` (by the village or the township) end a
 disposal at any step before the record. A step out of order is refused with the step it waits for; a person
@@ -201,6 +203,7 @@ STEP_ACTORS = {
     "request": ("village",), "meeting": ("village",), "valuation": ("village", "township"),
     "township": ("township",), "county": ("county",), "notice": ("township", "county"),
     "record": ("township", "county"),
+    "proceeds": ("village", "township"),  # the uses of the proceeds (bot.services.disposal_proceeds)
 }
 CHECKS = {"village": is_village, "township": is_township, "county": is_county}
 # Who takes the step a status waits for (and may refuse the disposal there).
@@ -686,10 +689,13 @@ def public_facts(session: Session, asset: Asset, now: dt.datetime | None = None)
     facts = {"stage": disposal.status, "reason": disposal.reason, "method": disposal.method,
              "valuation": _plain(disposal.valuation), "notice_from": disposal.notice_from,
              "notice_until": disposal.notice_until, "outcome_on": None, "outcome_method": None,
-             "outcome_amount": None, "counterpart": None}
+             "outcome_amount": None, "counterpart": None, "proceeds": None}
     if disposal.status == "recorded":
+        from bot.services import disposal_proceeds
+
         facts.update(outcome_on=disposal.outcome_on, outcome_method=disposal.outcome_method,
-                     outcome_amount=_plain(disposal.outcome_amount), counterpart=pii.mask(disposal.counterpart))
+                     outcome_amount=_plain(disposal.outcome_amount), counterpart=pii.mask(disposal.counterpart),
+                     proceeds=disposal_proceeds.public_facts(session, disposal))
     return audit.jsonable(facts)
 
 

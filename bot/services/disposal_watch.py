@@ -15,15 +15,21 @@ tick after the county's midnight) and returns outbox rows for it to insert:
   the record) to the county office, the top of the chain. Keyed ``n|disposal/<id>|stalled-<status>-<since>|…``:
   once per step it stalls at; a later step that stalls again is escalated again.
 
-Both are sent from the end of the quiet hours of a working day, in the recipients' words, with no button (as the
+- ``proceeds_reminders``: a recorded disposal whose proceeds are not all accounted for as used for
+  poverty-alleviation projects ``PROCEEDS_DAYS`` (90) after its record: the township's leaders are reminded, once
+  per disposal (``n|disposal/<id>|proceeds-left|…``).
+
+All are sent from the end of the quiet hours of a working day, in the recipients' words, with no button (as the
 disposal's other notices: people open 资产处置 from their home page). Each is audited (``notice.queue``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.clock import as_utc
@@ -33,12 +39,16 @@ from bot.policy.timing import next_open
 from bot.services import watch_notices
 from bot.services.disposal import NEXT, OPEN, Place, place_of
 from bot.storage.models import Asset, OrgUnit, User
-from bot.storage.models_disposal import Disposal
+from bot.storage.models_disposal import Disposal, DisposalProceedsUse
 
 NOTICE_ENDED = N_("The public notice of the disposal of {asset} ({village}) ended on {until}: record the disposal "
                   "now (处置).")
 STALLED = N_("The disposal of {asset} ({village}, {township}) has waited {days} days for {next} since {since}, longer "
              "than the {limit} days allowed: please see that it goes on (处置).")
+PROCEEDS_LEFT = N_("{asset} ({village}) was disposed of on {date}, more than {days} days ago, and {left} of its "
+                   "{received} 万元 of proceeds are not yet used for poverty-alleviation projects: record their use "
+                   "(处置).")
+PROCEEDS_DAYS = 90  # our reading: a quarter after the record, the proceeds should be put to use
 # Whom a disposal that waits too long at a status is escalated to: the level above whoever takes its next step.
 ESCALATE_TO = {"draft": "township", "requested": "township", "village_meeting": "county",
                "township_approved": "county", "county_approved": "county", "notice": "county"}
@@ -117,6 +127,34 @@ def escalations(session: Session, scope: OrgUnit, today: dt.date, limit: int, tz
     return rows
 
 
+def proceeds_reminders(session: Session, scope: OrgUnit, today: dt.date, send_at: dt.datetime) -> list[dict[str, Any]]:
+    """The reminders that a disposal's proceeds are not all used ``PROCEEDS_DAYS`` after its record (once per
+    disposal), to the township's leaders (``bot.services.disposal_proceeds``)."""
+    cutoff = today - dt.timedelta(days=PROCEEDS_DAYS)
+    found = session.exec(select(Disposal, Asset).join(Asset, col(Asset.id) == Disposal.asset_id)
+                         .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                         .where(col(OrgUnit.path).startswith(scope.path), Disposal.status == "recorded",
+                                col(Disposal.outcome_amount) > 0, col(Disposal.outcome_on) < cutoff)
+                         .order_by(col(Disposal.id))).all()
+    if not found:
+        return []
+    used = dict(session.exec(select(DisposalProceedsUse.disposal_id, func.sum(DisposalProceedsUse.amount))
+                             .where(col(DisposalProceedsUse.disposal_id).in_([d.id for d, _ in found]))
+                             .group_by(DisposalProceedsUse.disposal_id)).all())
+    rows: list[dict[str, Any]] = []
+    for disposal, asset in found:
+        left = Decimal(disposal.outcome_amount) - Decimal(str(used.get(disposal.id) or 0))
+        if left <= 0:
+            continue
+        place = place_of(session, asset)
+        body = [[PROCEEDS_LEFT, {"asset": asset.name, "village": place.village.name,
+                                 "date": disposal.outcome_on.isoformat(), "days": PROCEEDS_DAYS,
+                                 "left": format(left.normalize(), "f"),
+                                 "received": format(Decimal(disposal.outcome_amount).normalize(), "f")}]]
+        rows += _rows(session, place, disposal, "township", "proceeds-left", body, send_at)
+    return rows
+
+
 def plan_county(session: Session, view: Any, since: dt.datetime, now: dt.datetime) -> list[dict[str, Any]]:
     """The day's work on disposals for one county (``outbox.plan_county`` calls it under the county's lock and
     inserts the rows returned): once the county's local day has turned since the last tick, the reminders of
@@ -128,4 +166,5 @@ def plan_county(session: Session, view: Any, since: dt.datetime, now: dt.datetim
     send_at = next_open(as_utc(now), tz, view.profile)
     limit = int((view.profile.disposal or {}).get("stall_days") or DISPOSAL_STALL_DAYS)
     return (notice_reminders(session, view.county, today, send_at)
-            + escalations(session, view.county, today, limit, tz, send_at))
+            + escalations(session, view.county, today, limit, tz, send_at)
+            + proceeds_reminders(session, view.county, today, send_at))

@@ -66,3 +66,19 @@ class DisposalStep(SQLModel, table=True):
     actor_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     at: dt.datetime = Field(default_factory=utcnow)
     note: str | None = None
+
+
+class DisposalProceedsUse(SQLModel, table=True):
+    """One use of a disposal's proceeds (seed 003: "处置收入…按程序全部用于扶贫项目"): when, how much (万元), for
+    which poverty-alleviation project or purpose (words; no person's name or ID)."""
+
+    __tablename__ = "asset_disposal_proceeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    disposal_id: int = Field(foreign_key="asset_disposal.id", index=True)
+    used_on: dt.date
+    amount: Decimal = Field(sa_type=Numeric(14, 4))
+    purpose: str = Field(max_length=200)
+    note: str | None = None
+    recorded_by: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: dt.datetime = Field(default_factory=utcnow)

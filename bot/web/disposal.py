@@ -27,6 +27,7 @@ from bot.clock import as_utc
 from bot.config import Settings
 from bot.i18n import N_
 from bot.services import disposal as service
+from bot.services import disposal_proceeds
 from bot.services.access import AccessDenied, require_asset
 from bot.storage.models import Asset
 from bot.storage.models_disposal import Disposal
@@ -47,6 +48,7 @@ STEP_DONE = {
     "county": N_("Approved by the county. The public notice comes next."),
     "notice": N_("The public notice has started; it shows on the asset's public page until {until}."),
     "record": N_("The disposal is recorded: the asset is no longer checked monthly."),
+    "proceeds": N_("The use of the proceeds is recorded; the township is told."),
     "refuse": N_("The disposal is refused."),
     "withdraw": N_("The request is withdrawn."),
 }
@@ -156,8 +158,8 @@ def request_post(request: Request, csrf: Annotated[str, Form()] = "", asset: Ann
     return flash.redirect(request, _page(request, row.id), STEP_DONE["request"])
 
 
-def _actions(session, user, row, place, day: dt.date) -> dict[str, bool]:
-    """Which step forms the viewer sees on the page."""
+def _actions(session, user, row, place, day: dt.date, left=None) -> dict[str, bool]:
+    """Which step forms the viewer sees on the page (``left``: the proceeds not yet accounted for)."""
     may = {step: service.may(session, user, place, step) for step in service.STEP_ACTORS}
     status = row.status
     open_ = status in service.OPEN
@@ -170,6 +172,7 @@ def _actions(session, user, row, place, day: dt.date) -> dict[str, bool]:
         "notice": status == "county_approved" and may["notice"],
         "record": status == "notice" and may["record"],
         "record_ready": status == "notice" and row.notice_until is not None and day > row.notice_until,
+        "proceeds": status == "recorded" and may["proceeds"] and bool(left),
         # The village ends its own request by withdrawing it; the township and the county refuse.
         "refuse": open_ and service.WAITING[status] not in ("request", "meeting") and may[service.WAITING[status]]
         if open_ else False,
@@ -188,9 +191,10 @@ def disposal_page(request: Request, disposal_id: RowId):
         history = [(as_utc(s.at).astimezone(state.settings.tz).strftime("%Y-%m-%d %H:%M"), s, name)
                    for s, name in service.steps(session, row.id)]
         reached = service.ORDER.index(row.status) if row.status in service.ORDER else -1
+        proceeds = disposal_proceeds.proceeds_of(session, row)
         return flash.render(
-            request, "disposal/detail.html", d=row, place=place, history=history, day=day,
-            actions=_actions(session, user, row, place, day), statuses=service.STATUSES, reasons=service.REASONS,
+            request, "disposal/detail.html", d=row, place=place, history=history, day=day, proceeds=proceeds,
+            actions=_actions(session, user, row, place, day, proceeds.left if proceeds else None), statuses=service.STATUSES, reasons=service.REASONS,
             methods=service.METHODS, meetings=service.MEETINGS, results=service.RESULTS, next_step=service.NEXT,
             order=[(s, service.STATUSES[s], i <= reached) for i, s in enumerate(service.ORDER) if s != "draft"],
             step_names=STEP_NAMES, notice_days=service.notice_days(session, place.village),
@@ -201,7 +205,8 @@ def disposal_page(request: Request, disposal_id: RowId):
 STEP_NAMES = {"draft": N_("Opened by the four-way classification"), "request": N_("Request sent"),
               "meeting": N_("Village meeting recorded"), "valuation": N_("Valuation recorded"),
               "township": N_("Approved by the township"), "county": N_("Approved by the county"),
-              "notice": N_("Public notice started"), "record": N_("Disposal recorded"), "refuse": N_("Refused"),
+              "notice": N_("Public notice started"), "record": N_("Disposal recorded"),
+              "proceeds": N_("Use of the proceeds recorded"), "refuse": N_("Refused"),
               "withdraw": N_("Withdrawn")}
 
 
@@ -219,7 +224,7 @@ async def disposal_step(request: Request, disposal_id: RowId, step: str, csrf: A
                         kind: Annotated[str, Form()] = "", attendees: Annotated[str, Form()] = "",
                         result: Annotated[str, Form()] = "", amount: Annotated[str, Form()] = "",
                         valuer: Annotated[str, Form()] = "", way: Annotated[str, Form()] = "",
-                        counterpart: Annotated[str, Form()] = "",
+                        counterpart: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
                         attachment: Annotated[UploadFile | None, File()] = None):
     """Take one step of a disposal (after its confirmation box)."""
     check_csrf(request, csrf)
@@ -227,7 +232,7 @@ async def disposal_step(request: Request, disposal_id: RowId, step: str, csrf: A
         raise WebError(404, MSG_NOT_FOUND)
     back = _page(request, disposal_id, f"#{step}")
     kept = {"note": note[:1000], "reason": reason[:1000], "amount": amount[:20], "valuer": valuer[:200],
-            "attendees": attendees[:8], "counterpart": counterpart[:200], "day": day[:10]}
+            "attendees": attendees[:8], "counterpart": counterpart[:200], "day": day[:10], "purpose": purpose[:200]}
     if confirm != "1":
         return flash.redirect(request, back, MSG_CONFIRM, error=True, kept=kept)
     file = await _upload(request, attachment) if step == "valuation" else None
@@ -250,6 +255,10 @@ async def disposal_step(request: Request, disposal_id: RowId, step: str, csrf: A
             elif step == "record":
                 row = service.record_outcome(session, user, disposal_id, done_on=_date(day), method=way,
                                              amount=amount, counterpart=counterpart, note=note)
+            elif step == "proceeds":
+                disposal_proceeds.record_use(session, user, disposal_id, used_on=_date(day), amount=amount,
+                                             purpose=purpose, note=note)
+                row = session.get(service.Disposal, disposal_id)
             elif step == "refuse":
                 row = service.refuse(session, user, disposal_id, reason)
             else:

@@ -163,3 +163,55 @@ def test_a_county_sets_how_long_a_disposal_may_wait_and_the_shipped_profiles_say
     _ticks(engine, DAY0 + dt.timedelta(days=6))
     (row,) = _watched(engine)
     assert row.subject == f"disposal/{disposal_id}" and "已6天，超过5天" in _zh(row)
+
+
+def test_proceeds_not_used_a_quarter_after_the_record_are_recalled_to_the_township_once(engine):
+    from bot.services import disposal_proceeds, disposal_watch
+
+    with Session(engine, expire_on_commit=False) as s:
+        c = make_county(s, "qinbei-2023")
+    disposal_id = _requested(engine, c, DAY0)
+    with Session(engine) as s:
+        cadre, leader, office = (s.get(User, u.id) for u in (c.cadre, c.leader, c.county_officer))
+        disposal.record_meeting(s, cadre, disposal_id, kind="villagers", held_on=DAY0, attendees=60,
+                                result="agreed", now=at(DAY0))
+        disposal.record_valuation(s, cadre, disposal_id, amount="12", valuer="桃源县评估所", valued_on=DAY0,
+                                  now=at(DAY0))
+        disposal.approve_township(s, leader, disposal_id, now=at(DAY0))
+        disposal.approve_county(s, office, disposal_id, now=at(DAY0))
+        disposal.start_notice(s, leader, disposal_id, now=at(DAY0))
+        recorded_on = dt.date(2026, 12, 11)
+        disposal.record_outcome(s, leader, disposal_id, done_on=recorded_on, method="transfer", amount="10",
+                                counterpart="桃源县某合作社", now=at(recorded_on))
+        disposal_proceeds.record_use(s, cadre, disposal_id, used_on=recorded_on, amount="4",
+                                     purpose="新建村组产业路800米", now=at(recorded_on))
+        s.commit()
+
+    def recalled() -> list[OutboxMessage]:
+        with Session(engine) as s:
+            return list(s.exec(select(OutboxMessage).where(OutboxMessage.step == "proceeds-left")).all())
+
+    quarter = recorded_on + dt.timedelta(days=disposal_watch.PROCEEDS_DAYS)
+    _ticks(engine, quarter)
+    assert recalled() == []  # ninety days: not yet
+    _ticks(engine, quarter + dt.timedelta(days=1), quarter + dt.timedelta(days=2), quarter + dt.timedelta(days=30))
+    (row,) = recalled()
+    assert (row.recipient, row.role) == (f"u{c.leader.id}", "township_leader")
+    assert outbox.compose(row)[0] == ("新桥村扶贫车间（新桥村）已于2026-12-11处置，已超过90天，处置收入10万元中尚有6万元"
+                                      "未用于扶贫项目：请登记其使用情况（处置）。")
+
+
+def test_proceeds_all_used_are_not_recalled(engine):
+    from bot.services import disposal_watch
+
+    with Session(engine, expire_on_commit=False) as s:
+        c = make_county(s, "qinbei-2023")
+    disposal_id = _requested(engine, c, DAY0)
+    with Session(engine) as s:
+        row = s.get(disposal.Disposal, disposal_id)
+        row.status, row.outcome_on, row.outcome_amount = "recorded", DAY0, 0  # nothing received: nothing to use
+        s.add(row)
+        s.commit()
+        county = s.get(OrgUnit, c.tree.county.id)
+        later = DAY0 + dt.timedelta(days=200)
+        assert disposal_watch.proceeds_reminders(s, county, later, at(later)) == []
