@@ -6,8 +6,8 @@ Disclosure whitelist (issue 4; seed 004 二(三)): only these facts leave the da
   (central/province/city/county/other), year_completed, owner, custodian, operator,
   contract_start, contract_end;
 - the village, township and county names;
-- this year's income distributed, and households / poor households benefited, as answered in
-  the submitted monthly reports (``INCOME_KEYS``);
+- this year's income received (``bot.services.income.year_totals``, the one reading of income, which the monthly
+  checks feed), and households / poor households benefited, as answered in the latest submitted monthly report;
 - the year's income received and how it was shared (``income_shared``, from ``bot.services.income.year_totals``):
   totals by category (planned and paid, 万元) and a number of households per category — never a household's
   name, ID or any personal data; the plan's status;
@@ -61,7 +61,6 @@ from bot.storage.models import FUND_SOURCES, Asset, AssetClass, OrgUnit, Photo, 
 
 PHOTO_KEYS = ("board_photo", "sign_photo")
 # Report answers summed (income) or taken from the latest report (households) for the year.
-INCOME_KEYS = ("income_amount",)
 HOUSEHOLD_KEYS = ("households_benefited",)
 POOR_HOUSEHOLD_KEYS = ("poor_households",)
 
@@ -232,13 +231,11 @@ def disclosure(session: Session, asset: Asset, *, tz: dt.tzinfo, supervision_pho
     published = next((u.supervision_phone for u in chain if u.supervision_phone), None)
     phone = published or supervision_phone or None
 
+    from bot.services import income as income_records
+
     reports = session.exec(_submitted(asset.id)).all()
     this_year = [r for r in reports if r.period.startswith(f"{year:04d}-")]
-    income = None
-    for report in this_year:
-        amount = _first(report.answers or {}, INCOME_KEYS)
-        if amount is not None:
-            income = (income or Decimal("0")) + amount
+    income = income_records.year_totals(session, asset.id, year).received  # the one reading of income
     latest_answers = this_year[0].answers if this_year else {}
     households = _first(latest_answers or {}, HOUSEHOLD_KEYS)
     poor = _first(latest_answers or {}, POOR_HOUSEHOLD_KEYS)

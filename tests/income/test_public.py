@@ -62,3 +62,29 @@ def test_the_public_page_shows_the_years_income_in_totals_and_nothing_personal(e
                    {"category": "reinvest", "planned": "1", "paid": "0", "households": None}]}
     for text in PERSONAL:
         assert text not in page.text and text not in str(body)
+
+
+def test_the_pages_income_line_reads_the_income_records_and_a_public_welfare_asset_has_none(engine, world, tmp_path,
+                                                                                             time_machine):
+    """The summary line "2026年收益" says what the income records hold (here a month entered on the web, no
+    report), the same figure as the income section; a public-welfare asset (no income) has no such line."""
+    from decimal import Decimal
+
+    from bot.storage.models_income import AssetIncome
+
+    time_machine.move_to(NOW)
+    with Session(engine) as session:
+        session.add(AssetIncome(asset_id=world.greenhouse, period="2026-03", received=Decimal("2.5")))
+        session.commit()
+        greenhouse = session.get(Asset, world.greenhouse).public_token
+        road = session.get(Asset, world.road)
+        assert road.asset_type == "公益性"
+        road_token = road.public_token
+    settings = Settings(data_dir=tmp_path / "data", public_url="http://testserver",
+                        secret_key="test-secret-key-0123456789")
+    client = TestClient(create_app(settings, engine))
+    assert client.get(f"/api/public/{greenhouse}").json()["income_distributed"] == "2.5"
+    page = client.get(f"/p/{greenhouse}?lang=zh_CN").text
+    assert "2026年收益" in page and "已分配2.5万元" in page
+    road_page = client.get(f"/p/{road_token}?lang=zh_CN").text
+    assert "2026年收益" not in road_page and "尚未上报" not in road_page.split("最近一次月度检查")[0]
