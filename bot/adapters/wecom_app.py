@@ -46,7 +46,8 @@ from bot.i18n import N_, UserError, normalise_locale, translate
 from bot.services import problems, reports, wecom_people
 from bot.services.access import AccessDenied
 from bot.services.evidence import EvidenceError, EvidenceStore, flag_label
-from bot.services.outbox import WECOM_APP, message_key, queue
+from bot.services.outbox import WECOM_APP
+from bot.services.outbox_queue import message_key, queue
 from bot.services.wecom_api import WeComApi, WeComError, api_for, oauth_url
 from bot.storage.models import OrgUnit, Report, User
 from bot.storage.models_wecom import WeComCallback, WeComIdentity

@@ -690,12 +690,9 @@ def public_facts(session: Session, asset: Asset, now: dt.datetime | None = None)
              "valuation": _plain(disposal.valuation), "notice_from": disposal.notice_from,
              "notice_until": disposal.notice_until, "outcome_on": None, "outcome_method": None,
              "outcome_amount": None, "counterpart": None, "proceeds": None}
-    if disposal.status == "recorded":
-        from bot.services import disposal_proceeds
-
+    if disposal.status == "recorded":  # its proceeds' uses: bot.services.public.disposal_section adds them
         facts.update(outcome_on=disposal.outcome_on, outcome_method=disposal.outcome_method,
-                     outcome_amount=_plain(disposal.outcome_amount), counterpart=pii.mask(disposal.counterpart),
-                     proceeds=disposal_proceeds.public_facts(session, disposal))
+                     outcome_amount=_plain(disposal.outcome_amount), counterpart=pii.mask(disposal.counterpart))
     return audit.jsonable(facts)
 
 

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from bot.clock import utcnow
 from bot.i18n import N_, normalise_locale
 from bot.services import audit, cycle_forms, wecom_people
-from bot.services.outbox import NOTICE_PREFIX, message_key, queue
+from bot.services.outbox_queue import NOTICE_PREFIX, message_key, queue
 from bot.services.users import leaders_of, telegram_chats
 from bot.storage.models import Asset, OrgUnit, Problem, ProblemEvent, Report, User
 from bot.storage.models_schedule import ChannelRoute

@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 import os
 import socket
 import uuid
 from dataclasses import dataclass, fields
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session as SASession
 from sqlmodel import Session, select
 
 from bot.clock import as_utc, utcnow
@@ -43,6 +41,16 @@ from bot.policy.messages import Line, PlannedMessage, render_line
 from bot.policy.validate import ProfileError
 from bot.services import contract_watch, disposal_watch, metrics
 from bot.services.channels import Button, DeliveryError, Target
+from bot.services.outbox_queue import (  # noqa: F401 - the door for notices is part of the outbox's interface
+    NOTICE_PREFIX,
+    NUDGE,
+    listen,
+    message_key,
+    nudge,
+    queue,
+    unlisten,
+)
+from bot.services.outbox_queue import insert_ignore as _insert_ignore
 from bot.services.schedule_facts import (
     CountyView,
     counties_with_profile,
@@ -78,9 +86,7 @@ ACTIONS: dict[str, tuple[str, str, str | None]] = {
 }
 # Actions that still make sense for the person a message is forwarded to (the next level up).
 FORWARDABLE = frozenset({"open", "acknowledge", "resolve", "problem", "problems"})
-NUDGE = "villagebot.outbox.nudge"
 WECOM_APP = "wecom_app"  # the WeCom self-built app's personal channel (recipients "u<id>" like Telegram's)
-NOTICE_PREFIX = "n|"  # keys of event notices (bot.services.notices); the planner's start with their subject
 FORWARDED = N_("Forwarded to you because {name} could not be reached:")
 COLLAPSED = N_("({count} earlier reminders about this were folded into this one.)")
 NEXT_UP = {"village": ("township_leader", "township"), "township": ("county_officer", "county"),
@@ -110,26 +116,6 @@ class TickResult:
 def worker_id() -> str:
     """Return a name for this process, stored with its claims."""
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def message_key(key: str) -> str:
-    """Return the key as stored: long keys keep a readable head and a hash of the whole."""
-    if len(key) <= 255:
-        return key
-    return key[:180] + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _insert_ignore(session: Session, model, rows: list[dict], keys: list[str]) -> int:
-    """Insert rows, skipping those that clash on the unique ``keys``; return how many went in."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(model).on_conflict_do_nothing(index_elements=keys).returning(getattr(model, keys[0]))
-    return len(session.execute(stmt, rows).all())
 
 
 def _body(message: PlannedMessage) -> list:
@@ -505,52 +491,7 @@ def planning_errors(session: Session) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------- event notices
-
-def queue(session: Session, rows: list[dict]) -> int:
-    """Insert event notices (``bot.services.notices``) in the caller's transaction; return how many went in.
-
-    Once that transaction commits, the processes' delivery loops are nudged (``listen``), so the
-    notices go out at once instead of at the next tick; the tick delivers them anyway.
-    """
-    inserted = _insert_ignore(session, OutboxMessage, rows, ["key"])
-    if inserted:
-        session.info[NUDGE] = True
-    return inserted
-
-
-_listeners: list = []
-
-
-def listen(callback) -> None:
-    """Call ``callback()`` (from any thread) after each commit that queued notices."""
-    _listeners.append(callback)
-
-
-def unlisten(callback) -> None:
-    """Stop calling ``callback``."""
-    if callback in _listeners:
-        _listeners.remove(callback)
-
-
-def nudge() -> None:
-    """Tell this process's delivery loops that something waits (a lost nudge only delays to the tick)."""
-    for callback in _listeners:
-        try:
-            callback()
-        except Exception:
-            log.exception("outbox: a nudge listener failed")
-
-
-@event.listens_for(SASession, "after_commit")
-def _after_commit(session) -> None:
-    if session.info.pop(NUDGE, False):
-        nudge()
-
-
-@event.listens_for(SASession, "after_rollback")
-def _after_rollback(session) -> None:
-    session.info.pop(NUDGE, None)
-
+# (queued through bot.services.outbox_queue, re-exported above)
 
 class Courier:
     """Deliver the outbox from a running event loop: at once when nudged, else every ``every`` seconds.

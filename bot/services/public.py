@@ -301,7 +301,12 @@ def income_shared(session: Session, asset: Asset, year: int) -> dict | None:
 # --- issue 17: disposal (处置), one section of its own ------------------------------------------------------
 
 def disposal_section(session: Session, asset: Asset, now: dt.datetime) -> dict | None:
-    """The disposal's public notice, or what became of the asset (``bot.services.disposal.public_facts``)."""
-    from bot.services import disposal
+    """The disposal's public notice, or what became of the asset (``bot.services.disposal.public_facts``) and
+    how its proceeds were used (``bot.services.disposal_proceeds.public_facts``)."""
+    from bot.services import disposal, disposal_proceeds
 
-    return disposal.public_facts(session, asset, now)
+    facts = disposal.public_facts(session, asset, now)
+    if facts is not None and facts["stage"] == "recorded":
+        latest = disposal.latest_for(session, asset.id)
+        facts["proceeds"] = disposal_proceeds.public_facts(session, latest) if latest is not None else None
+    return facts

@@ -97,7 +97,9 @@ def test_uses_are_recorded_until_the_proceeds_are_spent_and_never_beyond(town):
         text = translate("zh_CN", told[0].body[0][0], **told[0].body[0][1])
         assert "用于：新建村组产业路800米" in text and "尚余4万元待使用" in text
         # The public page's facts: the uses in words, no person.
-        facts = disposal.public_facts(session, session.get(Asset, town.asset.id), LATER)
+        from bot.services.public import disposal_section
+
+        facts = disposal_section(session, session.get(Asset, town.asset.id), LATER)
         assert facts["proceeds"]["used"] == "10"
         assert [u["purpose"] for u in facts["proceeds"]["uses"]] == ["新建村组产业路800米", "补充村集体光伏电站运维资金"]
 
