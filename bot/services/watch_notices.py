@@ -15,31 +15,21 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.clock import utcnow
-from bot.i18n import normalise_locale
 from bot.services import audit
-from bot.services.users import telegram_chats
-from bot.services.wecom_people import members
 from bot.storage.models import OrgUnit, User
-from bot.storage.models_schedule import ChannelRoute, OutboxMessage
+from bot.storage.models_schedule import OutboxMessage
 
 NOTICE_PREFIX = "n|"  # as bot.services.outbox.NOTICE_PREFIX: the keys of event notices
 Route = tuple[str, str, str, str]  # recipient ("u<id>", "r<id>"), channel, name, locale
 
 
 def routes(session: Session, people: list[User], township: OrgUnit | None) -> list[Route]:
-    """(recipient, channel, name, locale) of every reachable route, as ``notices._routes``: Telegram, the WeCom
-    app, the township's group robots (when ``township`` is given); nobody reachable, the people themselves
-    (delivery forwards it up)."""
-    chats = telegram_chats(session, [p.id for p in people])
-    found = [(f"u{p.id}", "telegram", p.name, normalise_locale(p.locale)) for p in people if p.id in chats]
-    in_wecom = members(session, [p.id for p in people])
-    found += [(f"u{p.id}", "wecom_app", p.name, normalise_locale(p.locale)) for p in people if p.id in in_wecom]
-    if township is not None:
-        robots = session.exec(select(ChannelRoute).where(ChannelRoute.org_unit_id == township.id,
-                                                         col(ChannelRoute.reachable).is_(True))
-                              .order_by(ChannelRoute.id)).all()
-        found += [(f"r{r.id}", r.kind, r.name, "zh_CN") for r in robots]
-    return found or [(f"u{p.id}", "telegram", p.name, normalise_locale(p.locale)) for p in people]
+    """(recipient, channel, name, locale) of every reachable route: ``notices._routes``, the one answer (Telegram,
+    the WeCom app, the township's group robots when ``township`` is given; nobody reachable, the people
+    themselves, so that delivery forwards it up)."""
+    from bot.services import notices
+
+    return notices._routes(session, people, township)
 
 
 def key(subject: str, step: str, person: str, channel: str) -> str:

@@ -51,6 +51,21 @@ def _requested(engine, c, day: dt.date) -> int:
         return row.id
 
 
+def _to_notice(engine, c, disposal_id: int, valuation: str = "12.5"):
+    """The village's meeting and valuation, both approvals and the notice started, all on DAY0; the disposal."""
+    with Session(engine, expire_on_commit=False) as s:
+        cadre, leader, office = (s.get(User, u.id) for u in (c.cadre, c.leader, c.county_officer))
+        disposal.record_meeting(s, cadre, disposal_id, kind="villagers", held_on=DAY0, attendees=60,
+                                result="agreed", now=at(DAY0))
+        disposal.record_valuation(s, cadre, disposal_id, amount=valuation, valuer="桃源县评估所", valued_on=DAY0,
+                                  now=at(DAY0))
+        disposal.approve_township(s, leader, disposal_id, now=at(DAY0))
+        disposal.approve_county(s, office, disposal_id, now=at(DAY0))
+        row = disposal.start_notice(s, leader, disposal_id, now=at(DAY0))
+        s.commit()
+        return row
+
+
 def _ticks(engine, *days: dt.date) -> None:
     for day in days:
         outbox.tick(engine, {}, now=at(day))
@@ -61,17 +76,7 @@ def test_the_township_is_reminded_once_when_the_notice_ends_and_the_county_told_
     with Session(engine, expire_on_commit=False) as s:
         c = make_county(s, "qinbei-2023")  # notices last 10 days
     disposal_id = _requested(engine, c, DAY0)
-    with Session(engine) as s:
-        cadre, leader, office = (s.get(User, u.id) for u in (c.cadre, c.leader, c.county_officer))
-        disposal.record_meeting(s, cadre, disposal_id, kind="villagers", held_on=DAY0, attendees=60,
-                                result="agreed", now=at(DAY0))
-        disposal.record_valuation(s, cadre, disposal_id, amount="12.5", valuer="桃源县评估所", valued_on=DAY0,
-                                  now=at(DAY0))
-        disposal.approve_township(s, leader, disposal_id, now=at(DAY0))
-        disposal.approve_county(s, office, disposal_id, now=at(DAY0))
-        row = disposal.start_notice(s, leader, disposal_id, now=at(DAY0))
-        assert row.notice_until == dt.date(2026, 12, 10)
-        s.commit()
+    assert _to_notice(engine, c, disposal_id).notice_until == dt.date(2026, 12, 10)
     _ticks(engine, dt.date(2026, 12, 9), dt.date(2026, 12, 10))
     assert _watched(engine) == []  # the notice's last day: nothing yet
     _ticks(engine, dt.date(2026, 12, 11), dt.date(2026, 12, 12), dt.date(2026, 12, 14))
@@ -171,15 +176,9 @@ def test_proceeds_not_used_a_quarter_after_the_record_are_recalled_to_the_townsh
     with Session(engine, expire_on_commit=False) as s:
         c = make_county(s, "qinbei-2023")
     disposal_id = _requested(engine, c, DAY0)
+    _to_notice(engine, c, disposal_id, valuation="12")
     with Session(engine) as s:
-        cadre, leader, office = (s.get(User, u.id) for u in (c.cadre, c.leader, c.county_officer))
-        disposal.record_meeting(s, cadre, disposal_id, kind="villagers", held_on=DAY0, attendees=60,
-                                result="agreed", now=at(DAY0))
-        disposal.record_valuation(s, cadre, disposal_id, amount="12", valuer="桃源县评估所", valued_on=DAY0,
-                                  now=at(DAY0))
-        disposal.approve_township(s, leader, disposal_id, now=at(DAY0))
-        disposal.approve_county(s, office, disposal_id, now=at(DAY0))
-        disposal.start_notice(s, leader, disposal_id, now=at(DAY0))
+        cadre, leader = s.get(User, c.cadre.id), s.get(User, c.leader.id)
         recorded_on = dt.date(2026, 12, 11)
         disposal.record_outcome(s, leader, disposal_id, done_on=recorded_on, method="transfer", amount="10",
                                 counterpart="桃源县某合作社", now=at(recorded_on))
