@@ -233,6 +233,12 @@ def month_end(period: str, tz: dt.tzinfo) -> dt.datetime:
     return local_to_utc(dt.date(year + month // 12, month % 12 + 1, 1), dt.time(0, 0), tz)
 
 
+def _last_day(period: str) -> dt.date:
+    """The last day of the month 'YYYY-MM'."""
+    year, month = int(period[:4]), int(period[5:7])
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
 def monthly_done(session: Session, villages, periods: Iterable[str], asset_types: Iterable[str],
                  tz: dt.tzinfo, *, firsts: dict[tuple[int, str], dt.datetime] | None = None
                  ) -> tuple[dict[tuple[int, str], dt.datetime], set[tuple[int, str]]]:
@@ -258,8 +264,8 @@ def monthly_done(session: Session, villages, periods: Iterable[str], asset_types
             query = select(*columns, func.max(first.c.first)).select_from(Asset).outerjoin(Report, joined) \
                 .outerjoin(first, first.c.asset_id == Asset.id)
         rows = session.exec(
-            query.where(Asset.status == "active", col(Asset.asset_type).in_(types),
-                        Asset.created_at < month_end(period, tz), col(Asset.village_id).in_(villages))
+            query.where(in_use_through(month_end(period, tz), _last_day(period)), col(Asset.asset_type).in_(types),
+                        col(Asset.village_id).in_(villages))
             .group_by(Asset.village_id)).all()
         for village_id, absent, at, *first_at in rows:
             expected.add((village_id, period))
@@ -524,8 +530,8 @@ def classification_done(session: Session, user: User | None, asset_id: int, peri
         return None
     tz = ZoneInfo(profile.timezone)
     assets = set(session.exec(select(Asset.id).join(OrgUnit, Asset.village_id == OrgUnit.id).where(
-        OrgUnit.parent_id == township.id, Asset.status == "active", col(Asset.asset_type).in_(CLASSIFIED_TYPES),
-        Asset.created_at < month_end(period, tz))).all())
+        OrgUnit.parent_id == township.id, col(Asset.asset_type).in_(CLASSIFIED_TYPES),
+        in_use_through(month_end(period, tz), _last_day(period)))).all())
     confirmed = set(session.exec(select(AssetClass.asset_id).where(
         col(AssetClass.asset_id).in_(list(assets)), AssetClass.period == period,
         col(AssetClass.confirmed).is_not(None))).all()) if assets else set()
@@ -549,17 +555,34 @@ def year_bounds(year: int, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
             local_to_utc(dt.date(year + 1, 1, 1), dt.time(0, 0), tz))
 
 
+def _disposed_on():
+    """The SQL day an asset's recorded disposal gives (``Disposal.outcome_on``, the county's calendar), or NULL."""
+    return (select(func.max(Disposal.outcome_on))
+            .where(Disposal.asset_id == Asset.id, Disposal.status == "recorded").scalar_subquery())
+
+
 def in_year(year: int, tz: dt.tzinfo):
     """Return the SQL condition of an asset that was in the ledger during ``year``: registered before the year
     ended, and active still, or disposed of on a day of the year or after it (the day its disposal's record
-    gives, ``Disposal.outcome_on``, a day of the county's calendar), or — without a recorded disposal — changed
-    (retired, disposed) only after the year began."""
+    gives, ``Disposal.outcome_on``, a day of the county's calendar), or — without a recorded disposal, and not
+    deleted as a mistake — changed (retired, disposed) only after the year began."""
     start, end = year_bounds(year, tz)
-    disposed_on = (select(func.max(Disposal.outcome_on))
-                   .where(Disposal.asset_id == Asset.id, Disposal.status == "recorded").scalar_subquery())
-    gone_after_start = or_(disposed_on >= dt.date(year, 1, 1),
-                           disposed_on.is_(None) & (col(Asset.updated_at) >= start))
+    disposed_on = _disposed_on()
+    gone_after_start = (Asset.status != "deleted") & or_(
+        disposed_on >= dt.date(year, 1, 1), disposed_on.is_(None) & (col(Asset.updated_at) >= start))
     return (col(Asset.created_at) < end) & ((Asset.status == "active") | gone_after_start)
+
+
+def in_use_through(end: dt.datetime, last_day: dt.date):
+    """Return the SQL condition of an asset in use through a period (a month's check is due of it): registered
+    before ``end`` (the first instant after the period), and active still, or disposed of after ``last_day``
+    (its disposal record's date), or — without a recorded disposal, and not deleted as a mistake — changed
+    only from ``end`` on. So a month before an asset's disposal still expects its check, the month of the
+    disposal and those after it do not."""
+    disposed_on = _disposed_on()
+    gone_later = (Asset.status != "deleted") & or_(
+        disposed_on > last_day, disposed_on.is_(None) & (col(Asset.updated_at) >= end))
+    return (col(Asset.created_at) < end) & ((Asset.status == "active") | gone_later)
 
 
 def inventory_expected(session: Session, villages, years: Iterable[str], asset_types: Iterable[str],

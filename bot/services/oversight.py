@@ -26,7 +26,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, case, exists, func, literal
+from sqlalchemy import Date, and_, case, exists, func, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -288,12 +288,17 @@ def _villages_of(parent_ids: list[int]):
     return select(OrgUnit.id).where(col(OrgUnit.parent_id).in_(parent_ids), OrgUnit.level == "village")
 
 
-def _expected(asset_end, deadline: Deadline):
-    """Return the conditions on Asset for an asset expected to report in a month ending at ``asset_end``."""
+def _last_day(period: str) -> dt.date:
+    year, month = parse_month(period)
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def _expected(asset_end, last_day, deadline: Deadline):
+    """Return the conditions on Asset for an asset expected to report in a month ending at ``asset_end`` (its last
+    day ``last_day``): in use through the month, as the duties count it (``duties.in_use_through``)."""
     return and_(
-        Asset.status == "active",
+        duties.in_use_through(asset_end, last_day),
         col(Asset.asset_type).in_(duties.monthly_asset_types(deadline)),
-        Asset.created_at < asset_end,
     )
 
 
@@ -318,6 +323,7 @@ def _done_counts(
     month_end = case(
         *[(Report.period == p, literal(_month_end(deadline, p), Asset.created_at.type)) for p in periods]
     )
+    last_day = case(*[(Report.period == p, literal(_last_day(p), Date())) for p in periods])
     older = aliased(Report)
     earlier = exists().where(
         older.asset_id == Report.asset_id,
@@ -337,7 +343,7 @@ def _done_counts(
             col(Report.period).in_(periods),
             duties.report_done(),
             col(Asset.village_id).in_(_villages_of(parent_ids)),
-            _expected(month_end, deadline),
+            _expected(month_end, last_day, deadline),
         )
         .group_by(*keys)
     ).all()
@@ -354,10 +360,10 @@ def _expected_counts(
 ) -> dict[tuple[int, str], int]:
     """Return {(village id, period): expected reports} of the villages under ``parent_ids``
     (village id 0 for all of them when not ``by_village``)."""
-    sums = [func.sum(case((Asset.created_at < _month_end(deadline, p), 1), else_=0)) for p in periods]
+    sums = [func.sum(case((duties.in_use_through(_month_end(deadline, p), _last_day(p)), 1), else_=0))
+            for p in periods]
     query = select(Asset.village_id if by_village else literal(0), *sums).where(
         col(Asset.village_id).in_(_villages_of(parent_ids)),
-        Asset.status == "active",
         col(Asset.asset_type).in_(duties.monthly_asset_types(deadline)),
     )
     rows = session.exec(query.group_by(Asset.village_id) if by_village else query).all()

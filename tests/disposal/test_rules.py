@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.clock import utcnow
 from bot.services import departments, disposal
@@ -91,3 +91,32 @@ def test_one_disposal_at_a_time(town):
             disposal.request(session, cadre, town.asset.id, reason="damaged", method="scrap", description="损毁")
         assert twice.value.msgid == disposal.MSG_ALREADY_OPEN
         assert town.asset.id not in {a.id for a in disposal.requestable_assets(session, cadre)}
+
+
+def test_the_months_before_a_disposal_still_expect_the_assets_check_the_dashboards_alike(town):
+    """A greenhouse disposed of in April: March (and before) still expected its monthly check, in the duty and
+    on the dashboards alike; April and after do not. An asset deleted as a mistake is expected in no month."""
+    from zoneinfo import ZoneInfo
+
+    from bot.services import duties, oversight
+    from bot.storage.models_disposal import Disposal
+
+    tz = ZoneInfo("Asia/Shanghai")
+    with Session(town.engine, expire_on_commit=False) as session:
+        asset = session.get(Asset, town.asset.id)
+        asset.created_at = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+        village = session.get(OrgUnit, asset.village_id)
+        others = session.exec(select(Asset).where(Asset.village_id == village.id, Asset.id != asset.id)).all()
+        for other in others:  # the greenhouse alone in its village
+            other.status, other.updated_at = "deleted", dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # after the months
+            session.add(other)
+        session.add(Disposal(asset_id=asset.id, status="recorded", reason="idle", method="auction",
+                             outcome_on=dt.date(2026, 4, 10), outcome_method="auction"))
+        asset.status, asset.updated_at = "disposed", dt.datetime(2026, 4, 10, 3, tzinfo=dt.UTC)
+        session.add(asset)
+        session.commit()
+        periods = ["2026-02", "2026-03", "2026-04", "2026-05"]
+        _done, expected = duties.monthly_done(session, [village.id], periods, (asset.asset_type,), tz)
+        assert sorted(p for v, p in expected if v == village.id) == ["2026-02", "2026-03"]
+        grid = oversight.reporting_grid(session, session.get(OrgUnit, village.parent_id), periods)
+        assert [grid.cells.get((village.id, p), (0, 0, 0))[0] for p in periods] == [1, 1, 0, 0]
