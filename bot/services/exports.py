@@ -171,6 +171,8 @@ def project_quarters(
             )
         ).all():
             quarterly[(report.asset_id, report.form_id)] = report
+    # the quarter's income (万元) from bot.services.income, the one reading, for all the assets at once
+    periods = income.periods_many(session, [a.id for a in assets], months)
     return [
         ProjectQuarter(
             *where[a.village_id],
@@ -179,16 +181,11 @@ def project_quarters(
             photos.get(a.id, 0),
             quarterly.get((a.id, MONITORING_FORM)),
             quarterly.get((a.id, BENEFIT_FORM)),
-            *_quarter_income(session, a.id, months),
+            income.total_of(p.received for p in periods[a.id]),
+            income.total_of(p.due for p in periods[a.id]),
         )
         for a in assets
     ]
-
-
-def _quarter_income(session: Session, asset_id: int, months: list[str]) -> tuple[Decimal | None, Decimal | None]:
-    """Return (received, due) of the quarter's months (万元) from ``bot.services.income`` (the one reading)."""
-    found = income.periods_of(session, asset_id, months)
-    return income.total_of(p.received for p in found), income.total_of(p.due for p in found)
 
 
 def _latest_number(reports: list[Report], key: str) -> Decimal | None:

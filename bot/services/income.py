@@ -225,7 +225,7 @@ def _contract_due(session: Session, asset_ids: Sequence[int], year: int) -> dict
     return contracts.yearly_income_due_many(session, list(asset_ids), year)
 
 
-def _periods_many(session: Session, asset_ids: Sequence[int], periods: Sequence[str]) -> dict[int, list[PeriodIncome]]:
+def periods_many(session: Session, asset_ids: Sequence[int], periods: Sequence[str]) -> dict[int, list[PeriodIncome]]:
     """{asset id: due and received of each period (in the given order)}: the table, else the monthly check."""
     rows: dict[tuple[int, str], tuple[Decimal | None, Decimal | None, int | None]] = {}
     for chunk in _chunks(asset_ids):  # plain columns: building thousands of ORM rows would cost most of the time
@@ -251,7 +251,7 @@ def _periods_many(session: Session, asset_ids: Sequence[int], periods: Sequence[
 
 def periods_of(session: Session, asset_id: int, periods: Sequence[str]) -> list[PeriodIncome]:
     """Return due and received of each period (in the given order): the table, else the monthly check."""
-    return _periods_many(session, [asset_id], periods)[asset_id]
+    return periods_many(session, [asset_id], periods)[asset_id]
 
 
 def year_periods(year: int) -> list[str]:
@@ -309,7 +309,7 @@ def year_totals_many(session: Session, asset_ids: Sequence[int], year: int) -> d
     """``year_totals`` of many assets (lists, the inventory, the province's scores) in a few queries per 900
     assets rather than a few per asset: {asset id: its year}."""
     asset_ids = list(dict.fromkeys(asset_ids))
-    by_asset = _periods_many(session, asset_ids, year_periods(year))
+    by_asset = periods_many(session, asset_ids, year_periods(year))
     totals = {a: IncomeYear(a, year, total_of(p.due for p in by_asset[a]), total_of(p.received for p in by_asset[a]),
                             by_asset[a]) for a in asset_ids}
     promised = _contract_due(session, [a for a, t in totals.items() if t.due is None], year)
