@@ -134,9 +134,11 @@ def raise_problems(session: Session, scope: OrgUnit, today: dt.date, now: dt.dat
     return created
 
 
-def resolve_problem(session: Session, problem: Problem, now: dt.datetime) -> None:
-    """Resolve a contract problem whose cause is gone (by the system, audited)."""
-    note = translate(DEFAULT_LOCALE, RESOLVED_NOTE)
+def resolve_problem(session: Session, problem: Problem, now: dt.datetime, msgid: str = RESOLVED_NOTE,
+                    **params: object) -> None:
+    """Resolve a problem whose cause is gone (by the system, audited): a contract's, or income received at last
+    (``bot.services.income.settle_in``), with the note ``msgid`` in words."""
+    note = translate(DEFAULT_LOCALE, msgid, **params)
     before = {"status": problem.status}
     problem.status, problem.resolved_at, problem.resolution_note = "resolved", now, note
     session.add(problem)

@@ -89,6 +89,7 @@ FILED_NOTICE = N_("The distribution plan of {asset} for {year} is filed with the
                   "when they are made.")
 DISTRIBUTED_NOTICE = N_("{village} recorded a payment of {amount} 万元 under the distribution plan of {asset} for "
                         "{year}.")
+SETTLED_NOTE = N_("Settled: the income due for {period} was received ({received} 万元).")
 OVERDUE_NOTICE = N_("Income due not received at {asset} ({village}): {problem}")
 
 
@@ -480,7 +481,33 @@ def raise_in(session: Session, scope: OrgUnit, today: dt.date, now: dt.datetime)
     year = today.year - 1
     if today > dt.date(year, 12, 31) + grace:
         raised += _raise_promised(session, scope, year, now)
+    settle_in(session, scope, now)
     return raised
+
+
+def settle_in(session: Session, scope: OrgUnit, now: dt.datetime) -> list[Problem]:
+    """Resolve the open problems of income not received in ``scope`` whose period has now received its due (the
+    money came late): by the system, audited, with a note in words. Return them."""
+    from bot.services.contract_watch import OPEN_STATUSES, resolve_problem
+
+    rows = session.exec(select(Problem, AssetIncome).join(AssetIncome, col(AssetIncome.problem_id) == Problem.id)
+                        .join(Asset, col(Asset.id) == AssetIncome.asset_id)
+                        .join(OrgUnit, col(OrgUnit.id) == Asset.village_id)
+                        .where(col(OrgUnit.path).startswith(scope.path), Problem.source == PROBLEM_SOURCE,
+                               col(Problem.status).in_(OPEN_STATUSES))
+                        .order_by(col(Problem.id))).all()
+    settled = []
+    for problem, row in rows:
+        if _is_month(row.period):
+            due, received = row.due, periods_of(session, row.asset_id, [row.period])[0].received
+        else:
+            totals = year_totals(session, row.asset_id, int(row.period))
+            due, received = row.due if row.due is not None else totals.due, totals.received
+        if due is not None and received is not None and received >= due:
+            resolve_problem(session, problem, now, SETTLED_NOTE, period=period_name(row.period, DEFAULT_LOCALE),
+                            received=_money_words(received))
+            settled.append(problem)
+    return settled
 
 
 def _raise_promised(session: Session, scope: OrgUnit, year: int, now: dt.datetime) -> list[Problem]:

@@ -212,3 +212,33 @@ def test_the_totals_of_many_assets_are_each_assets_own(engine, world):
                 (alone.due, alone.received, alone.periods)
         assert (many[world.greenhouse].due, many[world.greenhouse].received) == (Decimal("1"), Decimal("1.2"))
         assert (many[other.id].due, many[other.id].received) == (Decimal("6"), None)  # half a year of 12
+
+
+def test_money_that_comes_late_settles_the_problem_by_itself(engine, world):
+    """The rent of April arrives in June: the next day's check resolves the problem, in words, audited; it is not
+    raised again. A problem whose money is still short stays open."""
+    from bot.storage.models import Problem, ProblemEvent
+
+    with Session(engine) as session:
+        cadre = session.get(User, world.cadre)
+        income.set_due(session, cadre, world.greenhouse, "2026-04", "2", now=NOW)
+        income.set_due(session, cadre, world.greenhouse, "2026-03", "2", now=NOW)
+        session.commit()
+        raised = income.raise_overdue(session, dt.datetime(2026, 6, 1, tzinfo=SHANGHAI), tz=SHANGHAI)
+        assert len(raised) == 2
+        for period, amount in (("2026-04", "2"), ("2026-03", "1.5")):  # April paid in full, March short
+            row = session.exec(select(AssetIncome).where(AssetIncome.asset_id == world.greenhouse,
+                                                         AssetIncome.period == period)).one()
+            row.received = Decimal(amount)
+            session.add(row)
+        session.commit()
+        assert income.raise_overdue(session, dt.datetime(2026, 6, 2, tzinfo=SHANGHAI), tz=SHANGHAI) == []
+        by_period = {session.exec(select(AssetIncome.period).where(AssetIncome.problem_id == p.id)).one(): p
+                     for p in session.exec(select(Problem).where(Problem.kind == income.PROBLEM_KIND)).all()}
+        april, march = by_period["2026-04"], by_period["2026-03"]
+        assert april.status == "resolved" and april.resolution_note == "已解决：2026年4月应收收益已到账（2万元）。"
+        assert march.status == "open"
+        assert session.exec(select(ProblemEvent).where(ProblemEvent.problem_id == april.id,
+                                                       ProblemEvent.action == "resolved")).one()
+        assert session.exec(select(AuditEntry).where(AuditEntry.action == "problem.resolve",
+                                                     AuditEntry.entity_id == str(april.id))).one()
